@@ -1,0 +1,342 @@
+//! What `#[measure]` expands a function or an impl block to.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Block, Expr, ImplItem, ItemFn, ItemImpl, LitStr, ReturnType, Signature, Stmt, Type,
+    TypeParamBound,
+};
+
+use crate::options::{KindOption, Options, Predicate};
+
+/// How a function's call is delimited.
+enum Shape {
+    /// `async fn`: the call is the future.
+    Async,
+    /// Returns `impl Future`: the call is the returned future.
+    ReturnsFuture,
+    /// Returns a boxed future (`Pin<Box<dyn Future>>`, `BoxFuture`), as `#[async_trait]`
+    /// methods do: the call is the boxed future.
+    Boxed,
+    /// A plain function: the call is its execution.
+    Sync,
+}
+
+/// Expands one function. `default_name` is `Type::method` inside a measured impl block.
+pub(crate) fn function(
+    attrs: &[Attribute],
+    vis: TokenStream,
+    sig: &Signature,
+    block: &Block,
+    options: &Options,
+    default_name: Option<String>,
+) -> syn::Result<TokenStream> {
+    if let Some(c) = &sig.constness {
+        return Err(syn::Error::new(
+            c.span(),
+            "#[measure] cannot measure a `const fn`: it may run at compile time, where there is no clock; remove `const` or the attribute",
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(syn::Error::new(v.span(), "#[measure] cannot measure a variadic function"));
+    }
+    if options.skip.is_some() {
+        let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) =
+            attrs.iter().partition(|a| matches!(a.style, syn::AttrStyle::Outer));
+        let stmts = &block.stmts;
+        return Ok(quote!(#(#outer)* #vis #sig { #(#inner)* #(#stmts)* }));
+    }
+    let name = match (&options.name, default_name) {
+        (Some(lit), _) => lit.clone(),
+        (None, Some(n)) => LitStr::new(&n, sig.ident.span()),
+        (None, None) => LitStr::new(&sig.ident.unraw_string(), sig.ident.span()),
+    };
+    let callsite = quote! {
+        static __TASKSCOPE_CALLSITE: ::taskscope::__private::Callsite =
+            ::taskscope::__private::Callsite::new(
+                #name, ::core::module_path!(), ::core::file!(), ::core::line!()
+            );
+    };
+    let verdict = verdict(options);
+    let record = quote! {
+        let (__ts_out, __ts_done) =
+            ::taskscope::__private::Measured::new(&__TASKSCOPE_CALLSITE, __ts_inner).await;
+        if __ts_done.is_active() {
+            __ts_done.finish(#verdict);
+        }
+        __ts_out
+    };
+    let ret = return_type(&sig.output);
+    let nameable = !contains_impl(&ret);
+    let body = match shape(sig) {
+        Shape::Async => {
+            let output = if nameable { ret.clone() } else { quote!(_) };
+            quote_spanned! {block.span()=>
+                #callsite
+                let __ts_inner = ::taskscope::__private::pin_output::<#output, _>(async move #block);
+                #record
+            }
+        }
+        Shape::ReturnsFuture => quote_spanned! {block.span()=>
+            #callsite
+            #[allow(clippy::redundant_closure_call)]
+            let __ts_inner = (move || #block)();
+            async move { #record }
+        },
+        Shape::Boxed => match async_trait_body(block) {
+            // `#[async_trait]` made the body `Box::pin(async move { .. })`: measure that
+            // block in place, so the call costs no second allocation.
+            Some((pin, inner)) => quote_spanned! {block.span()=>
+                #callsite
+                #pin(async move {
+                    let __ts_inner = #inner;
+                    #record
+                })
+            },
+            None => quote_spanned! {block.span()=>
+                #callsite
+                #[allow(clippy::redundant_closure_call)]
+                let __ts_inner = (move || -> #ret #block)();
+                ::std::boxed::Box::pin(async move { #record })
+            },
+        },
+        Shape::Sync => {
+            let closure = if nameable {
+                quote!(move || -> #ret #block)
+            } else {
+                quote!(move || #block)
+            };
+            quote_spanned! {block.span()=>
+                #callsite
+                let __ts_call = ::taskscope::__private::SyncCall::start(&__TASKSCOPE_CALLSITE);
+                #[allow(clippy::redundant_closure_call)]
+                let __ts_out = (#closure)();
+                if let ::core::option::Option::Some(__ts_done) = __ts_call.end() {
+                    __ts_done.finish(#verdict);
+                }
+                __ts_out
+            }
+        }
+    };
+    let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) =
+        attrs.iter().partition(|a| matches!(a.style, syn::AttrStyle::Outer));
+    Ok(quote! {
+        #(#outer)* #vis #sig {
+            #(#inner)*
+            #body
+        }
+    })
+}
+
+/// The expression that classifies `__ts_out`.
+fn verdict(options: &Options) -> TokenStream {
+    let classified = quote!(::taskscope::__classify!(&__ts_out));
+    let kind = match &options.error_kind {
+        Some(KindOption::Fixed(lit)) => quote!(#lit),
+        Some(KindOption::Computed(f)) => quote_spanned!(f.span()=> (#f)(&__ts_out)),
+        // A predicate called it an error: the value's own kind if it has one, else its type.
+        None => quote! {
+            match #classified {
+                ::taskscope::__private::Classified::Error(k) => k,
+                ::taskscope::__private::Classified::Ok => ::taskscope::__private::type_kind(&__ts_out),
+            }
+        },
+    };
+    let ok = quote!(::taskscope::__private::Classified::Ok);
+    let error = quote!(::taskscope::__private::Classified::Error(#kind));
+    match (&options.predicate, &options.error_kind) {
+        (Some(Predicate::OkIf(f)), _) => {
+            quote_spanned!(f.span()=> if (#f)(&__ts_out) { #ok } else { #error })
+        }
+        (Some(Predicate::ErrorIf(f)), _) => {
+            quote_spanned!(f.span()=> if (#f)(&__ts_out) { #error } else { #ok })
+        }
+        (None, None) => classified,
+        (None, Some(_)) => quote! {
+            match #classified {
+                ::taskscope::__private::Classified::Ok => #ok,
+                ::taskscope::__private::Classified::Error(_) => #error,
+            }
+        },
+    }
+}
+
+fn return_type(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    }
+}
+
+/// True when the type mentions `impl Trait`, which cannot be named in a turbofish or a
+/// closure's return type.
+fn contains_impl(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tt| match tt {
+        TokenTree::Ident(i) => i == "impl",
+        TokenTree::Group(g) => contains_impl(&g.stream()),
+        _ => false,
+    })
+}
+
+fn shape(sig: &Signature) -> Shape {
+    if sig.asyncness.is_some() {
+        return Shape::Async;
+    }
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return Shape::Sync;
+    };
+    match &**ty {
+        Type::ImplTrait(t) if t.bounds.iter().any(is_future_bound) => Shape::ReturnsFuture,
+        Type::Path(p) => {
+            let Some(last) = p.path.segments.last() else {
+                return Shape::Sync;
+            };
+            if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+                return Shape::Boxed;
+            }
+            // Pin<Box<dyn Future<..> + ..>>
+            if last.ident == "Pin" && mentions_dyn_future(&last.arguments.to_token_stream()) {
+                return Shape::Boxed;
+            }
+            Shape::Sync
+        }
+        _ => Shape::Sync,
+    }
+}
+
+fn is_future_bound(bound: &TypeParamBound) -> bool {
+    matches!(bound, TypeParamBound::Trait(t)
+        if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+}
+
+fn mentions_dyn_future(tokens: &TokenStream) -> bool {
+    let mut saw_dyn = false;
+    tokens.clone().into_iter().any(|tt| match tt {
+        TokenTree::Ident(i) if i == "dyn" => {
+            saw_dyn = true;
+            false
+        }
+        TokenTree::Ident(i) => saw_dyn && i == "Future",
+        TokenTree::Group(g) => mentions_dyn_future(&g.stream()),
+        _ => false,
+    })
+}
+
+/// Recognises the body `#[async_trait]` generates, `{ Box::pin(async move { .. }) }`, and
+/// returns the `Box::pin` path and the async block.
+fn async_trait_body(block: &Block) -> Option<(TokenStream, TokenStream)> {
+    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let segs: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    if segs.len() < 2 || segs[segs.len() - 2] != "Box" || segs[segs.len() - 1] != "pin" {
+        return None;
+    }
+    let args: Vec<&Expr> = call.args.iter().collect();
+    let [arg @ Expr::Async(_)] = args.as_slice() else {
+        return None;
+    };
+    Some((func.to_token_stream(), arg.to_token_stream()))
+}
+
+/// True for `#[measure]`, `#[taskscope::measure]` and `#[::taskscope::measure]`.
+pub(crate) fn is_measure_attr(attr: &Attribute) -> bool {
+    let segs: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    matches!(segs.as_slice(), [m] if m == "measure")
+        || matches!(segs.as_slice(), [t, m] if t == "taskscope" && m == "measure")
+}
+
+/// Expands an impl block: every method measured as `Type::method`, except `const fn`s and
+/// those marked `#[measure(skip)]`. A method's own `#[measure(...)]` options win.
+pub(crate) fn impl_block(mut item: ItemImpl, options: &Options) -> syn::Result<TokenStream> {
+    if let Some(name) = &options.name {
+        return Err(syn::Error::new(
+            name.span(),
+            "`name` names one function: on an impl block, put #[measure(name = \"...\")] on the method",
+        ));
+    }
+    if let Some(span) = options.skip {
+        return Err(syn::Error::new(span, "`skip` goes on a method inside a measured impl block"));
+    }
+    let type_name = type_name(&item.self_ty);
+    let mut errors: Option<syn::Error> = None;
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else { continue };
+        let mut method_options: Option<Options> = None;
+        let mut kept = Vec::with_capacity(method.attrs.len());
+        for attr in method.attrs.drain(..) {
+            if is_measure_attr(&attr) {
+                let parsed = match &attr.meta {
+                    syn::Meta::Path(_) => Ok(Options::default()),
+                    _ => attr.parse_args::<Options>(),
+                };
+                match parsed {
+                    Ok(o) => method_options = Some(o),
+                    Err(e) => push_error(&mut errors, e),
+                }
+            } else {
+                kept.push(attr);
+            }
+        }
+        method.attrs = kept;
+        let method_options = method_options.unwrap_or_default().or(options);
+        if method.sig.constness.is_some() && method_options.skip.is_none() {
+            // A const fn in a measured block is left as it is; measuring one alone is an error.
+            continue;
+        }
+        let default_name = format!("{type_name}::{}", method.sig.ident.unraw_string());
+        let vis = method.vis.to_token_stream();
+        let defaultness = method.modifiers.defaultness.map(|d| d.to_token_stream()).unwrap_or_default();
+        match function(&method.attrs, quote!(#vis #defaultness), &method.sig, &method.block, &method_options, Some(default_name)) {
+            Ok(tokens) => *impl_item = ImplItem::Verbatim(tokens),
+            Err(e) => push_error(&mut errors, e),
+        }
+    }
+    match errors {
+        Some(e) => Err(e),
+        None => Ok(item.into_token_stream()),
+    }
+}
+
+fn push_error(errors: &mut Option<syn::Error>, e: syn::Error) {
+    match errors {
+        Some(all) => all.combine(e),
+        None => *errors = Some(e),
+    }
+}
+
+/// The short name of an impl's type: the last path segment without generics.
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map_or_else(|| "Self".to_owned(), |s| s.ident.unraw_string()),
+        Type::Reference(r) => type_name(&r.elem),
+        Type::Group(g) => type_name(&g.elem),
+        Type::Paren(p) => type_name(&p.elem),
+        other => other.to_token_stream().to_string().replace(' ', ""),
+    }
+}
+
+trait UnrawString {
+    fn unraw_string(&self) -> String;
+}
+
+impl UnrawString for syn::Ident {
+    fn unraw_string(&self) -> String {
+        let s = self.to_string();
+        s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+    }
+}
+
+/// Expands a free function item.
+pub(crate) fn item_fn(item: ItemFn, options: &Options) -> syn::Result<TokenStream> {
+    let vis = item.vis.to_token_stream();
+    function(&item.attrs, vis, &item.sig, &item.block, options, None)
+}

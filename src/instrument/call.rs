@@ -1,0 +1,68 @@
+//! The guard behind `#[measure]` on synchronous code and `measure_block!`.
+
+use std::mem::ManuallyDrop;
+
+use super::callsite::Callsite;
+use super::future::Completion;
+use super::outcome::Outcome;
+use crate::clock;
+use crate::record::registry::{CallRecord, FunctionState};
+
+/// The error kind of a measured block left early by `?`, `return` or `break`.
+pub const EARLY_EXIT_KIND: &str = "EarlyExit";
+
+/// One synchronous call in progress. A sync call has no polls: its busy time is its wall
+/// time, and it never counts as a slow poll.
+#[doc(hidden)]
+#[must_use]
+pub struct SyncCall {
+    function: Option<&'static FunctionState>,
+    start: u64,
+}
+
+impl SyncCall {
+    /// Starts a call of the callsite's function (nothing, if recording is off).
+    #[inline(always)]
+    pub fn start(callsite: &'static Callsite) -> Self {
+        if !crate::config::enabled() {
+            return Self { function: None, start: 0 };
+        }
+        let function = callsite.state();
+        function.record_start();
+        Self { function: Some(function), start: clock::now() }
+    }
+
+    /// True when the call is being recorded.
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.function.is_some()
+    }
+
+    /// Ends the call; the caller then passes the verdict to the completion.
+    #[inline(always)]
+    pub fn end(self) -> Option<Completion> {
+        let this = ManuallyDrop::new(self);
+        let function = this.function?;
+        Some(Completion::new(function, numbers(this.start, clock::now())))
+    }
+}
+
+#[inline(always)]
+fn numbers(start: u64, end: u64) -> CallRecord {
+    let ns = clock::nanos_between(start, end);
+    CallRecord { wall_ns: ns, busy_ns: ns, polls: 0, slow_polls: 0 }
+}
+
+impl Drop for SyncCall {
+    #[cold]
+    fn drop(&mut self) {
+        if let Some(function) = self.function {
+            let record = numbers(self.start, clock::now());
+            if std::thread::panicking() {
+                function.record_end(Outcome::Panicked, None, record);
+            } else {
+                function.record_end(Outcome::Error, Some(EARLY_EXIT_KIND), record);
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The future wrapper behind `#[measure]` on async code.
+
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::callsite::Callsite;
+use super::outcome::{Classified, Outcome};
+use crate::clock;
+use crate::record::registry::{CallRecord, FunctionState};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not polled yet.
+    Idle,
+    /// Polled at least once, not finished: dropping it now is a cancellation.
+    Running,
+    /// Finished, or its poll panicked: nothing more to record.
+    Done,
+    /// Recording was off at the first poll: a pass-through.
+    Off,
+}
+
+/// The timing of one call in progress.
+struct Call {
+    callsite: &'static Callsite,
+    function: Option<&'static FunctionState>,
+    /// Clock ticks at the start of the first poll.
+    start: u64,
+    /// Ticks spent inside polls.
+    busy: u64,
+    polls: u32,
+    slow_polls: u32,
+    state: State,
+}
+
+impl Call {
+    #[inline(always)]
+    fn record(&mut self, outcome: Outcome, kind: Option<&'static str>, end: u64) {
+        self.state = State::Done;
+        if let Some(function) = self.function {
+            function.record_end(outcome, kind, self.numbers(end));
+        }
+    }
+
+    #[inline(always)]
+    fn numbers(&self, end: u64) -> CallRecord {
+        CallRecord {
+            wall_ns: clock::nanos_between(self.start, end),
+            busy_ns: clock::nanos_between(0, self.busy),
+            polls: self.polls,
+            slow_polls: self.slow_polls,
+        }
+    }
+
+    #[inline(always)]
+    fn count_poll(&mut self, t0: u64, t1: u64) {
+        let spent = t1.saturating_sub(t0);
+        self.busy += spent;
+        self.polls = self.polls.saturating_add(1);
+        self.slow_polls += u32::from(spent > clock::slow_poll_ticks());
+    }
+}
+
+/// Records a panic when a poll unwinds instead of returning.
+struct PollGuard<'a> {
+    call: &'a mut Call,
+    t0: u64,
+}
+
+impl Drop for PollGuard<'_> {
+    #[cold]
+    fn drop(&mut self) {
+        let t1 = clock::now();
+        self.call.count_poll(self.t0, t1);
+        self.call.record(Outcome::Panicked, None, t1);
+    }
+}
+
+/// A future measured as one call: wall time from its first poll to completion or drop, busy
+/// time and count of its polls, slow polls, and its outcome.
+///
+/// It yields the inner output with a [`Completion`]; the caller classifies the output and
+/// passes the verdict to [`Completion::finish`] (the macros do this). Dropped before it
+/// finished, it records a cancellation; a poll that panics records a panic and the panic
+/// goes on. Its size is the inner future's plus 48 bytes.
+#[doc(hidden)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Measured<F> {
+    inner: F,
+    call: Call,
+}
+
+impl<F> Measured<F> {
+    /// Wraps a future as a call of the callsite's function.
+    #[inline(always)]
+    pub fn new(callsite: &'static Callsite, inner: F) -> Self {
+        Self {
+            inner,
+            call: Call {
+                callsite,
+                function: None,
+                start: 0,
+                busy: 0,
+                polls: 0,
+                slow_polls: 0,
+                state: State::Idle,
+            },
+        }
+    }
+}
+
+impl<F: Future> Future for Measured<F> {
+    type Output = (F::Output, Completion);
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned (never moved out, dropped in place); `call`
+        // is plain data and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        match this.call.state {
+            State::Running => {}
+            State::Idle => {
+                if !crate::config::enabled() {
+                    this.call.state = State::Off;
+                    return inner.poll(cx).map(|out| (out, Completion::inactive()));
+                }
+                let function = this.call.callsite.state();
+                function.record_start();
+                this.call.function = Some(function);
+                this.call.state = State::Running;
+                let t0 = clock::now();
+                this.call.start = t0;
+                return poll_measured(inner, &mut this.call, cx, t0);
+            }
+            State::Off | State::Done => {
+                return inner.poll(cx).map(|out| (out, Completion::inactive()));
+            }
+        }
+        let t0 = clock::now();
+        poll_measured(inner, &mut this.call, cx, t0)
+    }
+}
+
+#[inline(always)]
+fn poll_measured<F: Future>(
+    inner: Pin<&mut F>,
+    call: &mut Call,
+    cx: &mut Context<'_>,
+    t0: u64,
+) -> Poll<(F::Output, Completion)> {
+    let guard = PollGuard { call, t0 };
+    let result = inner.poll(cx);
+    let guard = ManuallyDrop::new(guard);
+    // SAFETY: the guard is never dropped; its `&mut Call` is moved out exactly once.
+    let call = unsafe { std::ptr::read(&guard.call) };
+    let t1 = clock::now();
+    call.count_poll(t0, t1);
+    match result {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(out) => {
+            call.state = State::Done;
+            let completion = Completion {
+                function: call.function,
+                numbers: call.numbers(t1),
+            };
+            Poll::Ready((out, completion))
+        }
+    }
+}
+
+impl<F> Drop for Measured<F> {
+    fn drop(&mut self) {
+        if self.call.state == State::Running {
+            self.call.record(Outcome::Cancelled, None, clock::now());
+        }
+    }
+}
+
+/// A finished call waiting for its verdict. Dropped without one (the classifier panicked),
+/// it records a panic.
+#[doc(hidden)]
+#[must_use]
+pub struct Completion {
+    function: Option<&'static FunctionState>,
+    numbers: CallRecord,
+}
+
+impl Completion {
+    #[inline(always)]
+    pub(crate) fn new(function: &'static FunctionState, numbers: CallRecord) -> Self {
+        Self { function: Some(function), numbers }
+    }
+
+    #[inline(always)]
+    fn inactive() -> Self {
+        Self {
+            function: None,
+            numbers: CallRecord { wall_ns: 0, busy_ns: 0, polls: 0, slow_polls: 0 },
+        }
+    }
+
+    /// True when the call is being recorded (recording was on at its start).
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.function.is_some()
+    }
+
+    /// Records the call with its verdict.
+    #[inline(always)]
+    pub fn finish(self, verdict: Classified) {
+        let this = ManuallyDrop::new(self);
+        if let Some(function) = this.function {
+            match verdict {
+                Classified::Ok => function.record_end(Outcome::Ok, None, this.numbers),
+                Classified::Error(kind) => function.record_end(Outcome::Error, Some(kind), this.numbers),
+            }
+        }
+    }
+}
+
+impl Drop for Completion {
+    #[cold]
+    fn drop(&mut self) {
+        if let Some(function) = self.function {
+            function.record_end(Outcome::Panicked, None, self.numbers);
+        }
+    }
+}

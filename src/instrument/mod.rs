@@ -1,0 +1,6 @@
+//! Instrumentation: what the macros expand to, and the wrappers that time calls.
+
+pub(crate) mod call;
+pub(crate) mod callsite;
+pub(crate) mod future;
+pub(crate) mod outcome;

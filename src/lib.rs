@@ -1,0 +1,211 @@
+//! # taskscope
+//!
+//! Per-function latency percentiles, outcomes (ok, error by kind, cancelled, panicked), busy
+//! versus waiting time and slow polls for async Rust, from one attribute:
+//!
+//! ```
+//! #[taskscope::measure]
+//! async fn fetch(id: u32) -> Result<String, std::io::Error> {
+//!     Ok(format!("item {id}"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! fetch(7).await.unwrap();
+//! let snap = taskscope::snapshot();
+//! let f = snap.function("fetch").unwrap();
+//! assert_eq!(f.ok.count, 1);
+//! println!("p99 {:?}", f.wall().p99());
+//! # }
+//! ```
+//!
+//! A call starts at its first poll and ends with exactly one [`Outcome`]: a future dropped
+//! before it finished is `cancelled`, a panic is `panicked` (and goes on unwinding). The
+//! recorder writes per-thread shards with plain stores, so a measured call costs two clock
+//! reads and a handful of uncontended stores; see `BENCHMARKS.md`.
+//!
+//! - [`measure`]: the attribute, on `async fn`, `fn`, methods, trait impls, whole impl
+//!   blocks, and `#[async_trait]` methods in either attribute order.
+//! - [`measure_future!`] and [`measure_block!`]: a future or a block under a name.
+//! - [`snapshot`], [`Sampler`], [`report`]: reading it back.
+//! - [`builder`], [`set_enabled`]: configuration and the run-time switch. The cargo feature
+//!   `disabled` makes every macro expand to the bare code.
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+mod clock;
+mod config;
+mod instrument;
+mod record;
+
+pub use config::{Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled, set_slow_poll_threshold};
+pub use instrument::call::EARLY_EXIT_KIND;
+pub use instrument::outcome::{ErrorKind, Outcome};
+pub use record::histogram::Histogram;
+pub use record::report::{Report, report};
+pub use record::snapshot::{
+    ErrorKindCount, FunctionSnapshot, Interval, OVERFLOW_KIND, OutcomeStats, Sampler, Snapshot,
+    memory_usage, snapshot,
+};
+
+/// Measures every call of a function: outcome, wall and busy time, polls, slow polls.
+///
+/// On an `async fn` (or a function returning `impl Future` or a boxed future, such as an
+/// `#[async_trait]` method) the call is the future, from its first poll to its completion
+/// or drop. On a plain `fn` the call is its execution. On an `impl` block, every method is
+/// measured, named `Type::method`; `#[measure(skip)]` leaves one out.
+///
+/// The outcome comes from the returned value: `Err` and `None` are errors, anything else is
+/// ok. An error's kind is [`ErrorKind::error_kind`] when the error type implements it (derive
+/// it on an enum to get variant names), else the error type's short name.
+///
+/// Options:
+/// - `name = "..."`: the name to report (default: the function's name).
+/// - `ok_if = path` / `error_if = path`: a `fn(&T) -> bool` on the returned value that
+///   decides the outcome instead of the default rules.
+/// - `error_kind = "Kind"` or `error_kind = path`: the kind of every error of this function,
+///   fixed, or computed by a `fn(&T) -> &'static str` on the returned value.
+/// - `skip`: on a method of a measured impl block, leave it out.
+///
+/// ```
+/// #[derive(Debug, taskscope::ErrorKind)]
+/// enum LoadError { Missing, Corrupt }
+///
+/// struct Store;
+///
+/// #[taskscope::measure]
+/// impl Store {
+///     async fn load(&self, key: &str) -> Result<Vec<u8>, LoadError> {
+///         if key.is_empty() { Err(LoadError::Missing) } else { Ok(vec![1, 2, 3]) }
+///     }
+///
+///     #[measure(skip)]
+///     fn helper(&self) {}
+/// }
+///
+/// #[taskscope::measure(name = "http_get", error_if = is_server_error)]
+/// fn get(path: &str) -> u16 {
+///     if path == "/boom" { 503 } else { 200 }
+/// }
+/// fn is_server_error(status: &u16) -> bool { *status >= 500 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let _ = Store.load("").await;
+/// get("/boom");
+/// let snap = taskscope::snapshot();
+/// assert_eq!(snap.function("Store::load").unwrap().error_kinds[0].kind, "Missing");
+/// assert_eq!(snap.function("http_get").unwrap().error.count, 1);
+/// # }
+/// ```
+pub use taskscope_macros::measure;
+
+/// Derives [`ErrorKind`]: the kind of an enum value is its variant's name, the kind of a
+/// struct its type's name. `#[error_kind("name")]` on a variant renames it.
+pub use taskscope_macros::ErrorKind;
+
+/// Measures a future as a call of a function with the given name, without writing a
+/// function for it. Evaluates to a future with the same output.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let value = taskscope::measure_future!("load_config", async { Ok::<_, std::io::Error>(3) }).await;
+/// assert_eq!(value.unwrap(), 3);
+/// assert_eq!(taskscope::snapshot().function("load_config").unwrap().ok.count, 1);
+/// # }
+/// ```
+#[cfg(not(feature = "disabled"))]
+#[macro_export]
+macro_rules! measure_future {
+    ($name:expr, $future:expr $(,)?) => {{
+        static __TASKSCOPE_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $name,
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+        );
+        let __ts_future = $future;
+        async move {
+            let (__ts_out, __ts_done) =
+                $crate::__private::Measured::new(&__TASKSCOPE_CALLSITE, __ts_future).await;
+            if __ts_done.is_active() {
+                __ts_done.finish($crate::__classify!(&__ts_out));
+            }
+            __ts_out
+        }
+    }};
+}
+
+/// Measures a future (compiled out by the `disabled` feature).
+#[cfg(feature = "disabled")]
+#[macro_export]
+macro_rules! measure_future {
+    ($name:expr, $future:expr $(,)?) => {
+        $future
+    };
+}
+
+/// Measures a synchronous block as a call of a function with the given name. The block's
+/// value is classified like a function's return value; leaving the block early with `?`,
+/// `return` or `break` counts as an error of kind [`EARLY_EXIT_KIND`].
+///
+/// ```
+/// let n: Result<u32, _> = taskscope::measure_block!("parse_port", { "8080".parse::<u32>() });
+/// assert_eq!(n.unwrap(), 8080);
+/// assert_eq!(taskscope::snapshot().function("parse_port").unwrap().ok.count, 1);
+/// ```
+#[cfg(not(feature = "disabled"))]
+#[macro_export]
+macro_rules! measure_block {
+    ($name:expr, $block:block $(,)?) => {{
+        static __TASKSCOPE_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $name,
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+        );
+        let __ts_call = $crate::__private::SyncCall::start(&__TASKSCOPE_CALLSITE);
+        let __ts_out = $block;
+        if let ::core::option::Option::Some(__ts_done) = __ts_call.end() {
+            __ts_done.finish($crate::__classify!(&__ts_out));
+        }
+        __ts_out
+    }};
+}
+
+/// Measures a block (compiled out by the `disabled` feature).
+#[cfg(feature = "disabled")]
+#[macro_export]
+macro_rules! measure_block {
+    ($name:expr, $block:block $(,)?) => {
+        $block
+    };
+}
+
+/// Classifies a reference to a value by its concrete type (autoref specialisation).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __classify {
+    ($value:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
+        (&&&$crate::__private::Probe($value)).__ts_classify()
+    }};
+}
+
+/// What the macros' expansions refer to. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::instrument::call::SyncCall;
+    pub use crate::instrument::callsite::Callsite;
+    pub use crate::instrument::future::{Completion, Measured};
+    pub use crate::instrument::outcome::{
+        Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
+    };
+
+    /// Fixes an async block's output type to `T`, so `?` inside it converts errors into the
+    /// function's declared error type.
+    #[inline(always)]
+    pub fn pin_output<T, F: ::core::future::Future<Output = T>>(future: F) -> F {
+        future
+    }
+}

@@ -1,0 +1,7 @@
+//! Recording: per-thread shards, histograms, and reading them back.
+
+pub(crate) mod histogram;
+pub(crate) mod registry;
+pub(crate) mod report;
+pub(crate) mod snapshot;
+pub(crate) mod thread_slot;

@@ -1,0 +1,350 @@
+//! The registry of measured functions and their per-thread shards.
+//!
+//! A function's state is allocated on its first call (never before), registered once, and
+//! lives for the rest of the process: it is bounded by the number of callsites in the
+//! program. Per thread slot it holds one [`Shard`], allocated on the slot's first call of
+//! that function; a shard's counters and histograms have one writer, the slot's owner.
+
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use super::histogram::{AtomicHistogram, Histogram, add};
+use super::thread_slot;
+use crate::instrument::callsite::Meta;
+use crate::instrument::outcome::Outcome;
+
+/// Default cap on distinct error kinds per function.
+pub(crate) const DEFAULT_KIND_LIMIT: usize = 32;
+static KIND_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_KIND_LIMIT);
+static REGISTRY: Mutex<Vec<&'static FunctionState>> = Mutex::new(Vec::new());
+
+pub(crate) fn set_kind_limit(limit: usize) {
+    KIND_LIMIT.store(limit, Ordering::Relaxed);
+}
+
+/// True once any function has recorded (its state exists).
+pub(crate) fn any_registered() -> bool {
+    !lock_registry().is_empty()
+}
+
+fn lock_registry() -> std::sync::MutexGuard<'static, Vec<&'static FunctionState>> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every function state registered so far.
+pub(crate) fn all() -> Vec<&'static FunctionState> {
+    lock_registry().clone()
+}
+
+/// Allocates and registers a function's state. Called once per callsite, under the lock.
+#[cold]
+pub(crate) fn register(meta: &'static Meta, publish: &AtomicPtr<FunctionState>) -> &'static FunctionState {
+    let mut registry = lock_registry();
+    let existing = publish.load(Ordering::Acquire);
+    if !existing.is_null() {
+        // SAFETY: published pointers come from `Box::leak` below and are never freed.
+        return unsafe { &*existing };
+    }
+    crate::clock::ensure_slow_poll_ticks();
+    let state: &'static FunctionState = Box::leak(Box::new(FunctionState::new(meta)));
+    registry.push(state);
+    publish.store(state as *const FunctionState as *mut FunctionState, Ordering::Release);
+    state
+}
+
+/// Everything recorded for one callsite.
+pub(crate) struct FunctionState {
+    pub(crate) meta: &'static Meta,
+    shards: Box<[AtomicPtr<Shard>]>,
+    kinds: KindTable,
+}
+
+/// One thread slot's share of a function's data.
+#[repr(align(128))]
+struct Shard {
+    /// Calls that had their first poll on this slot.
+    started: AtomicU64,
+    outcomes: [AtomicPtr<OutcomeCells>; 4],
+    /// Errors per kind index; the last entry is the overflow kind.
+    kinds: Box<[AtomicU64]>,
+}
+
+#[repr(align(128))]
+struct OutcomeCells {
+    polls: AtomicU64,
+    slow_polls: AtomicU64,
+    wall: AtomicHistogram,
+    busy: AtomicHistogram,
+}
+
+/// The numbers of one finished call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallRecord {
+    pub(crate) wall_ns: u64,
+    pub(crate) busy_ns: u64,
+    pub(crate) polls: u32,
+    pub(crate) slow_polls: u32,
+}
+
+impl FunctionState {
+    fn new(meta: &'static Meta) -> Self {
+        let limit = KIND_LIMIT.load(Ordering::Relaxed);
+        Self {
+            meta,
+            shards: (0..thread_slot::slot_count())
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            kinds: KindTable::new(limit),
+        }
+    }
+
+    #[inline(always)]
+    fn shard(&self) -> (&Shard, bool) {
+        let (slot, exclusive) = thread_slot::current();
+        let ptr = self.shards[slot].load(Ordering::Acquire);
+        if ptr.is_null() {
+            return (self.alloc_shard(slot), exclusive);
+        }
+        // SAFETY: shards are leaked boxes, published once and never freed.
+        (unsafe { &*ptr }, exclusive)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_shard(&self, slot: usize) -> &Shard {
+        let shard = Box::into_raw(Box::new(Shard {
+            started: AtomicU64::new(0),
+            outcomes: [const { AtomicPtr::new(std::ptr::null_mut()) }; 4],
+            kinds: (0..=self.kinds.limit).map(|_| AtomicU64::new(0)).collect(),
+        }));
+        match self.shards[slot].compare_exchange(
+            std::ptr::null_mut(),
+            shard,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: just published; never freed.
+            Ok(_) => unsafe { &*shard },
+            Err(existing) => {
+                // SAFETY: `shard` was never shared (only the shared slot can race here).
+                drop(unsafe { Box::from_raw(shard) });
+                // SAFETY: as in `shard`.
+                unsafe { &*existing }
+            }
+        }
+    }
+
+    /// Counts a call as started (its first poll).
+    #[inline(always)]
+    pub(crate) fn record_start(&self) {
+        let (shard, exclusive) = self.shard();
+        add(&shard.started, 1, exclusive);
+    }
+
+    /// Records a finished call. `kind` is the error kind for `Outcome::Error`.
+    #[inline(always)]
+    pub(crate) fn record_end(&self, outcome: Outcome, kind: Option<&'static str>, call: CallRecord) {
+        let (shard, exclusive) = self.shard();
+        let cells = shard.outcome(outcome as usize);
+        cells.wall.record(call.wall_ns, exclusive);
+        cells.busy.record(call.busy_ns, exclusive);
+        add(&cells.polls, u64::from(call.polls), exclusive);
+        if call.slow_polls != 0 {
+            add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
+        }
+        if let Some(kind) = kind {
+            let index = self.kinds.index_of(kind);
+            add(&shard.kinds[index], 1, exclusive);
+        }
+    }
+
+    /// Reads every shard into plain data. Completed calls are read before started ones, so a
+    /// call seen as finished is always seen as started too and in-flight never goes negative.
+    pub(crate) fn read(&self) -> FunctionReading {
+        let mut reading = FunctionReading::default();
+        let shards: Vec<&Shard> = self
+            .shards
+            .iter()
+            .filter_map(|s| {
+                let ptr = s.load(Ordering::Acquire);
+                // SAFETY: as in `shard`.
+                (!ptr.is_null()).then(|| unsafe { &*ptr })
+            })
+            .collect();
+        let mut kind_counts = vec![0u64; self.kinds.limit + 1];
+        for shard in &shards {
+            for (i, out) in reading.outcomes.iter_mut().enumerate() {
+                let ptr = shard.outcomes[i].load(Ordering::Acquire);
+                if ptr.is_null() {
+                    continue;
+                }
+                // SAFETY: as in `Shard::outcome`.
+                let cells = unsafe { &*ptr };
+                cells.wall.read_into(&mut out.wall);
+                cells.busy.read_into(&mut out.busy);
+                out.polls += cells.polls.load(Ordering::Relaxed);
+                out.slow_polls += cells.slow_polls.load(Ordering::Relaxed);
+            }
+            for (total, cell) in kind_counts.iter_mut().zip(shard.kinds.iter()) {
+                *total += cell.load(Ordering::Relaxed);
+            }
+        }
+        let finished: u64 = reading.outcomes.iter().map(|o| o.wall.count()).sum();
+        let started: u64 = shards.iter().map(|s| s.started.load(Ordering::Acquire)).sum();
+        reading.in_flight = started.saturating_sub(finished);
+        let names = self.kinds.names();
+        for (i, count) in kind_counts.into_iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let kind = names.get(i).copied().unwrap_or(crate::OVERFLOW_KIND);
+            reading.kinds.push((kind, count));
+        }
+        reading
+    }
+
+    /// Heap bytes held by this function's state, shards and histogram chunks.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let mut bytes = std::mem::size_of::<Self>()
+            + self.shards.len() * std::mem::size_of::<AtomicPtr<Shard>>()
+            + self.kinds.heap_bytes();
+        for s in self.shards.iter() {
+            let ptr = s.load(Ordering::Acquire);
+            if ptr.is_null() {
+                continue;
+            }
+            // SAFETY: as in `shard`.
+            let shard = unsafe { &*ptr };
+            bytes += std::mem::size_of::<Shard>() + shard.kinds.len() * 8;
+            for o in &shard.outcomes {
+                let ptr = o.load(Ordering::Acquire);
+                if !ptr.is_null() {
+                    // SAFETY: as in `Shard::outcome`.
+                    let cells = unsafe { &*ptr };
+                    bytes += std::mem::size_of::<OutcomeCells>()
+                        + cells.wall.heap_bytes()
+                        + cells.busy.heap_bytes();
+                }
+            }
+        }
+        bytes
+    }
+}
+
+impl Shard {
+    #[inline(always)]
+    fn outcome(&self, i: usize) -> &OutcomeCells {
+        let ptr = self.outcomes[i].load(Ordering::Acquire);
+        if ptr.is_null() {
+            return self.alloc_outcome(i);
+        }
+        // SAFETY: outcome cells are leaked boxes, published once and never freed.
+        unsafe { &*ptr }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_outcome(&self, i: usize) -> &OutcomeCells {
+        let cells = Box::into_raw(Box::new(OutcomeCells {
+            polls: AtomicU64::new(0),
+            slow_polls: AtomicU64::new(0),
+            wall: AtomicHistogram::new(),
+            busy: AtomicHistogram::new(),
+        }));
+        match self.outcomes[i].compare_exchange(
+            std::ptr::null_mut(),
+            cells,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: just published; never freed.
+            Ok(_) => unsafe { &*cells },
+            Err(existing) => {
+                // SAFETY: `cells` was never shared.
+                drop(unsafe { Box::from_raw(cells) });
+                // SAFETY: as in `outcome`.
+                unsafe { &*existing }
+            }
+        }
+    }
+}
+
+/// Plain data read from one function state.
+#[derive(Default)]
+pub(crate) struct FunctionReading {
+    pub(crate) outcomes: [OutcomeReading; 4],
+    pub(crate) kinds: Vec<(&'static str, u64)>,
+    pub(crate) in_flight: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct OutcomeReading {
+    pub(crate) polls: u64,
+    pub(crate) slow_polls: u64,
+    pub(crate) wall: Histogram,
+    pub(crate) busy: Histogram,
+}
+
+/// Error kinds seen by one function, append-only, at most `limit` of them.
+struct KindTable {
+    limit: usize,
+    names: Box<[OnceLock<&'static str>]>,
+    len: AtomicUsize,
+    insert: Mutex<()>,
+}
+
+impl KindTable {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            names: (0..limit).map(|_| OnceLock::new()).collect(),
+            len: AtomicUsize::new(0),
+            insert: Mutex::new(()),
+        }
+    }
+
+    /// The index of a kind; `limit` (the overflow index) once the table is full.
+    #[inline]
+    fn index_of(&self, kind: &'static str) -> usize {
+        let len = self.len.load(Ordering::Acquire);
+        if let Some(i) = self.find(kind, len) {
+            return i;
+        }
+        self.insert(kind)
+    }
+
+    #[inline]
+    fn find(&self, kind: &'static str, len: usize) -> Option<usize> {
+        // Kinds are `&'static str`: the same literal is almost always the same pointer, so
+        // compare addresses first and contents only if no address matched.
+        let names = &self.names[..len];
+        names
+            .iter()
+            .position(|n| n.get().is_some_and(|n| std::ptr::eq(*n, kind)))
+            .or_else(|| names.iter().position(|n| n.get().is_some_and(|n| *n == kind)))
+    }
+
+    #[cold]
+    fn insert(&self, kind: &'static str) -> usize {
+        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let len = self.len.load(Ordering::Acquire);
+        if let Some(i) = self.find(kind, len) {
+            return i;
+        }
+        if len == self.limit {
+            return self.limit;
+        }
+        let _ = self.names[len].set(kind);
+        self.len.store(len + 1, Ordering::Release);
+        len
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        let len = self.len.load(Ordering::Acquire);
+        self.names[..len].iter().filter_map(|n| n.get().copied()).collect()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.names.len() * std::mem::size_of::<OnceLock<&'static str>>()
+    }
+}

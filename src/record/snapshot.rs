@@ -1,0 +1,352 @@
+//! Reading the recorder back: snapshots, deltas between them, and per-window rates.
+
+use std::time::Duration;
+
+use super::histogram::Histogram;
+use super::registry;
+use crate::instrument::outcome::{Outcome, short_kind};
+
+/// The error kind under which errors beyond a function's kind limit are counted.
+pub const OVERFLOW_KIND: &str = "_overflow";
+
+/// Everything recorded, read at one moment: plain data.
+///
+/// A snapshot from [`snapshot()`] is cumulative since the process started recording; one
+/// from [`Snapshot::delta`] or a [`Sampler`] holds only what happened within its window.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// When it was read, as time since the recorder's clock started.
+    pub taken_at: Duration,
+    /// The span of time the counts cover: since start for a cumulative snapshot, since the
+    /// previous snapshot for a delta.
+    pub window: Duration,
+    /// One entry per measured function that has been called, ordered by module, then name.
+    pub functions: Vec<FunctionSnapshot>,
+}
+
+/// The numbers of one function.
+#[derive(Clone, Debug, Default)]
+pub struct FunctionSnapshot {
+    /// The reported name: the function's name, `Type::method` for a method of a measured
+    /// impl block, or the name given with `name = "..."`.
+    pub name: &'static str,
+    /// The module path where it is defined.
+    pub module: &'static str,
+    /// The source file of the definition (of the first one, when a name is shared).
+    pub file: &'static str,
+    /// The line of the definition's attribute or macro.
+    pub line: u32,
+    /// Calls that returned a success.
+    pub ok: OutcomeStats,
+    /// Calls that returned an error.
+    pub error: OutcomeStats,
+    /// Calls dropped before they finished.
+    pub cancelled: OutcomeStats,
+    /// Calls whose body panicked.
+    pub panicked: OutcomeStats,
+    /// Errors by kind, most frequent first; the overflow kind [`OVERFLOW_KIND`] counts the
+    /// errors whose kind arrived after the limit was reached.
+    pub error_kinds: Vec<ErrorKindCount>,
+    /// Calls started and not yet finished, at the moment of the reading (a gauge, also in a
+    /// delta).
+    pub in_flight: u64,
+}
+
+/// The numbers of one outcome of one function.
+#[derive(Clone, Debug, Default)]
+pub struct OutcomeStats {
+    /// Number of calls that ended this way.
+    pub count: u64,
+    /// Polls made by those calls, in total (0 for synchronous calls).
+    pub polls: u64,
+    /// Polls that took longer than the slow-poll threshold.
+    pub slow_polls: u64,
+    /// Wall time per call: first poll to completion or drop.
+    pub wall: Histogram,
+    /// Busy time per call: the sum of its polls.
+    pub busy: Histogram,
+}
+
+/// How many errors of one kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorKindCount {
+    /// The kind: a variant name, a type's short name, or [`OVERFLOW_KIND`].
+    pub kind: &'static str,
+    /// Number of errors of this kind.
+    pub count: u64,
+}
+
+/// Reads everything recorded so far.
+///
+/// ```
+/// #[taskscope::measure]
+/// fn parse(s: &str) -> Result<u32, std::num::ParseIntError> {
+///     s.parse()
+/// }
+///
+/// let _ = parse("12");
+/// let _ = parse("x");
+/// let snap = taskscope::snapshot();
+/// let f = snap.function("parse").unwrap();
+/// assert_eq!((f.ok.count, f.error.count), (1, 1));
+/// assert_eq!(f.success_rate(), Some(0.5));
+/// assert_eq!(f.error_kinds[0].kind, "ParseIntError");
+/// ```
+pub fn snapshot() -> Snapshot {
+    let taken_at = crate::clock::since_start();
+    let mut functions: Vec<FunctionSnapshot> = Vec::new();
+    for state in registry::all() {
+        let reading = state.read();
+        let mut f = FunctionSnapshot {
+            name: state.meta.name,
+            module: state.meta.module,
+            file: state.meta.file,
+            line: state.meta.line,
+            in_flight: reading.in_flight,
+            ..Default::default()
+        };
+        for (outcome, r) in Outcome::ALL.into_iter().zip(reading.outcomes) {
+            *f.stats_mut(outcome) = OutcomeStats {
+                count: r.wall.count(),
+                polls: r.polls,
+                slow_polls: r.slow_polls,
+                wall: r.wall,
+                busy: r.busy,
+            };
+        }
+        f.error_kinds = reading
+            .kinds
+            .into_iter()
+            .map(|(kind, count)| ErrorKindCount { kind: short_kind(kind), count })
+            .collect();
+        // Callsites that share a name and module (a name given twice) report as one.
+        match functions.iter_mut().find(|g| g.name == f.name && g.module == f.module) {
+            Some(g) => g.merge(&f),
+            None => functions.push(f),
+        }
+    }
+    for f in &mut functions {
+        f.normalise_kinds();
+    }
+    functions.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
+    Snapshot { taken_at, window: taken_at, functions }
+}
+
+impl Snapshot {
+    /// The first function with this name, in any module.
+    pub fn function(&self, name: &str) -> Option<&FunctionSnapshot> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The function with this module and name.
+    pub fn function_in(&self, module: &str, name: &str) -> Option<&FunctionSnapshot> {
+        self.functions.iter().find(|f| f.module == module && f.name == name)
+    }
+
+    /// What happened between `earlier` (an older cumulative snapshot) and this one. Gauges
+    /// (in-flight) keep their current value.
+    pub fn delta(&self, earlier: &Snapshot) -> Snapshot {
+        let functions = self
+            .functions
+            .iter()
+            .map(|f| match earlier.function_in(f.module, f.name) {
+                Some(e) => f.delta(e),
+                None => f.clone(),
+            })
+            .collect();
+        Snapshot {
+            taken_at: self.taken_at,
+            window: self.taken_at.saturating_sub(earlier.taken_at),
+            functions,
+        }
+    }
+
+    /// Total calls of all functions.
+    pub fn calls(&self) -> u64 {
+        self.functions.iter().map(FunctionSnapshot::calls).sum()
+    }
+}
+
+impl FunctionSnapshot {
+    /// The numbers of one outcome.
+    pub fn stats(&self, outcome: Outcome) -> &OutcomeStats {
+        match outcome {
+            Outcome::Ok => &self.ok,
+            Outcome::Error => &self.error,
+            Outcome::Cancelled => &self.cancelled,
+            Outcome::Panicked => &self.panicked,
+        }
+    }
+
+    fn stats_mut(&mut self, outcome: Outcome) -> &mut OutcomeStats {
+        match outcome {
+            Outcome::Ok => &mut self.ok,
+            Outcome::Error => &mut self.error,
+            Outcome::Cancelled => &mut self.cancelled,
+            Outcome::Panicked => &mut self.panicked,
+        }
+    }
+
+    fn outcomes(&self) -> impl Iterator<Item = &OutcomeStats> {
+        Outcome::ALL.into_iter().map(|o| self.stats(o))
+    }
+
+    /// Calls that finished, whatever their outcome.
+    pub fn calls(&self) -> u64 {
+        self.outcomes().map(|s| s.count).sum()
+    }
+
+    /// Calls that ended with this outcome.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.stats(outcome).count
+    }
+
+    /// Errors of one kind.
+    pub fn error_kind_count(&self, kind: &str) -> u64 {
+        self.error_kinds.iter().filter(|k| k.kind == kind).map(|k| k.count).sum()
+    }
+
+    /// Errors counted under the overflow kind because the function's kind limit was reached.
+    pub fn overflowed_errors(&self) -> u64 {
+        self.error_kind_count(OVERFLOW_KIND)
+    }
+
+    /// `ok / (ok + error + panicked)`, or `None` before any such call. Cancelled calls are
+    /// left out: the caller stopped waiting, the function neither succeeded nor failed.
+    pub fn success_rate(&self) -> Option<f64> {
+        let decided = self.ok.count + self.error.count + self.panicked.count;
+        (decided > 0).then(|| self.ok.count as f64 / decided as f64)
+    }
+
+    /// Finished calls per second over `window` (use [`Snapshot::window`]).
+    pub fn calls_per_second(&self, window: Duration) -> f64 {
+        if window.is_zero() { 0.0 } else { self.calls() as f64 / window.as_secs_f64() }
+    }
+
+    /// Wall time of all finished calls, every outcome merged.
+    pub fn wall(&self) -> Histogram {
+        let mut h = Histogram::new();
+        self.outcomes().for_each(|s| h.merge(&s.wall));
+        h
+    }
+
+    /// Busy time of all finished calls, every outcome merged.
+    pub fn busy(&self) -> Histogram {
+        let mut h = Histogram::new();
+        self.outcomes().for_each(|s| h.merge(&s.busy));
+        h
+    }
+
+    /// Polls of all finished calls.
+    pub fn polls(&self) -> u64 {
+        self.outcomes().map(|s| s.polls).sum()
+    }
+
+    /// Slow polls of all finished calls.
+    pub fn slow_polls(&self) -> u64 {
+        self.outcomes().map(|s| s.slow_polls).sum()
+    }
+
+    /// The share of wall time spent running (in polls), from 0 to 1; the rest was waiting.
+    pub fn busy_ratio(&self) -> Option<f64> {
+        let wall: u64 = self.outcomes().map(|s| s.wall.sum).sum();
+        let busy: u64 = self.outcomes().map(|s| s.busy.sum).sum();
+        (wall > 0).then(|| (busy as f64 / wall as f64).min(1.0))
+    }
+
+    fn merge(&mut self, other: &FunctionSnapshot) {
+        for o in Outcome::ALL {
+            let (a, b) = (self.stats_mut(o), other.stats(o));
+            a.count += b.count;
+            a.polls += b.polls;
+            a.slow_polls += b.slow_polls;
+            a.wall.merge(&b.wall);
+            a.busy.merge(&b.busy);
+        }
+        self.error_kinds.extend(other.error_kinds.iter().cloned());
+        self.in_flight += other.in_flight;
+    }
+
+    /// Folds duplicate kinds (two type names with the same short name) and sorts by count.
+    fn normalise_kinds(&mut self) {
+        let mut kinds: Vec<ErrorKindCount> = Vec::with_capacity(self.error_kinds.len());
+        for k in self.error_kinds.drain(..) {
+            match kinds.iter_mut().find(|e| e.kind == k.kind) {
+                Some(e) => e.count += k.count,
+                None => kinds.push(k),
+            }
+        }
+        kinds.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(b.kind)));
+        self.error_kinds = kinds;
+    }
+
+    fn delta(&self, earlier: &FunctionSnapshot) -> FunctionSnapshot {
+        let mut d = self.clone();
+        for o in Outcome::ALL {
+            let (now, then) = (self.stats(o), earlier.stats(o));
+            *d.stats_mut(o) = OutcomeStats {
+                count: now.count.saturating_sub(then.count),
+                polls: now.polls.saturating_sub(then.polls),
+                slow_polls: now.slow_polls.saturating_sub(then.slow_polls),
+                wall: now.wall.delta(&then.wall),
+                busy: now.busy.delta(&then.busy),
+            };
+        }
+        d.error_kinds = self
+            .error_kinds
+            .iter()
+            .map(|k| ErrorKindCount {
+                kind: k.kind,
+                count: k.count.saturating_sub(earlier.error_kind_count(k.kind)),
+            })
+            .filter(|k| k.count > 0)
+            .collect();
+        d
+    }
+}
+
+/// Reads the recorder at intervals and gives each interval's numbers beside the totals.
+///
+/// ```
+/// let mut sampler = taskscope::Sampler::new();
+/// let interval = sampler.sample();
+/// for f in &interval.delta.functions {
+///     println!("{}: {:.1} calls/s", f.name, f.calls_per_second(interval.delta.window));
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Sampler {
+    previous: Option<Snapshot>,
+}
+
+/// One interval from a [`Sampler`].
+#[derive(Clone, Debug)]
+pub struct Interval {
+    /// Totals since the start.
+    pub cumulative: Snapshot,
+    /// What happened since the previous sample (since the start, for the first one).
+    pub delta: Snapshot,
+}
+
+impl Sampler {
+    /// A sampler whose first interval starts at the recorder's start.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the recorder and returns the interval since the previous call.
+    pub fn sample(&mut self) -> Interval {
+        let cumulative = snapshot();
+        let delta = match &self.previous {
+            Some(prev) => cumulative.delta(prev),
+            None => cumulative.clone(),
+        };
+        self.previous = Some(cumulative.clone());
+        Interval { cumulative, delta }
+    }
+}
+
+/// Heap bytes held by the recorder: every function's state, shards and histogram chunks.
+pub fn memory_usage() -> usize {
+    registry::all().iter().map(|f| f.heap_bytes()).sum()
+}

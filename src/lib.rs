@@ -201,11 +201,4 @@ pub mod __private {
     pub use crate::instrument::outcome::{
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
-
-    /// Fixes an async block's output type to `T`, so `?` inside it converts errors into the
-    /// function's declared error type.
-    #[inline(always)]
-    pub fn pin_output<T, F: ::core::future::Future<Output = T>>(future: F) -> F {
-        future
-    }
 }

@@ -71,10 +71,22 @@ pub(crate) fn function(
     let nameable = !contains_impl(&ret);
     let body = match shape(sig) {
         Shape::Async => {
-            let output = if nameable { ret.clone() } else { quote!(_) };
+            // The body's future is built in place by `pin!` and measured through a
+            // `Pin<&mut _>`: a future holding a large state is never moved, so it costs no
+            // stack beyond what the bare function costs (no copy through `Measured::new`).
+            // The unreachable early return fixes the block's output type, so `?` in the
+            // body converts errors into the declared error type.
+            let fix_output = nameable.then(|| quote! {
+                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return, clippy::let_unit_value)]
+                if false {
+                    let __ts_never: #ret = loop {};
+                    return __ts_never;
+                }
+            });
+            let stmts = &block.stmts;
             quote_spanned! {block.span()=>
                 #callsite
-                let __ts_inner = ::taskscope::__private::pin_output::<#output, _>(async move #block);
+                let __ts_inner = ::core::pin::pin!(async move { #fix_output #(#stmts)* });
                 #record
             }
         }

@@ -1,0 +1,33 @@
+//! The compile-time switch: with the `disabled` feature, `#[measure]` expands to the bare
+//! function. CI runs this file with `--features disabled`; without the feature it checks
+//! the opposite, so both builds are pinned.
+
+#[taskscope::measure]
+async fn measured_or_not(n: u64) -> u64 {
+    let buf = [n as u8; 1024];
+    std::future::ready(()).await;
+    buf.iter().map(|&b| u64::from(b)).sum()
+}
+
+async fn bare(n: u64) -> u64 {
+    let buf = [n as u8; 1024];
+    std::future::ready(()).await;
+    buf.iter().map(|&b| u64::from(b)).sum()
+}
+
+#[tokio::test]
+async fn the_feature_decides_whether_calls_are_recorded() {
+    assert_eq!(measured_or_not(1).await, 1024);
+    let recorded = taskscope::snapshot().function("measured_or_not").is_some();
+    let measured = std::mem::size_of_val(&measured_or_not(1));
+    let plain = std::mem::size_of_val(&bare(1));
+    if cfg!(feature = "disabled") {
+        assert!(!recorded);
+        assert_eq!(measured, plain, "the bare function, nothing added");
+        assert_eq!(taskscope::measure_block!("blk", { 5 }), 5);
+        assert!(taskscope::snapshot().function("blk").is_none());
+    } else {
+        assert!(recorded);
+        assert!(measured > plain);
+    }
+}

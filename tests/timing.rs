@@ -1,0 +1,96 @@
+//! Wall time versus busy time, polls and slow polls, under tokio's paused clock.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_about, function, init};
+use tokio::time::{advance, sleep};
+
+#[taskscope::measure]
+async fn waits_100ms() {
+    sleep(Duration::from_millis(100)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_awaits_a_sleep_is_long_in_wall_time_and_short_in_busy_time() {
+    init();
+    waits_100ms().await;
+    let f = function("waits_100ms");
+    assert_about(f.wall().max(), Duration::from_millis(100));
+    assert_eq!(f.busy().max(), Duration::ZERO, "the paused clock never moves inside a poll");
+    assert_eq!(f.ok.polls, 2, "one poll to start the sleep, one to finish");
+    assert_eq!(f.busy_ratio(), Some(0.0));
+}
+
+/// A future whose polls hold the thread: each poll advances the paused clock, as a
+/// blocking computation would advance a real one.
+struct Blocking {
+    polls_left: u32,
+    per_poll: Duration,
+}
+
+impl std::future::Future for Blocking {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let per_poll = self.per_poll;
+        // Advancing tokio's clock from inside a poll, without awaiting, stands for work.
+        work_for(per_poll);
+        if self.polls_left == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.polls_left -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Moves the paused clock forward by `d` synchronously.
+fn work_for(d: Duration) {
+    // `advance` is async but completes at once when only the clock moves: poll it once.
+    let mut fut = std::pin::pin!(advance(d));
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let _ = fut.as_mut().poll(&mut cx);
+}
+
+#[taskscope::measure]
+async fn three_slow_polls_of_20ms() {
+    Blocking { polls_left: 2, per_poll: Duration::from_millis(20) }.await
+}
+
+#[taskscope::measure]
+async fn four_fast_polls() {
+    Blocking { polls_left: 3, per_poll: Duration::from_millis(1) }.await
+}
+
+#[tokio::test(start_paused = true)]
+async fn busy_time_polls_and_slow_polls_are_counted() {
+    init();
+    three_slow_polls_of_20ms().await;
+    let f = function("three_slow_polls_of_20ms");
+    assert_eq!(f.ok.polls, 3);
+    assert_eq!(f.ok.slow_polls, 3, "each 20 ms poll is over the 10 ms threshold");
+    assert_about(f.busy().max(), Duration::from_millis(60));
+
+    four_fast_polls().await;
+    let g = function("four_fast_polls");
+    assert_eq!((g.ok.polls, g.ok.slow_polls), (4, 0));
+    assert_about(g.busy().max(), Duration::from_millis(4));
+}
+
+#[taskscope::measure]
+fn sync_work() -> u64 {
+    work_for(Duration::from_millis(15));
+    7
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plain_function_is_busy_for_all_its_wall_time_and_has_no_polls() {
+    init();
+    sync_work();
+    let f = function("sync_work");
+    assert_about(f.wall().max(), Duration::from_millis(15));
+    assert_eq!(f.wall().max(), f.busy().max());
+    assert_eq!((f.ok.polls, f.ok.slow_polls), (0, 0));
+}

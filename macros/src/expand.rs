@@ -76,7 +76,11 @@ pub(crate) fn function(
             // stack beyond what the bare function costs (no copy through `Measured::new`).
             // The unreachable early return fixes the block's output type, so `?` in the
             // body converts errors into the declared error type.
-            let fix_output = nameable.then(|| quote! {
+            let ret_span = match &sig.output {
+                ReturnType::Type(_, ty) => ty.span(),
+                ReturnType::Default => sig.ident.span(),
+            };
+            let fix_output = nameable.then(|| quote_spanned! {ret_span=>
                 #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return, clippy::let_unit_value)]
                 if false {
                     let __ts_never: #ret = loop {};

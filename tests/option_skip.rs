@@ -1,0 +1,36 @@
+//! `skip` leaves one method of a measured impl block unmeasured.
+
+mod common;
+
+use common::{init, outcomes};
+
+struct Cache;
+
+#[taskscope::measure]
+impl Cache {
+    fn hit(&self) -> bool {
+        true
+    }
+
+    #[measure(skip)]
+    fn internal(&self) -> bool {
+        false
+    }
+
+    #[taskscope::measure(skip)]
+    async fn internal_async(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn skipped_methods_record_nothing_and_still_work() {
+    init();
+    assert!(Cache.hit());
+    assert!(!Cache.internal());
+    assert!(!Cache.internal_async().await);
+    assert_eq!(outcomes("Cache::hit"), (1, 0, 0, 0));
+    let snap = taskscope::snapshot();
+    assert!(snap.function("Cache::internal").is_none());
+    assert!(snap.function("Cache::internal_async").is_none());
+}

@@ -1,0 +1,6 @@
+#[derive(taskscope::ErrorKind)]
+union U {
+    a: u32,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[taskscope::measure(name = "a", name = "b")]
+fn f() {}
+
+fn main() {}

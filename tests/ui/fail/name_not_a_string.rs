@@ -1,0 +1,4 @@
+#[taskscope::measure(name = checkout)]
+fn f() {}
+
+fn main() {}

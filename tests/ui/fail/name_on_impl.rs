@@ -1,0 +1,8 @@
+struct S;
+
+#[taskscope::measure(name = "s")]
+impl S {
+    fn f(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[taskscope::measure]
+struct NotAFunction;
+
+fn main() {}

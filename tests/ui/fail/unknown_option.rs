@@ -1,0 +1,4 @@
+#[taskscope::measure(label = "x")]
+fn f() {}
+
+fn main() {}

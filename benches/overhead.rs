@@ -1,1 +1,180 @@
-fn main() {}
+//! The cost a measured call adds, against the same bare call.
+//!
+//! Each async row awaits the call in a loop inside one future, driven by a poll loop with a
+//! no-op waker: the call is built in place, as `f(x).await` builds it in real code, and no
+//! runtime cost is in the figures. Subtract the `bare` row from the `measured` row of the
+//! same group to get the added cost. Run: `cargo bench --bench overhead`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Barrier;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+#[derive(Debug)]
+struct Failed;
+
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// Pending once, then ready: a call that takes two polls.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
+        }
+    }
+}
+
+#[inline(never)]
+async fn bare(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+}
+
+#[inline(never)]
+async fn bare_fails(n: u64) -> Result<u64, Failed> {
+    if n != u64::MAX { Err(Failed) } else { Ok(n) }
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_fails(n: u64) -> Result<u64, Failed> {
+    if n != u64::MAX { Err(Failed) } else { Ok(n) }
+}
+
+#[inline(never)]
+async fn bare_two_polls(n: u64) -> u64 {
+    YieldOnce(false).await;
+    n + 1
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_two_polls(n: u64) -> u64 {
+    YieldOnce(false).await;
+    n + 1
+}
+
+#[inline(never)]
+fn bare_plain(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+}
+
+#[taskscope::measure]
+#[inline(never)]
+fn measured_plain(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_shared(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_switched_off(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+}
+
+/// Time per call of `f`, awaited `iters` times in one future.
+fn awaited<F: Future>(iters: u64, f: impl Fn(u64) -> F) -> Duration {
+    run(async {
+        let start = Instant::now();
+        for i in 0..iters {
+            black_box(f(black_box(i)).await);
+        }
+        start.elapsed()
+    })
+}
+
+fn single_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("one_poll_ok");
+    g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare)));
+    g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured)));
+    g.finish();
+
+    let mut g = c.benchmark_group("one_poll_error");
+    g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare_fails)));
+    g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured_fails)));
+    g.finish();
+
+    let mut g = c.benchmark_group("two_polls");
+    g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare_two_polls)));
+    g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured_two_polls)));
+    g.finish();
+
+    let mut g = c.benchmark_group("plain_fn");
+    g.bench_function("bare", |b| b.iter(|| bare_plain(black_box(1))));
+    g.bench_function("measured", |b| b.iter(|| measured_plain(black_box(1))));
+    g.finish();
+
+    let mut g = c.benchmark_group("switched_off");
+    g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare)));
+    g.bench_function("measured", |b| {
+        taskscope::set_enabled(false);
+        b.iter_custom(|n| awaited(n, measured_switched_off));
+        taskscope::set_enabled(true);
+    });
+    g.bench_function("measured_plain_fn", |b| {
+        taskscope::set_enabled(false);
+        b.iter(|| measured_plain(black_box(1)));
+        taskscope::set_enabled(true);
+    });
+    g.finish();
+}
+
+/// Two threads calling the same function at once: time per call on each thread.
+fn two_threads(c: &mut Criterion) {
+    fn per_thread<F: Future>(iters: u64, f: impl Fn(u64) -> F + Sync) -> Duration {
+        let barrier = Barrier::new(2);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        awaited(iters, &f)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+        })
+    }
+    let mut g = c.benchmark_group("two_threads_same_fn");
+    g.bench_function("bare", |b| b.iter_custom(|n| per_thread(n, bare)));
+    g.bench_function("measured", |b| b.iter_custom(|n| per_thread(n, measured_shared)));
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40)
+}
+
+criterion_group! { name = benches; config = config(); targets = single_thread, two_threads }
+criterion_main!(benches);

@@ -14,8 +14,9 @@ pub const MAX_ERROR_KIND_LIMIT: usize = 1024;
 
 /// True when recording is on. One relaxed load: the whole cost of a measured call while
 /// recording is off.
+#[doc(hidden)]
 #[inline(always)]
-pub(crate) fn enabled() -> bool {
+pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 

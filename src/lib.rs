@@ -125,11 +125,12 @@ macro_rules! measure_future {
         );
         let __ts_future = $future;
         async move {
+            if !$crate::__private::enabled() {
+                return __ts_future.await;
+            }
             let (__ts_out, __ts_done) =
                 $crate::__private::Measured::new(&__TASKSCOPE_CALLSITE, __ts_future).await;
-            if __ts_done.is_active() {
-                __ts_done.finish($crate::__classify!(&__ts_out));
-            }
+            __ts_done.finish($crate::__classify!(&__ts_out));
             __ts_out
         }
     }};
@@ -195,6 +196,7 @@ macro_rules! __classify {
 /// What the macros' expansions refer to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::config::enabled;
     pub use crate::instrument::call::SyncCall;
     pub use crate::instrument::callsite::Callsite;
     pub use crate::instrument::future::{Completion, Measured};

@@ -32,12 +32,6 @@ impl SyncCall {
         Self { function: Some(function), start: clock::now() }
     }
 
-    /// True when the call is being recorded.
-    #[inline(always)]
-    pub fn is_active(&self) -> bool {
-        self.function.is_some()
-    }
-
     /// Ends the call; the caller then passes the verdict to the completion.
     #[inline(always)]
     pub fn end(self) -> Option<Completion> {

@@ -10,21 +10,11 @@ use super::outcome::{Classified, Outcome};
 use crate::clock;
 use crate::record::registry::{CallRecord, FunctionState};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Not polled yet.
-    Idle,
-    /// Polled at least once, not finished: dropping it now is a cancellation.
-    Running,
-    /// Finished, or its poll panicked: nothing more to record.
-    Done,
-    /// Recording was off at the first poll: a pass-through.
-    Off,
-}
-
-/// The timing of one call in progress.
+/// The timing of one call in progress: 32 bytes.
+///
+/// Not started while `polls == 0`; finished (or its poll panicked) once `function` is
+/// `None`. Dropping it between the two is a cancellation.
 struct Call {
-    callsite: &'static Callsite,
     function: Option<&'static FunctionState>,
     /// Clock ticks at the start of the first poll.
     start: u64,
@@ -32,14 +22,12 @@ struct Call {
     busy: u64,
     polls: u32,
     slow_polls: u32,
-    state: State,
 }
 
 impl Call {
     #[inline(always)]
     fn record(&mut self, outcome: Outcome, kind: Option<&'static str>, end: u64) {
-        self.state = State::Done;
-        if let Some(function) = self.function {
+        if let Some(function) = self.function.take() {
             function.record_end(outcome, kind, self.numbers(end));
         }
     }
@@ -82,9 +70,10 @@ impl Drop for PollGuard<'_> {
 /// time and count of its polls, slow polls, and its outcome.
 ///
 /// It yields the inner output with a [`Completion`]; the caller classifies the output and
-/// passes the verdict to [`Completion::finish`] (the macros do this). Dropped before it
+/// passes the verdict to [`Completion::finish`] (the macros do this, after checking that
+/// recording is on: `Measured` itself always records). Dropped before it
 /// finished, it records a cancellation; a poll that panics records a panic and the panic
-/// goes on. Its size is the inner future's plus 48 bytes.
+/// goes on. Its size is the inner future's plus 32 bytes.
 #[doc(hidden)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Measured<F> {
@@ -93,21 +82,13 @@ pub struct Measured<F> {
 }
 
 impl<F> Measured<F> {
-    /// Wraps a future as a call of the callsite's function.
+    /// Wraps a future as a call of the callsite's function. Construct it where the call
+    /// starts (the macros do so inside the caller's first poll): the call counts as started
+    /// (in flight) from here.
     #[inline(always)]
     pub fn new(callsite: &'static Callsite, inner: F) -> Self {
-        Self {
-            inner,
-            call: Call {
-                callsite,
-                function: None,
-                start: 0,
-                busy: 0,
-                polls: 0,
-                slow_polls: 0,
-                state: State::Idle,
-            },
-        }
+        let function = callsite.state();
+        Self { inner, call: Call { function: Some(function), start: 0, busy: 0, polls: 0, slow_polls: 0 } }
     }
 }
 
@@ -121,26 +102,15 @@ impl<F: Future> Future for Measured<F> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        match this.call.state {
-            State::Running => {}
-            State::Idle => {
-                if !crate::config::enabled() {
-                    this.call.state = State::Off;
-                    return inner.poll(cx).map(|out| (out, Completion::inactive()));
-                }
-                let function = this.call.callsite.state();
-                function.record_start();
-                this.call.function = Some(function);
-                this.call.state = State::Running;
-                let t0 = clock::now();
-                this.call.start = t0;
-                return poll_measured(inner, &mut this.call, cx, t0);
-            }
-            State::Off | State::Done => {
-                return inner.poll(cx).map(|out| (out, Completion::inactive()));
-            }
-        }
+        let Some(function) = this.call.function else {
+            // Polled again after it finished: the inner future decides what that means.
+            return inner.poll(cx).map(|out| (out, Completion::inactive()));
+        };
         let t0 = clock::now();
+        if this.call.polls == 0 {
+            function.record_start();
+            this.call.start = t0;
+        }
         poll_measured(inner, &mut this.call, cx, t0)
     }
 }
@@ -162,11 +132,7 @@ fn poll_measured<F: Future>(
     match result {
         Poll::Pending => Poll::Pending,
         Poll::Ready(out) => {
-            call.state = State::Done;
-            let completion = Completion {
-                function: call.function,
-                numbers: call.numbers(t1),
-            };
+            let completion = Completion { function: call.function.take(), numbers: call.numbers(t1) };
             Poll::Ready((out, completion))
         }
     }
@@ -174,7 +140,7 @@ fn poll_measured<F: Future>(
 
 impl<F> Drop for Measured<F> {
     fn drop(&mut self) {
-        if self.call.state == State::Running {
+        if self.call.polls != 0 && self.call.function.is_some() {
             self.call.record(Outcome::Cancelled, None, clock::now());
         }
     }
@@ -201,12 +167,6 @@ impl Completion {
             function: None,
             numbers: CallRecord { wall_ns: 0, busy_ns: 0, polls: 0, slow_polls: 0 },
         }
-    }
-
-    /// True when the call is being recorded (recording was on at its start).
-    #[inline(always)]
-    pub fn is_active(&self) -> bool {
-        self.function.is_some()
     }
 
     /// Records the call with its verdict.

@@ -2,8 +2,8 @@
 //!
 //! Values below 128 ns have a bucket each. Above that, every power of two is split into 64
 //! equal buckets, so a bucket is at most 1/64 of its lower bound wide, and reporting the
-//! bucket's midpoint is within 1/128 (0.78 %) of any value in it. The range reaches 2^46 ns
-//! (about 19.5 hours); longer values land in the last bucket, and the exact maximum is kept
+//! bucket's midpoint is within 1/128 (0.78 %) of any value in it. The range reaches 2^42 ns
+//! (about 73 minutes); longer values land in the last bucket, and the exact maximum is kept
 //! beside the buckets.
 //!
 //! The recording side, [`AtomicHistogram`], allocates its buckets in chunks of 64 on first
@@ -17,11 +17,14 @@ use std::time::Duration;
 const SUB_BITS: u32 = 6;
 const SUB: usize = 1 << SUB_BITS;
 /// Values at or above `1 << MAX_BITS` ns share the last bucket.
-const MAX_BITS: u32 = 46;
+const MAX_BITS: u32 = 42;
 const MAX_VALUE: u64 = (1 << MAX_BITS) - 1;
-/// Number of buckets: 128 exact ones, then 64 for each power of two from 2^7 to 2^45.
+/// Number of buckets: 128 exact ones, then 64 for each power of two from 2^7 to 2^41.
 pub(crate) const BUCKETS: usize = (MAX_BITS as usize - SUB_BITS as usize + 1) * SUB;
-const CHUNKS: usize = BUCKETS / SUB;
+/// Chunks of 64 buckets in the layout: the most one distribution ever allocates.
+pub(crate) const CHUNKS: usize = BUCKETS / SUB;
+/// Bytes of one chunk.
+pub(crate) const CHUNK_BYTES: usize = SUB * 8;
 
 /// The bucket a value (in ns) falls into.
 #[inline(always)]

@@ -44,13 +44,21 @@ impl Future for YieldOnce {
 
 #[inline(never)]
 async fn bare(n: u64) -> Result<u64, Failed> {
-    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
 }
 
 #[taskscope::measure]
 #[inline(never)]
 async fn measured(n: u64) -> Result<u64, Failed> {
-    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
 }
 
 #[inline(never)]
@@ -79,25 +87,41 @@ async fn measured_two_polls(n: u64) -> u64 {
 
 #[inline(never)]
 fn bare_plain(n: u64) -> Result<u64, Failed> {
-    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
 }
 
 #[taskscope::measure]
 #[inline(never)]
 fn measured_plain(n: u64) -> Result<u64, Failed> {
-    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
 }
 
 #[taskscope::measure]
 #[inline(never)]
 async fn measured_shared(n: u64) -> Result<u64, Failed> {
-    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
 }
 
 #[taskscope::measure]
 #[inline(never)]
 async fn measured_switched_off(n: u64) -> Result<u64, Failed> {
-    if n == u64::MAX { Err(Failed) } else { Ok(n + 1) }
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
 }
 
 /// Time per call of `f`, awaited `iters` times in one future.
@@ -119,12 +143,16 @@ fn single_thread(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("one_poll_error");
     g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare_fails)));
-    g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured_fails)));
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| awaited(n, measured_fails))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("two_polls");
     g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare_two_polls)));
-    g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured_two_polls)));
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| awaited(n, measured_two_polls))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("plain_fn");
@@ -160,12 +188,18 @@ fn two_threads(c: &mut Criterion) {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .max()
+                .unwrap()
         })
     }
     let mut g = c.benchmark_group("two_threads_same_fn");
     g.bench_function("bare", |b| b.iter_custom(|n| per_thread(n, bare)));
-    g.bench_function("measured", |b| b.iter_custom(|n| per_thread(n, measured_shared)));
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| per_thread(n, measured_shared))
+    });
     g.finish();
 }
 

@@ -93,13 +93,20 @@ fn fixed_clock() -> std::time::Duration {
 }
 
 fn main() {
-    let total: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000_000);
+    let total: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000_000);
     let fixed = std::env::args().any(|a| a == "fixed-clock");
     if fixed {
         taskscope::builder().with_clock(fixed_clock).init();
     }
     let warm = 1_000_000.min(total);
-    assert_eq!(taskscope::memory_usage(), 0, "nothing allocated before the first call");
+    assert_eq!(
+        taskscope::memory_usage(),
+        0,
+        "nothing allocated before the first call"
+    );
     assert_eq!(FUNCTIONS.len(), 100);
 
     calls(0, warm);
@@ -115,22 +122,35 @@ fn main() {
     let per_function = heap_end / 100;
     println!("calls                {total}");
     println!("functions            100");
-    println!("ns per call (loop)   {:.1}", elapsed.as_nanos() as f64 / (total - warm).max(1) as f64);
+    println!(
+        "ns per call (loop)   {:.1}",
+        elapsed.as_nanos() as f64 / (total - warm).max(1) as f64
+    );
     println!("recorder heap        after {warm}: {heap_warm} B; after {total}: {heap_end} B");
     println!("per function         {per_function} B (one thread, ok + error outcomes)");
     println!("process RSS          after {warm}: {rss_warm} B; after {total}: {rss_end} B");
     let growth = heap_end.saturating_sub(heap_warm);
     println!("recorder growth      {growth} B");
     if fixed {
-        assert_eq!(heap_end, heap_warm, "the recorder grew after warm-up with fixed durations");
+        assert_eq!(
+            heap_end, heap_warm,
+            "the recorder grew after warm-up with fixed durations"
+        );
         let rss_growth = rss_end.saturating_sub(rss_warm);
-        assert!(rss_growth <= 64 * 1024, "the process grew by {rss_growth} B after warm-up");
+        assert!(
+            rss_growth <= 64 * 1024,
+            "the process grew by {rss_growth} B after warm-up"
+        );
     } else {
         // 100 functions x 2 outcomes x 2 distributions x 37 chunks x 512 B is the ceiling.
         let ceiling = 100 * 2 * 2 * 37 * 512;
         assert_eq!(growth % 512, 0, "growth other than whole bucket chunks");
         assert!(heap_end <= ceiling + heap_warm, "over the layout's ceiling");
-        println!("chunks added         {} (ceiling of the layout: {} B in all)", growth / 512, ceiling);
+        println!(
+            "chunks added         {} (ceiling of the layout: {} B in all)",
+            growth / 512,
+            ceiling
+        );
     }
     println!("ok");
 }

@@ -32,12 +32,20 @@
 //!   `disabled` makes every macro expand to the bare code.
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
+/// The README's code blocks run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod clock;
 mod config;
 mod instrument;
 mod record;
 
-pub use config::{Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled, set_slow_poll_threshold};
+pub use config::{
+    Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled,
+    set_slow_poll_threshold,
+};
 pub use instrument::call::EARLY_EXIT_KIND;
 pub use instrument::outcome::{ErrorKind, Outcome};
 pub use record::histogram::Histogram;

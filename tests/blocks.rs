@@ -1,4 +1,6 @@
 //! `measure_future!` and `measure_block!`: a future or a block under a name.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -17,7 +19,10 @@ async fn a_future_under_a_name() {
     assert!(out.is_err());
     assert_eq!(outcomes("warm_cache"), (0, 1, 0, 0));
     assert_eq!(function("warm_cache").error_kinds[0].kind, "NotFound");
-    assert_about(function("warm_cache").wall().max(), Duration::from_millis(12));
+    assert_about(
+        function("warm_cache").wall().max(),
+        Duration::from_millis(12),
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -59,5 +64,8 @@ fn leaving_a_block_early_with_question_mark_is_an_early_exit_error() {
     assert_eq!(early_exit(&["4"]).unwrap(), 4);
     early_exit(&["y"]).unwrap_err();
     assert_eq!(outcomes("parse_first"), (1, 1, 0, 0));
-    assert_eq!(function("parse_first").error_kinds[0].kind, taskscope::EARLY_EXIT_KIND);
+    assert_eq!(
+        function("parse_first").error_kinds[0].kind,
+        taskscope::EARLY_EXIT_KIND
+    );
 }

@@ -1,4 +1,6 @@
 //! Exact counts under concurrency, and calls that move between worker threads.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -12,7 +14,11 @@ async fn hop(i: u64) -> Result<u64, std::fmt::Error> {
     for _ in 0..3 {
         tokio::task::yield_now().await;
     }
-    if i % 10 == 0 { Err(std::fmt::Error) } else { Ok(i) }
+    if i.is_multiple_of(10) {
+        Err(std::fmt::Error)
+    } else {
+        Ok(i)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -36,7 +42,11 @@ async fn n_tasks_times_m_calls_gives_exactly_n_times_m() {
     assert_eq!(f.calls(), N * M);
     assert_eq!(f.error.count, N * M / 10);
     assert_eq!(f.ok.count, N * M - N * M / 10);
-    assert_eq!(f.polls(), N * M * 4, "four polls per call, wherever they ran");
+    assert_eq!(
+        f.polls(),
+        N * M * 4,
+        "four polls per call, wherever they ran"
+    );
     assert_eq!(f.in_flight, 0);
 }
 
@@ -60,13 +70,17 @@ fn plain_threads_each_with_their_own_slot() {
 #[taskscope::measure]
 async fn moves_between_workers() {
     // spawn_blocking's thread and the workers all record into the same function.
-    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(1))).await.unwrap();
+    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(1)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_started_on_one_worker_and_finished_on_another_balance_in_flight() {
     init();
-    let tasks: Vec<_> = (0..20).map(|_| tokio::spawn(moves_between_workers())).collect();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(moves_between_workers()))
+        .collect();
     for t in tasks {
         t.await.unwrap();
     }

@@ -1,6 +1,8 @@
 //! The compile-time switch: with the `disabled` feature, `#[measure]` expands to the bare
 //! function. CI runs this file with `--features disabled`; without the feature it checks
 //! the opposite, so both builds are pinned.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 #[taskscope::measure]
 async fn measured_or_not(n: u64) -> u64 {
@@ -30,4 +32,25 @@ async fn the_feature_decides_whether_calls_are_recorded() {
         assert!(recorded);
         assert!(measured > plain);
     }
+}
+
+struct Svc;
+
+#[taskscope::measure]
+impl Svc {
+    fn kept(&self) -> u8 {
+        1
+    }
+
+    #[measure(skip)]
+    fn skipped(&self) -> u8 {
+        2
+    }
+}
+
+#[test]
+fn a_measured_impl_block_with_skip_compiles_either_way() {
+    assert_eq!(Svc.kept() + Svc.skipped(), 3);
+    let recorded = taskscope::snapshot().function("Svc::kept").is_some();
+    assert_eq!(recorded, !cfg!(feature = "disabled"));
 }

@@ -1,6 +1,8 @@
 //! Error kinds are capped per function (this binary sets the limit to 4); the rest count
 //! under the overflow kind, and memory stays put. Alone in its binary so that
 //! `memory_usage()` sees no other test's allocations.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -22,7 +24,9 @@ fn many_kinds(kind: &'static str) -> Result<(), Leaky> {
 #[tokio::test(start_paused = true)]
 async fn kinds_beyond_the_limit_count_under_the_overflow_kind() {
     init();
-    let kinds: Vec<&'static str> = (0..50).map(|i| &*Box::leak(format!("k{i}").into_boxed_str())).collect();
+    let kinds: Vec<&'static str> = (0..50)
+        .map(|i| &*Box::leak(format!("k{i}").into_boxed_str()))
+        .collect();
     for round in 0..3 {
         for k in &kinds {
             let _ = many_kinds(k);
@@ -42,4 +46,3 @@ async fn kinds_beyond_the_limit_count_under_the_overflow_kind() {
     assert_eq!(taskscope::memory_usage(), before);
     assert_eq!(taskscope::OVERFLOW_KIND, "_overflow");
 }
-

@@ -1,4 +1,6 @@
 //! Error kinds: from the derive, from a hand-written impl, from the type name.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -10,7 +12,9 @@ enum PayError {
     Declined,
     #[error_kind("rate_limited")]
     RateLimited(u32),
-    Fraud { score: u8 },
+    Fraud {
+        score: u8,
+    },
 }
 
 #[taskscope::measure]

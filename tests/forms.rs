@@ -1,4 +1,6 @@
 //! Every supported form of `#[measure]` records calls with the right outcome and duration.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -83,7 +85,10 @@ async fn an_impl_block_measures_every_method_as_type_method_except_skipped_ones(
     const { assert!(Store::constant() == 3) };
     assert_eq!(outcomes("Store::get"), (1, 1, 0, 0));
     assert_eq!(function("Store::get").error_kinds[0].kind, "None");
-    assert_about(function("Store::get").wall().max(), Duration::from_millis(3));
+    assert_about(
+        function("Store::get").wall().max(),
+        Duration::from_millis(3),
+    );
     assert_eq!(outcomes("Store::sync_len"), (1, 0, 0, 0));
     assert_eq!(outcomes("store_renamed"), (1, 0, 0, 0));
     let snap = taskscope::snapshot();
@@ -117,7 +122,10 @@ async fn methods_in_trait_impls() {
     assert_eq!(English.greet_later("ann").await, "hello ann");
     assert_eq!(outcomes("greet"), (1, 0, 0, 0));
     assert_eq!(outcomes("greet_later"), (1, 0, 0, 0));
-    assert_about(function("greet_later").wall().max(), Duration::from_millis(2));
+    assert_about(
+        function("greet_later").wall().max(),
+        Duration::from_millis(2),
+    );
 }
 
 #[async_trait::async_trait]
@@ -191,8 +199,14 @@ async fn async_trait_in_either_order_measures_the_whole_future() {
     let b = function("fetch_b_inner");
     assert_eq!((b.error.count, b.error_kinds[0].kind), (1, "NotFound"));
     assert_about(b.wall().max(), Duration::from_millis(40));
-    assert_about(function("Outer::fetch_a").wall().max(), Duration::from_millis(60));
-    assert_about(function("Middle::fetch_a").wall().max(), Duration::from_millis(80));
+    assert_about(
+        function("Outer::fetch_a").wall().max(),
+        Duration::from_millis(60),
+    );
+    assert_about(
+        function("Middle::fetch_a").wall().max(),
+        Duration::from_millis(80),
+    );
     // Busy time is the polls only: far below the wall time.
     assert!(function("Middle::fetch_a").busy().max() < Duration::from_millis(1));
 }
@@ -210,6 +224,7 @@ async fn show(value: impl Display) -> impl Display {
 }
 
 #[measure]
+#[allow(clippy::manual_async_fn)] // the form under test
 fn later(n: u32) -> impl Future<Output = Result<u32, std::num::TryFromIntError>> {
     async move {
         sleep(Duration::from_millis(7)).await;
@@ -231,7 +246,11 @@ async fn generics_impl_trait_and_returned_futures() {
     assert_eq!(largest(&[3, 9, 2]), Some(9));
     assert_eq!(largest::<f64>(&[]), None);
     assert_eq!(largest(&["a", "b"]), Some("b"));
-    assert_eq!(outcomes("largest"), (2, 1, 0, 0), "one state for every instantiation");
+    assert_eq!(
+        outcomes("largest"),
+        (2, 1, 0, 0),
+        "one state for every instantiation"
+    );
     assert_eq!(show(5).await.to_string(), "<5>");
     assert_eq!(outcomes("show"), (1, 0, 0, 0));
     assert_eq!(later(3).await.unwrap(), 3);

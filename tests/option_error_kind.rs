@@ -1,4 +1,6 @@
 //! `error_kind = "Kind"` or `error_kind = f`: the kind of every error of a function.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -6,7 +8,11 @@ use common::{function, init, outcomes};
 
 #[taskscope::measure(error_kind = "Upstream")]
 fn fixed(fail: bool) -> Result<(), std::io::Error> {
-    if fail { Err(std::io::ErrorKind::TimedOut.into()) } else { Ok(()) }
+    if fail {
+        Err(std::io::ErrorKind::TimedOut.into())
+    } else {
+        Ok(())
+    }
 }
 
 fn kind_of(r: &Result<u32, String>) -> &'static str {
@@ -42,7 +48,10 @@ fn a_computed_kind_sees_the_returned_value() {
     computed("503").unwrap_err();
     computed("418").unwrap_err();
     let f = function("computed");
-    assert_eq!((f.error_kind_count("Client"), f.error_kind_count("Server")), (2, 1));
+    assert_eq!(
+        (f.error_kind_count("Client"), f.error_kind_count("Server")),
+        (2, 1)
+    );
 }
 
 #[test]

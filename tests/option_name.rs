@@ -1,4 +1,6 @@
 //! `name = "..."` reports the function under another name.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -12,7 +14,11 @@ async fn charge() -> Result<(), std::io::Error> {
 #[test]
 fn the_given_name_replaces_the_function_name() {
     init();
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(charge()).unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(charge())
+        .unwrap();
     assert_eq!(outcomes("checkout.charge"), (1, 0, 0, 0));
     assert!(taskscope::snapshot().function("charge").is_none());
 }

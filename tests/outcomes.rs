@@ -1,4 +1,6 @@
 //! Exactly one outcome per call: ok, error, cancelled, panicked; in-flight back to zero.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -78,7 +80,10 @@ async fn a_fired_timeout_cancels_the_call() {
     let r = tokio::time::timeout(Duration::from_millis(250), times_out()).await;
     assert!(r.is_err());
     assert_eq!(outcomes("times_out"), (0, 0, 1, 0));
-    assert_about(function("times_out").cancelled.wall.max(), Duration::from_millis(250));
+    assert_about(
+        function("times_out").cancelled.wall.max(),
+        Duration::from_millis(250),
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,7 +104,10 @@ async fn a_panic_is_recorded_and_propagates_unchanged_to_the_task_boundary() {
     let err = tokio::spawn(panics_after_a_wait(7)).await.unwrap_err();
     assert!(err.is_panic());
     let payload = err.into_panic();
-    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("boom 7"));
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("boom 7")
+    );
     // And a normal call of the same function still works.
     assert_eq!(panics_after_a_wait(0).await, 0);
     assert_eq!(outcomes("panics_after_a_wait"), (1, 0, 0, 1));

@@ -1,4 +1,6 @@
 //! Reading back: percentiles, deltas between snapshots, the sampler, the report.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -10,7 +12,11 @@ use tokio::time::sleep;
 #[taskscope::measure]
 async fn spread(ms: u64) -> Result<(), std::io::Error> {
     sleep(Duration::from_millis(ms)).await;
-    if ms == 1000 { Err(std::io::ErrorKind::TimedOut.into()) } else { Ok(()) }
+    if ms == 1000 {
+        Err(std::io::ErrorKind::TimedOut.into())
+    } else {
+        Ok(())
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -100,7 +106,9 @@ fn callsites_sharing_a_name_and_module_report_as_one_function() {
     let snap = taskscope::snapshot();
     let here = snap.function_in(module_path!(), "shared_name").unwrap();
     assert_eq!(here.ok.count, 2);
-    let there = snap.function_in(concat!(module_path!(), "::other"), "shared_name").unwrap();
+    let there = snap
+        .function_in(concat!(module_path!(), "::other"), "shared_name")
+        .unwrap();
     assert_eq!(there.ok.count, 1);
 }
 
@@ -116,10 +124,25 @@ fn the_report_has_one_row_per_function_with_outcomes() {
     let _ = reported();
     let text = taskscope::report().to_string();
     let header = text.lines().next().unwrap();
-    for col in ["function", "calls", "ok", "errors", "cancelled", "panicked", "success", "mean", "p50", "p99", "max"] {
+    for col in [
+        "function",
+        "calls",
+        "ok",
+        "errors",
+        "cancelled",
+        "panicked",
+        "success",
+        "mean",
+        "p50",
+        "p99",
+        "max",
+    ] {
         assert!(header.contains(col), "{col} missing from {header}");
     }
-    let row = text.lines().find(|l| l.contains("::reported ")).expect("a row for reported");
+    let row = text
+        .lines()
+        .find(|l| l.contains("::reported "))
+        .expect("a row for reported");
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[1..7], ["2", "0", "2", "0", "0", "0.00%"]);
 }

@@ -1,4 +1,6 @@
 //! The run-time switch: off means nothing is recorded and results are unchanged.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -28,7 +30,10 @@ async fn recording_off_at_run_time_records_nothing_and_changes_nothing() {
     let snap = taskscope::snapshot();
     let f = snap.function("switched").unwrap();
     assert_eq!((f.ok.count, f.error.count), (2, 0));
-    assert!(snap.function("switched_sync").is_none(), "never called while on");
+    assert!(
+        snap.function("switched_sync").is_none(),
+        "never called while on"
+    );
 }
 
 #[test]
@@ -37,6 +42,9 @@ fn a_second_init_is_an_error_that_says_what_to_do() {
     let err = taskscope::builder().try_init().unwrap_err();
     assert_eq!(err, taskscope::InitError::AlreadyInitialised);
     assert!(err.to_string().contains("once"));
-    let err = taskscope::builder().with_error_kind_limit(0).try_init().unwrap_err();
+    let err = taskscope::builder()
+        .with_error_kind_limit(0)
+        .try_init()
+        .unwrap_err();
     assert!(err.to_string().contains("1 to 1024"), "{err}");
 }

@@ -1,4 +1,6 @@
 //! Wall time versus busy time, polls and slow polls, under tokio's paused clock.
+// With the `disabled` feature, helpers named only in `#[measure(...)]` options are unused.
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 mod common;
 
@@ -18,7 +20,11 @@ async fn a_call_that_awaits_a_sleep_is_long_in_wall_time_and_short_in_busy_time(
     waits_100ms().await;
     let f = function("waits_100ms");
     assert_about(f.wall().max(), Duration::from_millis(100));
-    assert_eq!(f.busy().max(), Duration::ZERO, "the paused clock never moves inside a poll");
+    assert_eq!(
+        f.busy().max(),
+        Duration::ZERO,
+        "the paused clock never moves inside a poll"
+    );
     assert_eq!(f.ok.polls, 2, "one poll to start the sleep, one to finish");
     assert_eq!(f.busy_ratio(), Some(0.0));
 }
@@ -32,7 +38,10 @@ struct Blocking {
 
 impl std::future::Future for Blocking {
     type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
         let per_poll = self.per_poll;
         // Advancing tokio's clock from inside a poll, without awaiting, stands for work.
         work_for(per_poll);
@@ -56,12 +65,20 @@ fn work_for(d: Duration) {
 
 #[taskscope::measure]
 async fn three_slow_polls_of_20ms() {
-    Blocking { polls_left: 2, per_poll: Duration::from_millis(20) }.await
+    Blocking {
+        polls_left: 2,
+        per_poll: Duration::from_millis(20),
+    }
+    .await
 }
 
 #[taskscope::measure]
 async fn four_fast_polls() {
-    Blocking { polls_left: 3, per_poll: Duration::from_millis(1) }.await
+    Blocking {
+        polls_left: 3,
+        per_poll: Duration::from_millis(1),
+    }
+    .await
 }
 
 #[tokio::test(start_paused = true)]
@@ -70,7 +87,10 @@ async fn busy_time_polls_and_slow_polls_are_counted() {
     three_slow_polls_of_20ms().await;
     let f = function("three_slow_polls_of_20ms");
     assert_eq!(f.ok.polls, 3);
-    assert_eq!(f.ok.slow_polls, 3, "each 20 ms poll is over the 10 ms threshold");
+    assert_eq!(
+        f.ok.slow_polls, 3,
+        "each 20 ms poll is over the 10 ms threshold"
+    );
     assert_about(f.busy().max(), Duration::from_millis(60));
 
     four_fast_polls().await;

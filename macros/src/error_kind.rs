@@ -13,7 +13,8 @@ pub(crate) fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
                 .variants
                 .iter()
                 .map(|v| {
-                    let name = rename(&v.attrs)?.unwrap_or_else(|| LitStr::new(&v.ident.to_string(), v.ident.span()));
+                    let name = rename(&v.attrs)?
+                        .unwrap_or_else(|| LitStr::new(&v.ident.to_string(), v.ident.span()));
                     let vi = &v.ident;
                     Ok(quote!(Self::#vi { .. } => #name,))
                 })
@@ -21,7 +22,8 @@ pub(crate) fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
             quote!(match self { #(#arms)* })
         }
         Data::Struct(_) => {
-            let name = rename(&input.attrs)?.unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
+            let name = rename(&input.attrs)?
+                .unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
             quote!(#name)
         }
         Data::Union(u) => {
@@ -43,11 +45,14 @@ pub(crate) fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
 fn rename(attrs: &[Attribute]) -> syn::Result<Option<LitStr>> {
     let mut found = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("error_kind")) {
-        let lit: LitStr = attr.parse_args().map_err(|e| {
-            syn::Error::new(e.span(), "expected #[error_kind(\"name\")]")
-        })?;
+        let lit: LitStr = attr
+            .parse_args()
+            .map_err(|e| syn::Error::new(e.span(), "expected #[error_kind(\"name\")]"))?;
         if found.replace(lit).is_some() {
-            return Err(syn::Error::new_spanned(attr, "#[error_kind] is given twice"));
+            return Err(syn::Error::new_spanned(
+                attr,
+                "#[error_kind] is given twice",
+            ));
         }
     }
     Ok(found)

@@ -39,11 +39,15 @@ pub(crate) fn function(
         ));
     }
     if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new(v.span(), "#[measure] cannot measure a variadic function"));
+        return Err(syn::Error::new(
+            v.span(),
+            "#[measure] cannot measure a variadic function",
+        ));
     }
     if options.skip.is_some() {
-        let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) =
-            attrs.iter().partition(|a| matches!(a.style, syn::AttrStyle::Outer));
+        let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) = attrs
+            .iter()
+            .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
         let stmts = &block.stmts;
         return Ok(quote!(#(#outer)* #vis #sig { #(#inner)* #(#stmts)* }));
     }
@@ -137,8 +141,9 @@ pub(crate) fn function(
             }
         }
     };
-    let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) =
-        attrs.iter().partition(|a| matches!(a.style, syn::AttrStyle::Outer));
+    let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) = attrs
+        .iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
     Ok(quote! {
         #(#outer)* #vis #sig {
             #(#inner)*
@@ -250,7 +255,12 @@ fn async_trait_body(block: &Block) -> Option<(TokenStream, TokenStream)> {
     let Expr::Path(func) = &*call.func else {
         return None;
     };
-    let segs: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     if segs.len() < 2 || segs[segs.len() - 2] != "Box" || segs[segs.len() - 1] != "pin" {
         return None;
     }
@@ -263,7 +273,12 @@ fn async_trait_body(block: &Block) -> Option<(TokenStream, TokenStream)> {
 
 /// True for `#[measure]`, `#[taskscope::measure]` and `#[::taskscope::measure]`.
 pub(crate) fn is_measure_attr(attr: &Attribute) -> bool {
-    let segs: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     matches!(segs.as_slice(), [m] if m == "measure")
         || matches!(segs.as_slice(), [t, m] if t == "taskscope" && m == "measure")
 }
@@ -278,12 +293,17 @@ pub(crate) fn impl_block(mut item: ItemImpl, options: &Options) -> syn::Result<T
         ));
     }
     if let Some(span) = options.skip {
-        return Err(syn::Error::new(span, "`skip` goes on a method inside a measured impl block"));
+        return Err(syn::Error::new(
+            span,
+            "`skip` goes on a method inside a measured impl block",
+        ));
     }
     let type_name = type_name(&item.self_ty);
     let mut errors: Option<syn::Error> = None;
     for impl_item in &mut item.items {
-        let ImplItem::Fn(method) = impl_item else { continue };
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
         let mut method_options: Option<Options> = None;
         let mut kept = Vec::with_capacity(method.attrs.len());
         for attr in method.attrs.drain(..) {
@@ -308,8 +328,19 @@ pub(crate) fn impl_block(mut item: ItemImpl, options: &Options) -> syn::Result<T
         }
         let default_name = format!("{type_name}::{}", method.sig.ident.unraw_string());
         let vis = method.vis.to_token_stream();
-        let defaultness = method.modifiers.defaultness.map(|d| d.to_token_stream()).unwrap_or_default();
-        match function(&method.attrs, quote!(#vis #defaultness), &method.sig, &method.block, &method_options, Some(default_name)) {
+        let defaultness = method
+            .modifiers
+            .defaultness
+            .map(|d| d.to_token_stream())
+            .unwrap_or_default();
+        match function(
+            &method.attrs,
+            quote!(#vis #defaultness),
+            &method.sig,
+            &method.block,
+            &method_options,
+            Some(default_name),
+        ) {
             Ok(tokens) => *impl_item = ImplItem::Verbatim(tokens),
             Err(e) => push_error(&mut errors, e),
         }

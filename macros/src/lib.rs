@@ -17,7 +17,7 @@ use options::Options;
 #[proc_macro_attribute]
 pub fn measure(args: TokenStream, input: TokenStream) -> TokenStream {
     if cfg!(feature = "disabled") {
-        return input;
+        return bare(input);
     }
     let options = match syn::parse::<Options>(args) {
         Ok(o) => o,
@@ -43,6 +43,21 @@ pub fn measure(args: TokenStream, input: TokenStream) -> TokenStream {
     match result {
         Ok(tokens) => tokens.into(),
         Err(e) => with_error(e, input),
+    }
+}
+
+/// The item as written, minus the method attributes a measured impl block consumes.
+fn bare(input: TokenStream) -> TokenStream {
+    match syn::parse::<Item>(input.clone()) {
+        Ok(Item::Impl(mut block)) => {
+            for item in &mut block.items {
+                if let syn::ImplItem::Fn(method) = item {
+                    method.attrs.retain(|a| !expand::is_measure_attr(a));
+                }
+            }
+            quote!(#block).into()
+        }
+        _ => input,
     }
 }
 

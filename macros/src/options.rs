@@ -43,7 +43,10 @@ impl Parse for Options {
                 }
                 options.skip = Some(key.span());
             } else {
-                if !matches!(key_name.as_str(), "name" | "ok_if" | "error_if" | "error_kind") {
+                if !matches!(
+                    key_name.as_str(),
+                    "name" | "ok_if" | "error_if" | "error_kind"
+                ) {
                     return Err(syn::Error::new(
                         key.span(),
                         format!("unknown option `{key_name}` for #[measure]: {KNOWN}"),
@@ -60,7 +63,10 @@ impl Parse for Options {
                 match key_name.as_str() {
                     "name" => {
                         let lit: LitStr = input.parse().map_err(|e| {
-                            syn::Error::new(e.span(), "`name` takes a string literal: `name = \"checkout\"`")
+                            syn::Error::new(
+                                e.span(),
+                                "`name` takes a string literal: `name = \"checkout\"`",
+                            )
                         })?;
                         if lit.value().is_empty() {
                             return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
@@ -87,7 +93,10 @@ impl Parse for Options {
                         let kind = if input.peek(LitStr) {
                             let lit: LitStr = input.parse()?;
                             if lit.value().is_empty() {
-                                return Err(syn::Error::new(lit.span(), "`error_kind` must not be empty"));
+                                return Err(syn::Error::new(
+                                    lit.span(),
+                                    "`error_kind` must not be empty",
+                                ));
                             }
                             KindOption::Fixed(lit)
                         } else {

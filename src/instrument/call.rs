@@ -25,11 +25,17 @@ impl SyncCall {
     #[inline(always)]
     pub fn start(callsite: &'static Callsite) -> Self {
         if !crate::config::enabled() {
-            return Self { function: None, start: 0 };
+            return Self {
+                function: None,
+                start: 0,
+            };
         }
         let function = callsite.state();
         function.record_start();
-        Self { function: Some(function), start: clock::now() }
+        Self {
+            function: Some(function),
+            start: clock::now(),
+        }
     }
 
     /// Ends the call; the caller then passes the verdict to the completion.
@@ -44,7 +50,12 @@ impl SyncCall {
 #[inline(always)]
 fn numbers(start: u64, end: u64) -> CallRecord {
     let ns = clock::nanos_between(start, end);
-    CallRecord { wall_ns: ns, busy_ns: ns, polls: 0, slow_polls: 0 }
+    CallRecord {
+        wall_ns: ns,
+        busy_ns: ns,
+        polls: 0,
+        slow_polls: 0,
+    }
 }
 
 impl Drop for SyncCall {

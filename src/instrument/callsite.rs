@@ -28,8 +28,21 @@ pub struct Callsite {
 
 impl Callsite {
     /// A callsite for a function; used in `static` items by the macros.
-    pub const fn new(name: &'static str, module: &'static str, file: &'static str, line: u32) -> Self {
-        Self { meta: Meta { name, module, file, line }, state: AtomicPtr::new(std::ptr::null_mut()) }
+    pub const fn new(
+        name: &'static str,
+        module: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        Self {
+            meta: Meta {
+                name,
+                module,
+                file,
+                line,
+            },
+            state: AtomicPtr::new(std::ptr::null_mut()),
+        }
     }
 
     /// The callsite's function state, registering it on first use.

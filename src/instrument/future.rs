@@ -88,7 +88,16 @@ impl<F> Measured<F> {
     #[inline(always)]
     pub fn new(callsite: &'static Callsite, inner: F) -> Self {
         let function = callsite.state();
-        Self { inner, call: Call { function: Some(function), start: 0, busy: 0, polls: 0, slow_polls: 0 } }
+        Self {
+            inner,
+            call: Call {
+                function: Some(function),
+                start: 0,
+                busy: 0,
+                polls: 0,
+                slow_polls: 0,
+            },
+        }
     }
 }
 
@@ -132,7 +141,10 @@ fn poll_measured<F: Future>(
     match result {
         Poll::Pending => Poll::Pending,
         Poll::Ready(out) => {
-            let completion = Completion { function: call.function.take(), numbers: call.numbers(t1) };
+            let completion = Completion {
+                function: call.function.take(),
+                numbers: call.numbers(t1),
+            };
             Poll::Ready((out, completion))
         }
     }
@@ -158,14 +170,22 @@ pub struct Completion {
 impl Completion {
     #[inline(always)]
     pub(crate) fn new(function: &'static FunctionState, numbers: CallRecord) -> Self {
-        Self { function: Some(function), numbers }
+        Self {
+            function: Some(function),
+            numbers,
+        }
     }
 
     #[inline(always)]
     fn inactive() -> Self {
         Self {
             function: None,
-            numbers: CallRecord { wall_ns: 0, busy_ns: 0, polls: 0, slow_polls: 0 },
+            numbers: CallRecord {
+                wall_ns: 0,
+                busy_ns: 0,
+                polls: 0,
+                slow_polls: 0,
+            },
         }
     }
 
@@ -176,7 +196,9 @@ impl Completion {
         if let Some(function) = this.function {
             match verdict {
                 Classified::Ok => function.record_end(Outcome::Ok, None, this.numbers),
-                Classified::Error(kind) => function.record_end(Outcome::Error, Some(kind), this.numbers),
+                Classified::Error(kind) => {
+                    function.record_end(Outcome::Error, Some(kind), this.numbers)
+                }
             }
         }
     }

@@ -16,7 +16,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// All outcomes, in their fixed order.
-    pub const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Error, Outcome::Cancelled, Outcome::Panicked];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::Error,
+        Outcome::Cancelled,
+        Outcome::Panicked,
+    ];
 
     /// The label value used in every export: `ok`, `error`, `cancelled`, `panicked`.
     pub const fn as_str(self) -> &'static str {
@@ -177,7 +182,10 @@ mod tests {
     #[test]
     fn short_kinds() {
         assert_eq!(short_kind("std::io::error::Error"), "Error");
-        assert_eq!(short_kind("alloc::boxed::Box<dyn core::error::Error + Send>"), "Box");
+        assert_eq!(
+            short_kind("alloc::boxed::Box<dyn core::error::Error + Send>"),
+            "Box"
+        );
         assert_eq!(short_kind("NotFound"), "NotFound");
     }
 }

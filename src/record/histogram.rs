@@ -23,8 +23,6 @@ const MAX_VALUE: u64 = (1 << MAX_BITS) - 1;
 pub(crate) const BUCKETS: usize = (MAX_BITS as usize - SUB_BITS as usize + 1) * SUB;
 /// Chunks of 64 buckets in the layout: the most one distribution ever allocates.
 pub(crate) const CHUNKS: usize = BUCKETS / SUB;
-/// Bytes of one chunk.
-pub(crate) const CHUNK_BYTES: usize = SUB * 8;
 
 /// The bucket a value (in ns) falls into.
 #[inline(always)]
@@ -158,7 +156,10 @@ impl Drop for AtomicHistogram {
 #[inline(always)]
 pub(crate) fn add(cell: &AtomicU64, value: u64, exclusive: bool) {
     if exclusive {
-        cell.store(cell.load(Ordering::Relaxed).wrapping_add(value), Ordering::Release);
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(value),
+            Ordering::Release,
+        );
     } else {
         cell.fetch_add(value, Ordering::Release);
     }
@@ -311,7 +312,11 @@ impl Histogram {
     fn representative(&self, index: usize) -> u64 {
         let (low, width) = bucket_range(index);
         let mid = low + width / 2;
-        if self.max > 0 { mid.min(self.max).max(low.min(self.max)) } else { mid }
+        if self.max > 0 {
+            mid.min(self.max).max(low.min(self.max))
+        } else {
+            mid
+        }
     }
 
     /// Adds another histogram into this one.
@@ -346,15 +351,23 @@ impl Histogram {
                 self.max.min(low + width - 1).max(low)
             }
         };
-        Histogram { counts, sum: self.sum.saturating_sub(earlier.sum), max }
+        Histogram {
+            counts,
+            sum: self.sum.saturating_sub(earlier.sum),
+            max,
+        }
     }
 
     /// The non-empty buckets as `(low_ns, high_ns, count)`, lowest first.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
-        self.counts.iter().enumerate().filter(|(_, c)| **c != 0).map(|(i, &c)| {
-            let (low, high) = Self::bucket_bounds(i);
-            (low, high, c)
-        })
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0)
+            .map(|(i, &c)| {
+                let (low, high) = Self::bucket_bounds(i);
+                (low, high, c)
+            })
     }
 }
 
@@ -378,7 +391,10 @@ mod tests {
     #[test]
     fn buckets_are_contiguous() {
         for i in 1..BUCKETS {
-            assert_eq!(Histogram::bucket_bounds(i - 1).1, Histogram::bucket_bounds(i).0);
+            assert_eq!(
+                Histogram::bucket_bounds(i - 1).1,
+                Histogram::bucket_bounds(i).0
+            );
         }
     }
 
@@ -402,7 +418,12 @@ mod tests {
         for us in 1..=10_000u64 {
             h.record(Duration::from_micros(us));
         }
-        for (p, want) in [(50.0, 5_000.0), (90.0, 9_000.0), (99.0, 9_900.0), (99.9, 9_990.0)] {
+        for (p, want) in [
+            (50.0, 5_000.0),
+            (90.0, 9_000.0),
+            (99.0, 9_900.0),
+            (99.9, 9_990.0),
+        ] {
             let got = h.percentile(p).as_secs_f64() * 1e6;
             assert!((got - want).abs() / want < 0.01, "p{p}: {got} vs {want}");
         }

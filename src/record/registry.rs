@@ -38,7 +38,10 @@ pub(crate) fn all() -> Vec<&'static FunctionState> {
 
 /// Allocates and registers a function's state. Called once per callsite, under the lock.
 #[cold]
-pub(crate) fn register(meta: &'static Meta, publish: &AtomicPtr<FunctionState>) -> &'static FunctionState {
+pub(crate) fn register(
+    meta: &'static Meta,
+    publish: &AtomicPtr<FunctionState>,
+) -> &'static FunctionState {
     let mut registry = lock_registry();
     let existing = publish.load(Ordering::Acquire);
     if !existing.is_null() {
@@ -48,7 +51,10 @@ pub(crate) fn register(meta: &'static Meta, publish: &AtomicPtr<FunctionState>) 
     crate::clock::ensure_slow_poll_ticks();
     let state: &'static FunctionState = Box::leak(Box::new(FunctionState::new(meta)));
     registry.push(state);
-    publish.store(state as *const FunctionState as *mut FunctionState, Ordering::Release);
+    publish.store(
+        state as *const FunctionState as *mut FunctionState,
+        Ordering::Release,
+    );
     state
 }
 
@@ -143,7 +149,12 @@ impl FunctionState {
 
     /// Records a finished call. `kind` is the error kind for `Outcome::Error`.
     #[inline(always)]
-    pub(crate) fn record_end(&self, outcome: Outcome, kind: Option<&'static str>, call: CallRecord) {
+    pub(crate) fn record_end(
+        &self,
+        outcome: Outcome,
+        kind: Option<&'static str>,
+        call: CallRecord,
+    ) {
         let (shard, exclusive) = self.shard();
         let cells = shard.outcome(outcome as usize);
         cells.wall.record(call.wall_ns, exclusive);
@@ -190,7 +201,10 @@ impl FunctionState {
             }
         }
         let finished: u64 = reading.outcomes.iter().map(|o| o.wall.count()).sum();
-        let started: u64 = shards.iter().map(|s| s.started.load(Ordering::Acquire)).sum();
+        let started: u64 = shards
+            .iter()
+            .map(|s| s.started.load(Ordering::Acquire))
+            .sum();
         reading.in_flight = started.saturating_sub(finished);
         let names = self.kinds.names();
         for (i, count) in kind_counts.into_iter().enumerate() {
@@ -321,7 +335,11 @@ impl KindTable {
         names
             .iter()
             .position(|n| n.get().is_some_and(|n| std::ptr::eq(*n, kind)))
-            .or_else(|| names.iter().position(|n| n.get().is_some_and(|n| *n == kind)))
+            .or_else(|| {
+                names
+                    .iter()
+                    .position(|n| n.get().is_some_and(|n| *n == kind))
+            })
     }
 
     #[cold]
@@ -341,7 +359,10 @@ impl KindTable {
 
     fn names(&self) -> Vec<&'static str> {
         let len = self.len.load(Ordering::Acquire);
-        self.names[..len].iter().filter_map(|n| n.get().copied()).collect()
+        self.names[..len]
+            .iter()
+            .filter_map(|n| n.get().copied())
+            .collect()
     }
 
     fn heap_bytes(&self) -> usize {

@@ -24,7 +24,9 @@ pub struct Report {
 
 /// The report of everything recorded so far.
 pub fn report() -> Report {
-    Report { snapshot: snapshot() }
+    Report {
+        snapshot: snapshot(),
+    }
 }
 
 impl Report {
@@ -35,7 +37,16 @@ impl Report {
 }
 
 const HEADER: [&str; 11] = [
-    "function", "calls", "ok", "errors", "cancelled", "panicked", "success", "mean", "p50", "p99",
+    "function",
+    "calls",
+    "ok",
+    "errors",
+    "cancelled",
+    "panicked",
+    "success",
+    "mean",
+    "p50",
+    "p99",
     "max",
 ];
 
@@ -54,7 +65,8 @@ impl fmt::Display for Report {
                     s.error.count.to_string(),
                     s.cancelled.count.to_string(),
                     s.panicked.count.to_string(),
-                    s.success_rate().map_or("-".into(), |r| format!("{:.2}%", r * 100.0)),
+                    s.success_rate()
+                        .map_or("-".into(), |r| format!("{:.2}%", r * 100.0)),
                     human(wall.mean()),
                     human(wall.p50()),
                     human(wall.p99()),
@@ -99,7 +111,13 @@ pub(crate) fn human(d: Duration) -> String {
     } else {
         (ns / 1e9, "s")
     };
-    let digits = if v < 10.0 { 2 } else if v < 100.0 { 1 } else { 0 };
+    let digits = if v < 10.0 {
+        2
+    } else if v < 100.0 {
+        1
+    } else {
+        0
+    };
     format!("{v:.digits$}{unit}")
 }
 

@@ -117,10 +117,16 @@ pub fn snapshot() -> Snapshot {
         f.error_kinds = reading
             .kinds
             .into_iter()
-            .map(|(kind, count)| ErrorKindCount { kind: short_kind(kind), count })
+            .map(|(kind, count)| ErrorKindCount {
+                kind: short_kind(kind),
+                count,
+            })
             .collect();
         // Callsites that share a name and module (a name given twice) report as one.
-        match functions.iter_mut().find(|g| g.name == f.name && g.module == f.module) {
+        match functions
+            .iter_mut()
+            .find(|g| g.name == f.name && g.module == f.module)
+        {
             Some(g) => g.merge(&f),
             None => functions.push(f),
         }
@@ -129,7 +135,11 @@ pub fn snapshot() -> Snapshot {
         f.normalise_kinds();
     }
     functions.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
-    Snapshot { taken_at, window: taken_at, functions }
+    Snapshot {
+        taken_at,
+        window: taken_at,
+        functions,
+    }
 }
 
 impl Snapshot {
@@ -140,7 +150,9 @@ impl Snapshot {
 
     /// The function with this module and name.
     pub fn function_in(&self, module: &str, name: &str) -> Option<&FunctionSnapshot> {
-        self.functions.iter().find(|f| f.module == module && f.name == name)
+        self.functions
+            .iter()
+            .find(|f| f.module == module && f.name == name)
     }
 
     /// What happened between `earlier` (an older cumulative snapshot) and this one. Gauges
@@ -203,7 +215,11 @@ impl FunctionSnapshot {
 
     /// Errors of one kind.
     pub fn error_kind_count(&self, kind: &str) -> u64 {
-        self.error_kinds.iter().filter(|k| k.kind == kind).map(|k| k.count).sum()
+        self.error_kinds
+            .iter()
+            .filter(|k| k.kind == kind)
+            .map(|k| k.count)
+            .sum()
     }
 
     /// Errors counted under the overflow kind because the function's kind limit was reached.
@@ -220,7 +236,11 @@ impl FunctionSnapshot {
 
     /// Finished calls per second over `window` (use [`Snapshot::window`]).
     pub fn calls_per_second(&self, window: Duration) -> f64 {
-        if window.is_zero() { 0.0 } else { self.calls() as f64 / window.as_secs_f64() }
+        if window.is_zero() {
+            0.0
+        } else {
+            self.calls() as f64 / window.as_secs_f64()
+        }
     }
 
     /// Wall time of all finished calls, every outcome merged.

@@ -24,7 +24,10 @@ struct Pool {
     free: Vec<usize>,
 }
 
-static POOL: Mutex<Pool> = Mutex::new(Pool { next: 1, free: Vec::new() });
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    next: 1,
+    free: Vec::new(),
+});
 
 /// How many slots every function's shard table has.
 pub(crate) fn slot_count() -> usize {
@@ -96,11 +99,11 @@ mod tests {
 
     #[test]
     fn threads_that_exit_give_their_slot_back() {
-        let first = std::thread::spawn(|| current()).join().unwrap();
+        let first = std::thread::spawn(current).join().unwrap();
         assert!(first.1, "a fresh thread owns its slot");
         // Sequential threads keep reusing freed slots instead of taking new ones.
         for _ in 0..3 * slot_count() {
-            let (slot, exclusive) = std::thread::spawn(|| current()).join().unwrap();
+            let (slot, exclusive) = std::thread::spawn(current).join().unwrap();
             assert!(exclusive && slot < slot_count());
         }
     }

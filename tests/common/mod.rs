@@ -33,12 +33,20 @@ pub fn function(name: &str) -> taskscope::FunctionSnapshot {
 /// (ok, error, cancelled, panicked) counts of one function.
 pub fn outcomes(name: &str) -> (u64, u64, u64, u64) {
     let f = function(name);
-    (f.ok.count, f.error.count, f.cancelled.count, f.panicked.count)
+    (
+        f.ok.count,
+        f.error.count,
+        f.cancelled.count,
+        f.panicked.count,
+    )
 }
 
 /// Asserts a duration driven by tokio's timer, which fires on 1 ms ticks.
 #[track_caller]
 pub fn assert_about(actual: Duration, expected: Duration) {
-    let diff = if actual > expected { actual - expected } else { expected - actual };
-    assert!(diff <= Duration::from_millis(1), "{actual:?} is not within 1 ms of {expected:?}");
+    let diff = actual.abs_diff(expected);
+    assert!(
+        diff <= Duration::from_millis(1),
+        "{actual:?} is not within 1 ms of {expected:?}"
+    );
 }

@@ -54,7 +54,9 @@ async fn blocking_report(id: u64) -> u64 {
 #[taskscope::measure]
 async fn handle(id: u64) -> Result<u64, String> {
     let user = load_user(id).await.map_err(|e| e.to_string())?;
-    let order = place_order(id).await.map_err(|e| format!("{user}: {e:?}"))?;
+    let order = place_order(id)
+        .await
+        .map_err(|e| format!("{user}: {e:?}"))?;
     // Searches slower than 40 ms are abandoned: counted as cancelled, not failed.
     let _ = timeout(Duration::from_millis(40), slow_search(id)).await;
     Ok(order)

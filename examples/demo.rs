@@ -19,7 +19,7 @@ enum OrderError {
 #[taskscope::measure]
 async fn load_user(id: u64) -> Result<String, std::io::Error> {
     sleep(Duration::from_millis(2 + id % 5)).await;
-    if id % 50 == 0 {
+    if id.is_multiple_of(50) {
         return Err(std::io::ErrorKind::NotFound.into());
     }
     Ok(format!("user-{id}"))
@@ -81,7 +81,7 @@ async fn main() {
                     id += 1;
                     tokio::spawn(handle(id));
                 }
-                if id % 40 == 0 {
+                if id.is_multiple_of(40) {
                     let _ = tokio::spawn(blocking_report(id / 40)).await;
                 }
             }

@@ -173,6 +173,7 @@ macro_rules! measure_block {
             ::core::line!(),
         );
         let __ts_call = $crate::__private::SyncCall::start(&__TASKSCOPE_CALLSITE);
+        #[allow(clippy::let_unit_value)]
         let __ts_out = $block;
         if let ::core::option::Option::Some(__ts_done) = __ts_call.end() {
             __ts_done.finish($crate::__classify!(&__ts_out));

@@ -132,7 +132,7 @@ pub(crate) fn function(
             quote_spanned! {block.span()=>
                 #callsite
                 let __ts_call = ::taskscope::__private::SyncCall::start(&__TASKSCOPE_CALLSITE);
-                #[allow(clippy::redundant_closure_call)]
+                #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
                 let __ts_out = (#closure)();
                 if let ::core::option::Option::Some(__ts_done) = __ts_call.end() {
                     __ts_done.finish(#verdict);
@@ -157,7 +157,12 @@ fn verdict(options: &Options) -> TokenStream {
     let classified = quote!(::taskscope::__classify!(&__ts_out));
     let kind = match &options.error_kind {
         Some(KindOption::Fixed(lit)) => quote!(#lit),
-        Some(KindOption::Computed(f)) => quote_spanned!(f.span()=> (#f)(&__ts_out)),
+        Some(KindOption::Computed(f)) => quote_spanned! {f.span()=>
+            {
+                let __ts_kind_of = #f;
+                __ts_kind_of(&__ts_out)
+            }
+        },
         // A predicate called it an error: the value's own kind if it has one, else its type.
         None => quote! {
             match #classified {
@@ -169,12 +174,18 @@ fn verdict(options: &Options) -> TokenStream {
     let ok = quote!(::taskscope::__private::Classified::Ok);
     let error = quote!(::taskscope::__private::Classified::Error(#kind));
     match (&options.predicate, &options.error_kind) {
-        (Some(Predicate::OkIf(f)), _) => {
-            quote_spanned!(f.span()=> if (#f)(&__ts_out) { #ok } else { #error })
-        }
-        (Some(Predicate::ErrorIf(f)), _) => {
-            quote_spanned!(f.span()=> if (#f)(&__ts_out) { #error } else { #ok })
-        }
+        (Some(Predicate::OkIf(f)), _) => quote_spanned! {f.span()=>
+            {
+                let __ts_predicate = #f;
+                if __ts_predicate(&__ts_out) { #ok } else { #error }
+            }
+        },
+        (Some(Predicate::ErrorIf(f)), _) => quote_spanned! {f.span()=>
+            {
+                let __ts_predicate = #f;
+                if __ts_predicate(&__ts_out) { #error } else { #ok }
+            }
+        },
         (None, None) => classified,
         (None, Some(_)) => quote! {
             match #classified {

@@ -47,6 +47,9 @@ pub use config::{
     set_slow_poll_threshold,
 };
 pub use instrument::call::EARLY_EXIT_KIND;
+pub use instrument::callsite::Source;
+#[cfg(feature = "layer")]
+pub use instrument::layer::{SpanLayer, UNKNOWN_ERROR_KIND, layer};
 pub use instrument::outcome::{ErrorKind, Outcome};
 pub use record::histogram::Histogram;
 pub use record::report::{Report, report};

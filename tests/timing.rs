@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_about, function, init};
+use common::{Blocking, assert_about, function, init, work_for};
 use tokio::time::{advance, sleep};
 
 #[taskscope::measure]
@@ -27,40 +27,6 @@ async fn a_call_that_awaits_a_sleep_is_long_in_wall_time_and_short_in_busy_time(
     );
     assert_eq!(f.ok.polls, 2, "one poll to start the sleep, one to finish");
     assert_eq!(f.busy_ratio(), Some(0.0));
-}
-
-/// A future whose polls hold the thread: each poll advances the paused clock, as a
-/// blocking computation would advance a real one.
-struct Blocking {
-    polls_left: u32,
-    per_poll: Duration,
-}
-
-impl std::future::Future for Blocking {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        let per_poll = self.per_poll;
-        // Advancing tokio's clock from inside a poll, without awaiting, stands for work.
-        work_for(per_poll);
-        if self.polls_left == 0 {
-            return std::task::Poll::Ready(());
-        }
-        self.polls_left -= 1;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
-/// Moves the paused clock forward by `d` synchronously.
-fn work_for(d: Duration) {
-    // `advance` is async but completes at once when only the clock moves: poll it once.
-    let mut fut = std::pin::pin!(advance(d));
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let _ = fut.as_mut().poll(&mut cx);
 }
 
 #[taskscope::measure]

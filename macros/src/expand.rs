@@ -56,11 +56,12 @@ pub(crate) fn function(
         (None, Some(n)) => LitStr::new(&n, sig.ident.span()),
         (None, None) => LitStr::new(&sig.ident.unraw_string(), sig.ident.span()),
     };
+    let span_name = span_name(attrs, sig);
     let callsite = quote! {
         static __TASKSCOPE_CALLSITE: ::taskscope::__private::Callsite =
             ::taskscope::__private::Callsite::new(
                 #name, ::core::module_path!(), ::core::file!(), ::core::line!()
-            );
+            ).with_span_name(#span_name);
     };
     let verdict = verdict(options);
     // Recording off: the call is the bare future plus one relaxed load.
@@ -280,6 +281,39 @@ fn async_trait_body(block: &Block) -> Option<(TokenStream, TokenStream)> {
         return None;
     };
     Some((func.to_token_stream(), arg.to_token_stream()))
+}
+
+/// The name of the span that `#[tracing::instrument]` would give this function: its
+/// `name = "..."` argument when an `instrument` attribute on the function has one, else the
+/// function's own name. The taskscope layer skips spans of that name in the function's
+/// module, so a function with both attributes is counted once, by `#[measure]`.
+fn span_name(attrs: &[Attribute], sig: &Signature) -> LitStr {
+    let renamed = attrs
+        .iter()
+        .filter(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "instrument")
+        })
+        .find_map(|a| match &a.meta {
+            syn::Meta::List(list) => name_argument(list.tokens.clone()),
+            _ => None,
+        });
+    renamed.unwrap_or_else(|| LitStr::new(&sig.ident.unraw_string(), sig.ident.span()))
+}
+
+/// `name = "..."` at the top level of an attribute's arguments.
+fn name_argument(tokens: TokenStream) -> Option<LitStr> {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    tokens.windows(3).find_map(|w| match w {
+        [
+            TokenTree::Ident(i),
+            TokenTree::Punct(p),
+            TokenTree::Literal(l),
+        ] if i == "name" && p.as_char() == '=' => syn::parse2::<LitStr>(l.to_token_stream()).ok(),
+        _ => None,
+    })
 }
 
 /// True for `#[measure]`, `#[taskscope::measure]` and `#[::taskscope::measure]`.

@@ -15,6 +15,25 @@ pub(crate) struct Meta {
     pub(crate) file: &'static str,
     /// `line!()` at the definition.
     pub(crate) line: u32,
+    /// The `tracing` target: the module path for a measured function, the span's target
+    /// for a span.
+    pub(crate) target: &'static str,
+    /// What recorded it.
+    pub(crate) source: Source,
+    /// For a measured function: the name a `#[tracing::instrument]` span on the same function
+    /// carries, so the taskscope layer leaves that span to `#[measure]` (counted once).
+    /// Empty when no span can be the function's own.
+    pub(crate) span_name: &'static str,
+}
+
+/// What recorded a function's calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// `#[measure]`, `measure_future!` or `measure_block!`.
+    #[default]
+    Measure,
+    /// A `tracing` span, through the taskscope layer.
+    Span,
 }
 
 /// The per-function static that the macros generate. Holds nothing but a pointer until the
@@ -40,9 +59,19 @@ impl Callsite {
                 module,
                 file,
                 line,
+                target: module,
+                source: Source::Measure,
+                span_name: "",
             },
             state: AtomicPtr::new(std::ptr::null_mut()),
         }
+    }
+
+    /// Names the span that `#[tracing::instrument]` gives the same function (the function's
+    /// name unless `instrument` renames it), so the layer does not count the call twice.
+    pub const fn with_span_name(mut self, span_name: &'static str) -> Self {
+        self.meta.span_name = span_name;
+        self
     }
 
     /// The callsite's function state, registering it on first use.

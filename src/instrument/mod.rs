@@ -3,4 +3,6 @@
 pub(crate) mod call;
 pub(crate) mod callsite;
 pub(crate) mod future;
+#[cfg(feature = "layer")]
+pub(crate) mod layer;
 pub(crate) mod outcome;

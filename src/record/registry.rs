@@ -17,6 +17,10 @@ use crate::instrument::outcome::Outcome;
 pub(crate) const DEFAULT_KIND_LIMIT: usize = 32;
 static KIND_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_KIND_LIMIT);
 static REGISTRY: Mutex<Vec<&'static FunctionState>> = Mutex::new(Vec::new());
+/// `(module, span name)` of every measured function registered so far whose
+/// `#[tracing::instrument]` span the layer must leave alone, and a counter of its changes.
+static SHADOWED: Mutex<Vec<(&'static str, &'static str)>> = Mutex::new(Vec::new());
+static SHADOW_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn set_kind_limit(limit: usize) {
     KIND_LIMIT.store(limit, Ordering::Relaxed);
@@ -28,7 +32,33 @@ pub(crate) fn any_registered() -> bool {
 }
 
 fn lock_registry() -> std::sync::MutexGuard<'static, Vec<&'static FunctionState>> {
-    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+    lock(&REGISTRY)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Changes whenever a measured function that may also carry a span is registered.
+#[inline]
+pub(crate) fn shadow_epoch() -> u64 {
+    SHADOW_EPOCH.load(Ordering::Acquire)
+}
+
+/// True when a measured function registered so far is the function of spans named `name`
+/// in module `module` (its `#[tracing::instrument]` span): `#[measure]` counts those calls.
+pub(crate) fn is_shadowed(module: &str, name: &str) -> bool {
+    lock(&SHADOWED)
+        .iter()
+        .any(|&(m, n)| m == module && n == name)
+}
+
+/// Allocates and registers the state of a function that no static callsite owns (a span's
+/// name and target, found at run time). The caller bounds how many it makes.
+#[cold]
+pub(crate) fn register_dynamic(meta: &'static Meta) -> &'static FunctionState {
+    let publish = AtomicPtr::new(std::ptr::null_mut());
+    register(meta, &publish)
 }
 
 /// Every function state registered so far.
@@ -51,6 +81,10 @@ pub(crate) fn register(
     crate::clock::ensure_slow_poll_ticks();
     let state: &'static FunctionState = Box::leak(Box::new(FunctionState::new(meta)));
     registry.push(state);
+    if !meta.span_name.is_empty() {
+        lock(&SHADOWED).push((meta.module, meta.span_name));
+        SHADOW_EPOCH.fetch_add(1, Ordering::Release);
+    }
     publish.store(
         state as *const FunctionState as *mut FunctionState,
         Ordering::Release,
@@ -147,12 +181,39 @@ impl FunctionState {
         add(&shard.started, 1, exclusive);
     }
 
+    /// Takes back a [`record_start`](FunctionState::record_start): the call turned out to
+    /// belong to another function (a span that `#[measure]` already counts).
+    pub(crate) fn record_unstart(&self) {
+        let (shard, exclusive) = self.shard();
+        add(&shard.started, u64::MAX, exclusive);
+    }
+
     /// Records a finished call. `kind` is the error kind for `Outcome::Error`.
     #[inline(always)]
     pub(crate) fn record_end(
         &self,
         outcome: Outcome,
         kind: Option<&'static str>,
+        call: CallRecord,
+    ) {
+        let kind = kind.map(|k| self.kinds.index_of(k));
+        self.record_end_indexed(outcome, kind, call);
+    }
+
+    /// The index of an error kind given as a string made at run time (a span field):
+    /// copied once, if the function's kind table has room; the overflow index otherwise.
+    pub(crate) fn kind_index(&self, kind: &str) -> usize {
+        self.kinds.index_of_str(kind)
+    }
+
+    /// Records a finished call whose error kind is already an index from [`kind_index`].
+    ///
+    /// [`kind_index`]: FunctionState::kind_index
+    #[inline(always)]
+    pub(crate) fn record_end_indexed(
+        &self,
+        outcome: Outcome,
+        kind: Option<usize>,
         call: CallRecord,
     ) {
         let (shard, exclusive) = self.shard();
@@ -163,9 +224,8 @@ impl FunctionState {
         if call.slow_polls != 0 {
             add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
         }
-        if let Some(kind) = kind {
-            let index = self.kinds.index_of(kind);
-            add(&shard.kinds[index], 1, exclusive);
+        if let Some(index) = kind {
+            add(&shard.kinds[index.min(self.kinds.limit)], 1, exclusive);
         }
     }
 
@@ -201,10 +261,12 @@ impl FunctionState {
             }
         }
         let finished: u64 = reading.outcomes.iter().map(|o| o.wall.count()).sum();
+        // Wrapping: a call taken back by `record_unstart` on another slot is a wrapped
+        // subtraction there.
         let started: u64 = shards
             .iter()
             .map(|s| s.started.load(Ordering::Acquire))
-            .sum();
+            .fold(0, u64::wrapping_add);
         reading.in_flight = started.saturating_sub(finished);
         let names = self.kinds.names();
         for (i, count) in kind_counts.into_iter().enumerate() {
@@ -327,8 +389,28 @@ impl KindTable {
         self.insert(kind)
     }
 
+    /// As [`KindTable::index_of`], for a kind that is not `'static`: a new kind is copied
+    /// (leaked) only when it takes a place in the table, so at most `limit` are.
+    fn index_of_str(&self, kind: &str) -> usize {
+        let len = self.len.load(Ordering::Acquire);
+        if let Some(i) = self.find(kind, len) {
+            return i;
+        }
+        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let len = self.len.load(Ordering::Acquire);
+        if let Some(i) = self.find(kind, len) {
+            return i;
+        }
+        if len == self.limit {
+            return self.limit;
+        }
+        let _ = self.names[len].set(Box::leak(kind.to_owned().into_boxed_str()));
+        self.len.store(len + 1, Ordering::Release);
+        len
+    }
+
     #[inline]
-    fn find(&self, kind: &'static str, len: usize) -> Option<usize> {
+    fn find(&self, kind: &str, len: usize) -> Option<usize> {
         // Kinds are `&'static str`: the same literal is almost always the same pointer, so
         // compare addresses first and contents only if no address matched.
         let names = &self.names[..len];

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::histogram::Histogram;
 use super::registry;
+use crate::instrument::callsite::Source;
 use crate::instrument::outcome::{Outcome, short_kind};
 
 /// The error kind under which errors beyond a function's kind limit are counted.
@@ -30,8 +31,14 @@ pub struct FunctionSnapshot {
     /// The reported name: the function's name, `Type::method` for a method of a measured
     /// impl block, or the name given with `name = "..."`.
     pub name: &'static str,
-    /// The module path where it is defined.
+    /// The module path where it is defined (for a span without one, its target).
     pub module: &'static str,
+    /// The `tracing` target: the module path for a measured function, the span's target
+    /// for a span recorded by the layer.
+    pub target: &'static str,
+    /// What recorded it: `#[measure]` (and the measuring macros) or a span, through the
+    /// layer.
+    pub source: Source,
     /// The source file of the definition (of the first one, when a name is shared).
     pub file: &'static str,
     /// The line of the definition's attribute or macro.
@@ -100,6 +107,8 @@ pub fn snapshot() -> Snapshot {
         let mut f = FunctionSnapshot {
             name: state.meta.name,
             module: state.meta.module,
+            target: state.meta.target,
+            source: state.meta.source,
             file: state.meta.file,
             line: state.meta.line,
             in_flight: reading.in_flight,
@@ -122,10 +131,11 @@ pub fn snapshot() -> Snapshot {
                 count,
             })
             .collect();
-        // Callsites that share a name and module (a name given twice) report as one.
+        // Callsites that share a name, module and target (a name given twice, or one span
+        // name at several places) report as one.
         match functions
             .iter_mut()
-            .find(|g| g.name == f.name && g.module == f.module)
+            .find(|g| g.name == f.name && g.module == f.module && g.target == f.target)
         {
             Some(g) => g.merge(&f),
             None => functions.push(f),
@@ -134,7 +144,7 @@ pub fn snapshot() -> Snapshot {
     for f in &mut functions {
         f.normalise_kinds();
     }
-    functions.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
+    functions.sort_by(|a, b| (a.module, a.name, a.target).cmp(&(b.module, b.name, b.target)));
     Snapshot {
         taken_at,
         window: taken_at,
@@ -161,9 +171,15 @@ impl Snapshot {
         let functions = self
             .functions
             .iter()
-            .map(|f| match earlier.function_in(f.module, f.name) {
-                Some(e) => f.delta(e),
-                None => f.clone(),
+            .map(|f| {
+                match earlier
+                    .functions
+                    .iter()
+                    .find(|e| e.module == f.module && e.name == f.name && e.target == f.target)
+                {
+                    Some(e) => f.delta(e),
+                    None => f.clone(),
+                }
             })
             .collect();
         Snapshot {
@@ -272,6 +288,13 @@ impl FunctionSnapshot {
         let wall: u64 = self.outcomes().map(|s| s.wall.sum).sum();
         let busy: u64 = self.outcomes().map(|s| s.busy.sum).sum();
         (wall > 0).then(|| (busy as f64 / wall as f64).min(1.0))
+    }
+
+    /// Total time the calls spent waiting (wall time minus busy time), over all outcomes.
+    pub fn idle(&self) -> Duration {
+        let wall: u64 = self.outcomes().map(|s| s.wall.sum).sum();
+        let busy: u64 = self.outcomes().map(|s| s.busy.sum).sum();
+        Duration::from_nanos(wall.saturating_sub(busy))
     }
 
     fn merge(&mut self, other: &FunctionSnapshot) {

@@ -50,3 +50,38 @@ pub fn assert_about(actual: Duration, expected: Duration) {
         "{actual:?} is not within 1 ms of {expected:?}"
     );
 }
+
+/// A future whose polls hold the thread: each poll advances the paused clock, as a
+/// blocking computation would advance a real one.
+pub struct Blocking {
+    pub polls_left: u32,
+    pub per_poll: Duration,
+}
+
+impl std::future::Future for Blocking {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let per_poll = self.per_poll;
+        // Advancing tokio's clock from inside a poll, without awaiting, stands for work.
+        work_for(per_poll);
+        if self.polls_left == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.polls_left -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Moves the paused clock forward by `d` synchronously.
+pub fn work_for(d: Duration) {
+    // `advance` is async but completes at once when only the clock moves: poll it once.
+    let mut fut = std::pin::pin!(tokio::time::advance(d));
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let _ = fut.as_mut().poll(&mut cx);
+}
+

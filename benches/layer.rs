@@ -1,0 +1,100 @@
+//! The cost of the taskscope layer per span, against a no-op layer on the same registry.
+//!
+//! Each row awaits a `#[tracing::instrument]` async fn in a loop, driven by a poll loop with
+//! a no-op waker, under `tracing_subscriber::registry()` with one layer: `noop` (tracing's
+//! `Identity` layer: the registry's own cost), `taskscope`, or `taskscope_filtered` (the same
+//! behind a per-layer target filter that lets the span through). Subtract `noop` from the
+//! others for the layer's cost per span. The `sync` group does the same for an instrumented
+//! plain fn. Run: `cargo bench --bench layer --features layer`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tracing::Dispatch;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::Identity;
+use tracing_subscriber::prelude::*;
+
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[tracing::instrument]
+#[inline(never)]
+async fn handler(n: u64) -> u64 {
+    n + 1
+}
+
+#[tracing::instrument]
+#[inline(never)]
+fn plain(n: u64) -> u64 {
+    n + 1
+}
+
+fn awaited(iters: u64) -> Duration {
+    run(async move {
+        let start = Instant::now();
+        for i in 0..iters {
+            black_box(handler(black_box(i)).await);
+        }
+        start.elapsed()
+    })
+}
+
+fn called(iters: u64) -> Duration {
+    let start = Instant::now();
+    for i in 0..iters {
+        black_box(plain(black_box(i)));
+    }
+    start.elapsed()
+}
+
+fn dispatchers() -> Vec<(&'static str, Dispatch)> {
+    let here = Targets::new().with_target("layer", tracing::Level::TRACE);
+    vec![
+        (
+            "noop",
+            Dispatch::new(tracing_subscriber::registry().with(Identity::new())),
+        ),
+        (
+            "taskscope",
+            Dispatch::new(tracing_subscriber::registry().with(taskscope::layer())),
+        ),
+        (
+            "taskscope_filtered",
+            Dispatch::new(
+                tracing_subscriber::registry().with(taskscope::layer().with_filter(here)),
+            ),
+        ),
+    ]
+}
+
+fn spans(c: &mut Criterion) {
+    let mut g = c.benchmark_group("instrumented_async_fn");
+    for (name, dispatch) in dispatchers() {
+        g.bench_function(name, |b| {
+            tracing::dispatcher::with_default(&dispatch, || b.iter_custom(awaited))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("instrumented_plain_fn");
+    for (name, dispatch) in dispatchers() {
+        g.bench_function(name, |b| {
+            tracing::dispatcher::with_default(&dispatch, || b.iter_custom(called))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, spans);
+criterion_main!(benches);

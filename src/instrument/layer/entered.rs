@@ -1,0 +1,164 @@
+//! The spans entered on this thread, with the clock reading of each enter.
+//!
+//! Enter and exit of one span always happen on the same thread, so the time of an enter is
+//! kept here, in a fixed thread-local array, rather than in the span: two threads entering
+//! one span at once each time their own period.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Spans entered at once on one thread that are timed; deeper ones count their enters but
+/// no busy time.
+const DEPTH: usize = 32;
+/// The start of a frame that re-enters a span already entered on this thread: its time is
+/// inside the outer enter's, so it is not counted again.
+const NESTED: u64 = u64::MAX;
+
+#[derive(Clone, Copy)]
+struct Frame {
+    /// The layer that pushed it (two subscribers may hand out the same ids).
+    layer: u64,
+    id: u64,
+    start: u64,
+}
+
+struct Stack {
+    /// This thread's number, given on first use; 0 until then.
+    thread: Cell<u32>,
+    len: Cell<usize>,
+    frames: [Cell<Frame>; DEPTH],
+}
+
+thread_local! {
+    static STACK: Stack = const {
+        Stack {
+            thread: Cell::new(0),
+            len: Cell::new(0),
+            frames: [const { Cell::new(Frame { layer: 0, id: 0, start: 0 }) }; DEPTH],
+        }
+    };
+}
+
+static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
+
+impl Stack {
+    #[inline(always)]
+    fn thread(&self) -> u32 {
+        let n = self.thread.get();
+        if n != 0 {
+            return n;
+        }
+        self.number_thread()
+    }
+
+    #[cold]
+    fn number_thread(&self) -> u32 {
+        let n = NEXT_THREAD.fetch_add(1, Ordering::Relaxed).max(1);
+        self.thread.set(n);
+        n
+    }
+}
+
+/// This thread's number: unique among live threads, never 0 (0 while the thread is being
+/// torn down).
+#[inline(always)]
+pub(super) fn thread() -> u32 {
+    STACK.try_with(Stack::thread).unwrap_or(0)
+}
+
+/// What an exit finds of the matching enter.
+pub(super) enum Exit {
+    /// The span was entered at this clock reading.
+    Timed(u64),
+    /// A nested enter of a span already entered on this thread.
+    Nested,
+    /// No enter was recorded (the stack was full, or recording was off at the enter).
+    Unknown,
+}
+
+/// Records that `layer`'s span `id` was entered at `start`.
+#[inline(always)]
+pub(super) fn push(layer: u64, id: u64, start: u64) {
+    let _ = STACK.try_with(|s| {
+        let len = s.len.get();
+        if len == DEPTH {
+            return;
+        }
+        let nested = s.frames[..len]
+            .iter()
+            .any(|f| f.get().id == id && f.get().layer == layer);
+        let start = if nested { NESTED } else { start };
+        s.frames[len].set(Frame { layer, id, start });
+        s.len.set(len + 1);
+    });
+}
+
+/// Takes the innermost enter of `layer`'s span `id` off the stack; also gives this thread's
+/// number.
+#[inline(always)]
+pub(super) fn pop(layer: u64, id: u64) -> (Exit, u32) {
+    STACK
+        .try_with(|s| (pop_from(s, layer, id), s.thread()))
+        .unwrap_or((Exit::Unknown, 0))
+}
+
+#[inline(always)]
+fn pop_from(s: &Stack, layer: u64, id: u64) -> Exit {
+    let len = s.len.get();
+    // Spans usually exit in the reverse order of their enters; tracing allows any.
+    let Some(at) = (0..len).rev().find(|&i| {
+        let f = s.frames[i].get();
+        f.id == id && f.layer == layer
+    }) else {
+        return Exit::Unknown;
+    };
+    let start = s.frames[at].get().start;
+    for i in at..len - 1 {
+        s.frames[i].set(s.frames[i + 1].get());
+    }
+    s.len.set(len - 1);
+    if start == NESTED {
+        Exit::Nested
+    } else {
+        Exit::Timed(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pop1(layer: u64, id: u64) -> Exit {
+        pop(layer, id).0
+    }
+
+    #[test]
+    fn exits_find_their_enters_in_any_order() {
+        push(1, 10, 100);
+        push(1, 11, 200);
+        push(2, 10, 300);
+        assert!(matches!(pop1(1, 10), Exit::Timed(100)));
+        assert!(matches!(pop1(2, 10), Exit::Timed(300)));
+        assert!(matches!(pop1(1, 11), Exit::Timed(200)));
+        assert!(matches!(pop1(1, 11), Exit::Unknown));
+    }
+
+    #[test]
+    fn a_nested_enter_of_the_same_span_is_not_timed_twice() {
+        push(1, 7, 100);
+        push(1, 7, 150);
+        assert!(matches!(pop1(1, 7), Exit::Nested));
+        assert!(matches!(pop1(1, 7), Exit::Timed(100)));
+    }
+
+    #[test]
+    fn beyond_the_depth_enters_are_not_timed() {
+        for i in 0..DEPTH as u64 + 3 {
+            push(9, i + 1, i);
+        }
+        assert!(matches!(pop1(9, DEPTH as u64 + 2), Exit::Unknown));
+        for i in (0..DEPTH as u64).rev() {
+            assert!(matches!(pop1(9, i + 1), Exit::Timed(t) if t == i));
+        }
+    }
+}

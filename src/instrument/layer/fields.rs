@@ -1,0 +1,159 @@
+//! Reading a span's outcome from its fields and from the events inside it.
+//!
+//! A span or event is an error when it has an `error` field (any value but `false`), an
+//! `otel.status_code` of `"ERROR"`, or an `error.kind` / `error.type` field, which also gives
+//! the kind; an event is one too at level ERROR. Which of these fields a callsite declares
+//! is worked out once per callsite, so spans without them are never visited.
+
+use std::fmt::{self, Write};
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::{Level, Metadata};
+
+/// The callsite has an `error` field.
+pub(super) const ERROR: u32 = 1;
+/// The callsite has an `error.kind` or `error.type` field.
+pub(super) const KIND: u32 = 2;
+/// The callsite has an `otel.status_code` field.
+pub(super) const STATUS: u32 = 4;
+/// An event at level ERROR.
+pub(super) const LEVEL_ERROR: u32 = 8;
+
+/// The longest error kind kept from a field; longer values are cut (at a char boundary).
+const KIND_MAX: usize = 64;
+
+/// Which outcome fields a callsite declares, and whether it is an ERROR event.
+pub(super) fn flags(meta: &Metadata<'_>) -> u32 {
+    let mut flags = 0;
+    for field in meta.fields() {
+        flags |= match field.name() {
+            "error" => ERROR,
+            "error.kind" | "error.type" => KIND,
+            "otel.status_code" => STATUS,
+            _ => 0,
+        };
+    }
+    if meta.is_event() && *meta.level() == Level::ERROR {
+        flags |= LEVEL_ERROR;
+    }
+    flags
+}
+
+/// What a span's or event's values say about its outcome.
+#[derive(Default)]
+pub(super) struct Verdict {
+    /// `Some(true)`: an error; `Some(false)`: explicitly fine (`error = false`, status OK).
+    pub(super) error: Option<bool>,
+    kind: KindBuf,
+}
+
+impl Verdict {
+    /// The error kind given by a field, if any.
+    pub(super) fn kind(&self) -> Option<&str> {
+        (self.kind.len > 0).then(|| self.kind.as_str())
+    }
+}
+
+impl Visit for Verdict {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "error" {
+            self.error = Some(value);
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "error" => self.error = Some(true),
+            "error.kind" | "error.type" => {
+                self.kind.set(format_args!("{value}"));
+                self.error = Some(true);
+            }
+            "otel.status_code" => {
+                if value.eq_ignore_ascii_case("error") {
+                    self.error = Some(true);
+                } else if value.eq_ignore_ascii_case("ok") {
+                    self.error = Some(false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        match field.name() {
+            "error" => self.error = Some(true),
+            "error.kind" | "error.type" => {
+                self.kind.set(format_args!("{value:?}"));
+                self.error = Some(true);
+            }
+            "otel.status_code" => {
+                let mut text = KindBuf::default();
+                text.set(format_args!("{value:?}"));
+                let status = text.as_str().trim_matches('"');
+                if status.eq_ignore_ascii_case("error") {
+                    self.error = Some(true);
+                } else if status.eq_ignore_ascii_case("ok") {
+                    self.error = Some(false);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A short string on the stack: an error kind is read without allocating.
+struct KindBuf {
+    bytes: [u8; KIND_MAX],
+    len: usize,
+}
+
+impl Default for KindBuf {
+    fn default() -> Self {
+        Self {
+            bytes: [0; KIND_MAX],
+            len: 0,
+        }
+    }
+}
+
+impl KindBuf {
+    fn set(&mut self, args: fmt::Arguments<'_>) {
+        self.len = 0;
+        let _ = self.write_fmt(args);
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole chars are ever written (see `write_str`).
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl Write for KindBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let n = c.len_utf8();
+            if self.len + n > KIND_MAX {
+                return Err(fmt::Error);
+            }
+            c.encode_utf8(&mut self.bytes[self.len..]);
+            self.len += n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_cut_at_a_char_boundary() {
+        let mut k = KindBuf::default();
+        k.set(format_args!("{}", "é".repeat(40)));
+        assert_eq!(k.as_str(), "é".repeat(32));
+        k.set(format_args!("timeout"));
+        assert_eq!(k.as_str(), "timeout");
+    }
+}

@@ -1,0 +1,322 @@
+//! The `tracing` layer: every span recorded as a call, like a `#[measure]` function.
+
+mod callsites;
+mod entered;
+mod fields;
+mod open_spans;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use self::callsites::SpanFunction;
+use self::entered::Exit;
+use self::fields::Verdict;
+use self::open_spans::{Closed, OpenSpans, Timing};
+use crate::clock;
+use crate::instrument::outcome::Outcome;
+use crate::record::registry::CallRecord;
+
+pub use self::callsites::UNKNOWN_ERROR_KIND;
+
+/// The default number of spans the layer times without touching the subscriber's registry.
+const DEFAULT_OPEN_SPANS: usize = 4096;
+
+/// Tells layers apart in the thread-local enter stack.
+static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
+
+/// Creates the taskscope layer: put it on a `tracing_subscriber::registry()` and every span
+/// it sees is recorded like a call of a `#[measure]` function.
+///
+/// Spans are grouped by name, target and module. For each, taskscope keeps the calls
+/// (closed spans), wall time (creation to close), busy time (the sum of entered periods),
+/// polls (enters), slow polls (enters longer than the slow-poll threshold), idle time (wall
+/// minus busy) and the outcome: `error` when the span recorded an error (an `error` field,
+/// an ERROR-level event inside it such as `#[instrument(err)]` emits, an `error.kind` or
+/// `error.type` field, or `otel.status_code = "ERROR"`), `panicked` when a panic unwound
+/// through it, `ok` otherwise.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+///
+/// #[tracing::instrument]
+/// fn load(key: u32) -> u32 {
+///     key * 2
+/// }
+///
+/// let subscriber = tracing_subscriber::registry().with(taskscope::layer());
+/// tracing::subscriber::with_default(subscriber, || {
+///     load(1);
+///     load(2);
+/// });
+/// let snap = taskscope::snapshot();
+/// let load = snap.function("load").unwrap();
+/// assert_eq!(load.ok.count, 2);
+/// assert_eq!(load.source, taskscope::Source::Span);
+/// ```
+///
+/// It composes with other layers and with per-layer filters:
+///
+/// ```
+/// use tracing_subscriber::{filter::Targets, prelude::*};
+///
+/// let only_my_app = Targets::new().with_target("my_app", tracing::Level::DEBUG);
+/// let subscriber = tracing_subscriber::registry()
+///     .with(taskscope::layer().with_filter(only_my_app));
+/// # drop(subscriber);
+/// ```
+pub fn layer() -> SpanLayer {
+    SpanLayer::new()
+}
+
+/// The taskscope `tracing` layer; see [`layer()`].
+#[derive(Debug)]
+pub struct SpanLayer {
+    spans: OpenSpans,
+    id: u64,
+}
+
+impl Default for SpanLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpanLayer {
+    fn new() -> Self {
+        Self::with_capacity(DEFAULT_OPEN_SPANS)
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            spans: OpenSpans::with_capacity(capacity),
+            id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Sizes the layer's table of open spans (default 4096, about 48 bytes each). Spans
+    /// beyond it are still recorded, through the subscriber's span extensions, which is
+    /// slower.
+    ///
+    /// ```
+    /// let layer = taskscope::layer().with_open_span_capacity(65_536);
+    /// # drop(layer);
+    /// ```
+    pub fn with_open_span_capacity(self, capacity: usize) -> Self {
+        Self::with_capacity(capacity)
+    }
+
+    /// Caps the number of distinct span functions (name, target and module) in the process
+    /// (default 1024); spans of functions beyond the cap are counted under the function
+    /// [`OVERFLOW_KIND`](crate::OVERFLOW_KIND). The cap is process-wide, like the error-kind
+    /// limit.
+    ///
+    /// ```
+    /// let layer = taskscope::layer().with_function_limit(10_000);
+    /// # drop(layer);
+    /// ```
+    pub fn with_function_limit(self, limit: usize) -> Self {
+        callsites::set_function_limit(limit);
+        self
+    }
+
+    /// Heap bytes the layer holds (its table of open spans).
+    pub fn heap_bytes(&self) -> usize {
+        self.spans.heap_bytes()
+    }
+
+    /// Calls `f` with a span's timing, from the table or the span's extensions.
+    #[inline(always)]
+    fn with_timing<S, R>(
+        &self,
+        id: &Id,
+        ctx: &Context<'_, S>,
+        f: impl FnOnce(&Timing) -> R,
+    ) -> Option<R>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if let Some(timing) = self.spans.get(id.into_u64()) {
+            return Some(f(timing));
+        }
+        self.with_timing_slow(id, ctx, f)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn with_timing_slow<S, R>(
+        &self,
+        id: &Id,
+        ctx: &Context<'_, S>,
+        f: impl FnOnce(&Timing) -> R,
+    ) -> Option<R>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let span = ctx.span(id)?;
+        let extensions = span.extensions();
+        extensions.get::<Timing>().map(f)
+    }
+
+    /// Applies what a span's or event's values say to the span's outcome.
+    fn apply(timing: &Timing, function: &SpanFunction, verdict: &Verdict, error_level: bool) {
+        if let Some(kind) = verdict.kind() {
+            timing.set_error_kind(function.state.kind_index(kind));
+        } else if verdict.error == Some(true) || error_level {
+            timing.set_error(function.unknown_kind());
+        } else if verdict.error == Some(false) {
+            timing.clear_error();
+        }
+    }
+
+    fn record(closed: Closed, end: u64) {
+        let function = closed.function;
+        if function.is_shadowed() {
+            // Its `#[measure]` function counts this call.
+            function.state.record_unstart();
+            return;
+        }
+        let (outcome, kind) = if closed.panicked {
+            (Outcome::Panicked, None)
+        } else if closed.error != 0 {
+            (Outcome::Error, Some(closed.error as usize - 1))
+        } else {
+            (Outcome::Ok, None)
+        };
+        function.state.record_end_indexed(
+            outcome,
+            kind,
+            CallRecord {
+                wall_ns: clock::nanos_between(closed.created, end),
+                busy_ns: clock::nanos_between(0, closed.busy),
+                polls: closed.polls,
+                slow_polls: closed.slow_polls,
+            },
+        );
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for SpanLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    #[inline]
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !crate::config::enabled() {
+            return;
+        }
+        let info = callsites::resolve(attrs.metadata());
+        let Some(function) = info.function else {
+            return;
+        };
+        let now = clock::now();
+        let timing_flags = info.flags & (fields::ERROR | fields::KIND | fields::STATUS);
+        let thread = entered::thread();
+        match self.spans.insert(id.into_u64()) {
+            Some(timing) => timing.open(function, now, thread, timing_flags),
+            None => {
+                let Some(span) = ctx.span(id) else { return };
+                let timing = Timing::default();
+                timing.open(function, now, thread, timing_flags);
+                span.extensions_mut().insert(timing);
+            }
+        }
+        function.state.record_start();
+        if timing_flags != 0 {
+            let mut verdict = Verdict::default();
+            attrs.record(&mut verdict);
+            self.with_timing(id, &ctx, |t| Self::apply(t, function, &verdict, false));
+        }
+    }
+
+    #[inline]
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.with_timing(id, &ctx, |timing| {
+            if timing.flags() & (fields::ERROR | fields::KIND | fields::STATUS) == 0 {
+                return;
+            }
+            let Some(function) = timing.function() else {
+                return;
+            };
+            let mut verdict = Verdict::default();
+            values.record(&mut verdict);
+            Self::apply(timing, function, &verdict, false);
+        });
+    }
+
+    #[inline]
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let info = callsites::resolve(event.metadata());
+        if info.flags == 0 {
+            return;
+        }
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let id = span.id();
+        drop(span);
+        let mut verdict = Verdict::default();
+        event.record(&mut verdict);
+        let error_level = info.flags & fields::LEVEL_ERROR != 0;
+        if verdict.error.is_none() && !error_level {
+            return;
+        }
+        self.with_timing(&id, &ctx, |timing| {
+            if let Some(function) = timing.function() {
+                // An event never clears an error: `error = false` on an event says nothing
+                // about the span.
+                if verdict.error != Some(false) || error_level {
+                    Self::apply(timing, function, &verdict, error_level);
+                }
+            }
+        });
+    }
+
+    #[inline]
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        if crate::config::enabled() {
+            entered::push(self.id, id.into_u64(), clock::now());
+        }
+    }
+
+    #[inline]
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let (exit, thread) = entered::pop(self.id, id.into_u64());
+        let start = match exit {
+            Exit::Timed(start) => Some(start),
+            Exit::Nested => return,
+            Exit::Unknown => None,
+        };
+        let end = start.map(|_| clock::now());
+        let panicking = std::thread::panicking();
+        self.with_timing(id, &ctx, |timing| {
+            let spent = match (start, end) {
+                (Some(s), Some(e)) => e.saturating_sub(s),
+                _ => 0,
+            };
+            timing.add_poll(thread, spent, spent > clock::slow_poll_ticks());
+            if panicking {
+                timing.mark_panicked();
+            }
+        });
+    }
+
+    #[inline]
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let end = clock::now();
+        let closed = match self.spans.remove(id.into_u64()) {
+            Some(closed) => closed,
+            None => ctx.span(&id).and_then(|span| {
+                span.extensions_mut()
+                    .remove::<Timing>()
+                    .and_then(|t| t.close())
+            }),
+        };
+        if let Some(closed) = closed {
+            Self::record(closed, end);
+        }
+    }
+}

@@ -2,9 +2,10 @@
 //!
 //! Each row awaits a `#[tracing::instrument]` async fn in a loop, driven by a poll loop with
 //! a no-op waker, under `tracing_subscriber::registry()` with one layer: `noop` (tracing's
-//! `Identity` layer: the registry's own cost), `taskscope`, or `taskscope_filtered` (the same
-//! behind a per-layer target filter that lets the span through). Subtract `noop` from the
-//! others for the layer's cost per span. The `sync` group does the same for an instrumented
+//! `Identity` layer: the registry's own cost) or `taskscope`; and the same two behind a
+//! per-layer target filter that lets the span through (`noop_filtered`,
+//! `taskscope_filtered`). Subtract the no-op row from the taskscope row of the same kind for
+//! the layer's cost per span. The `sync` group does the same for an instrumented
 //! plain fn. Run: `cargo bench --bench layer --features layer`.
 
 use std::future::Future;
@@ -60,11 +61,15 @@ fn called(iters: u64) -> Duration {
 }
 
 fn dispatchers() -> Vec<(&'static str, Dispatch)> {
-    let here = Targets::new().with_target("layer", tracing::Level::TRACE);
+    let here = || Targets::new().with_target("layer", tracing::Level::TRACE);
     vec![
         (
             "noop",
             Dispatch::new(tracing_subscriber::registry().with(Identity::new())),
+        ),
+        (
+            "noop_filtered",
+            Dispatch::new(tracing_subscriber::registry().with(Identity::new().with_filter(here()))),
         ),
         (
             "taskscope",
@@ -73,7 +78,7 @@ fn dispatchers() -> Vec<(&'static str, Dispatch)> {
         (
             "taskscope_filtered",
             Dispatch::new(
-                tracing_subscriber::registry().with(taskscope::layer().with_filter(here)),
+                tracing_subscriber::registry().with(taskscope::layer().with_filter(here())),
             ),
         ),
     ]

@@ -102,14 +102,18 @@ impl Builder {
     }
 
     /// Replaces the clock with a monotonic function giving the time since a fixed origin.
-    /// Meant for tests that run under tokio's paused time:
+    /// Meant for tests that run under tokio's paused time. Each paused runtime has its own
+    /// clock, starting at the real time of its creation, so take the origin well before any
+    /// of them (an hour back here):
     ///
     /// ```
-    /// use std::{sync::OnceLock, time::Duration};
+    /// use std::{sync::OnceLock, time::{Duration, Instant}};
     ///
     /// fn tokio_clock() -> Duration {
-    ///     static ORIGIN: OnceLock<tokio::time::Instant> = OnceLock::new();
-    ///     ORIGIN.get_or_init(tokio::time::Instant::now).elapsed()
+    ///     static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ///     let origin = *ORIGIN.get_or_init(|| Instant::now() - Duration::from_secs(3600));
+    ///     tokio::time::Instant::now()
+    ///         .saturating_duration_since(tokio::time::Instant::from_std(origin))
     /// }
     /// # fn main() {
     /// taskscope::builder().with_clock(tokio_clock).init();

@@ -27,13 +27,15 @@
 //! - [`measure`]: the attribute, on `async fn`, `fn`, methods, trait impls, whole impl
 //!   blocks, and `#[async_trait]` methods in either attribute order.
 //! - [`measure_future!`] and [`measure_block!`]: a future or a block under a name.
+//! - `layer()` (cargo feature `layer`): a `tracing_subscriber` layer that records every
+//!   `tracing` span the same way, so existing `#[tracing::instrument]` code needs no change.
 //! - [`snapshot`], [`Sampler`], [`report`]: reading it back.
 //! - [`builder`], [`set_enabled`]: configuration and the run-time switch. The cargo feature
 //!   `disabled` makes every macro expand to the bare code.
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 /// The README's code blocks run as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "layer"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

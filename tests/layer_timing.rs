@@ -80,7 +80,8 @@ async fn a_span_entered_many_times_counts_each_enter_as_a_poll() {
     }
     let f = taskscope::snapshot();
     assert!(
-        f.function("entered_four_times").is_none_or(|f| f.calls() == 0),
+        f.function("entered_four_times")
+            .is_none_or(|f| f.calls() == 0),
         "a span is a call only once it closes"
     );
     assert_eq!(function("entered_four_times").in_flight, 1);

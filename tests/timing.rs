@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Blocking, assert_about, function, init, work_for};
-use tokio::time::{advance, sleep};
+use tokio::time::sleep;
 
 #[taskscope::measure]
 async fn waits_100ms() {

@@ -39,12 +39,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+#[cfg(feature = "layer")]
 /// Changes whenever a measured function that may also carry a span is registered.
 #[inline]
 pub(crate) fn shadow_epoch() -> u64 {
     SHADOW_EPOCH.load(Ordering::Acquire)
 }
 
+#[cfg(feature = "layer")]
 /// True when a measured function registered so far is the function of spans named `name`
 /// in module `module` (its `#[tracing::instrument]` span): `#[measure]` counts those calls.
 pub(crate) fn is_shadowed(module: &str, name: &str) -> bool {
@@ -53,6 +55,7 @@ pub(crate) fn is_shadowed(module: &str, name: &str) -> bool {
         .any(|&(m, n)| m == module && n == name)
 }
 
+#[cfg(feature = "layer")]
 /// Allocates and registers the state of a function that no static callsite owns (a span's
 /// name and target, found at run time). The caller bounds how many it makes.
 #[cold]
@@ -181,6 +184,7 @@ impl FunctionState {
         add(&shard.started, 1, exclusive);
     }
 
+    #[cfg(feature = "layer")]
     /// Takes back a [`record_start`](FunctionState::record_start): the call turned out to
     /// belong to another function (a span that `#[measure]` already counts).
     pub(crate) fn record_unstart(&self) {
@@ -200,6 +204,7 @@ impl FunctionState {
         self.record_end_indexed(outcome, kind, call);
     }
 
+    #[cfg(feature = "layer")]
     /// The index of an error kind given as a string made at run time (a span field):
     /// copied once, if the function's kind table has room; the overflow index otherwise.
     pub(crate) fn kind_index(&self, kind: &str) -> usize {
@@ -389,6 +394,7 @@ impl KindTable {
         self.insert(kind)
     }
 
+    #[cfg(feature = "layer")]
     /// As [`KindTable::index_of`], for a kind that is not `'static`: a new kind is copied
     /// (leaked) only when it takes a place in the table, so at most `limit` are.
     fn index_of_str(&self, kind: &str) -> usize {

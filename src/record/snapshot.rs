@@ -131,6 +131,11 @@ pub fn snapshot() -> Snapshot {
                 count,
             })
             .collect();
+        // A function whose only calls were taken back (spans that turned out to be a
+        // measured function's own), or never started, has nothing to show.
+        if f.calls() == 0 && f.in_flight == 0 {
+            continue;
+        }
         // Callsites that share a name, module and target (a name given twice, or one span
         // name at several places) report as one.
         match functions
@@ -298,6 +303,9 @@ impl FunctionSnapshot {
     }
 
     fn merge(&mut self, other: &FunctionSnapshot) {
+        if other.source == Source::Measure {
+            self.source = Source::Measure;
+        }
         for o in Outcome::ALL {
             let (a, b) = (self.stats_mut(o), other.stats(o));
             a.count += b.count;

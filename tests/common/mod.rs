@@ -5,9 +5,17 @@
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
+/// tokio's clock, as time since a fixed origin. Each paused runtime has its own clock,
+/// starting at the real time of its creation and only moving forward, so the origin is put
+/// an hour before the first reading: every runtime of the test binary reads after it, and
+/// differences within one runtime are exact.
 pub fn tokio_clock() -> Duration {
-    static ORIGIN: OnceLock<tokio::time::Instant> = OnceLock::new();
-    ORIGIN.get_or_init(tokio::time::Instant::now).elapsed()
+    static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(|| {
+        let now = std::time::Instant::now();
+        now.checked_sub(Duration::from_secs(3600)).unwrap_or(now)
+    });
+    tokio::time::Instant::now().saturating_duration_since(tokio::time::Instant::from_std(origin))
 }
 
 /// Configures taskscope once per test binary.
@@ -84,4 +92,3 @@ pub fn work_for(d: Duration) {
     let mut cx = std::task::Context::from_waker(waker);
     let _ = fut.as_mut().poll(&mut cx);
 }
-

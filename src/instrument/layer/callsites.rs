@@ -202,7 +202,7 @@ fn function_for(
         return f;
     }
     if functions.by_name.len() >= FUNCTION_LIMIT.load(Ordering::Relaxed) {
-        return *functions.overflow.get_or_insert_with(|| {
+        return functions.overflow.get_or_insert_with(|| {
             make_function(
                 Meta {
                     name: crate::OVERFLOW_KIND,

@@ -181,14 +181,26 @@ pub(super) struct OpenSpans {
     shift: u32,
 }
 
+/// `len` entries in zeroed memory (`calloc`: large tables get pages only as they are used).
+fn zeroed_entries(len: usize) -> Box<[Entry]> {
+    let layout = std::alloc::Layout::array::<Entry>(len).expect("the table size is capped");
+    // SAFETY: `layout` has a non-zero size (len >= 64, entries are 64 bytes).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Entry>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `ptr` holds `len` entries allocated with the global allocator for this
+    // layout, and all-zero bytes are a valid `Entry` (atomics only: EMPTY keys, null
+    // pointers, zero counts).
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }
+}
+
 impl OpenSpans {
     /// A table for about `capacity` spans open at once (rounded up to a power of two, at
     /// least 64). Its memory is reserved zeroed, so pages are only touched as spans use them.
     pub(super) fn with_capacity(capacity: usize) -> Self {
         let len = capacity.clamp(64, 1 << 24).next_power_of_two();
-        // SAFETY: an entry is atomics only, for which all-zero bytes are a valid value
-        // (EMPTY keys, null pointers, zero counts).
-        let entries = unsafe { Box::<[Entry]>::new_zeroed_slice(len).assume_init() };
+        let entries = zeroed_entries(len);
         Self {
             entries,
             shift: 64 - len.trailing_zeros(),

@@ -5,8 +5,9 @@
 //! `Identity` layer: the registry's own cost) or `taskscope`; and the same two behind a
 //! per-layer target filter that lets the span through (`noop_filtered`,
 //! `taskscope_filtered`). Subtract the no-op row from the taskscope row of the same kind for
-//! the layer's cost per span. The `sync` group does the same for an instrumented
-//! plain fn. Run: `cargo bench --bench layer --features layer`.
+//! the layer's cost per span. The `instrumented_plain_fn` group does the same for an instrumented
+//! plain fn. `clock_read` is the cost of one timestamp, of which a span needs one per
+//! creation, enter, exit and close. Run: `cargo bench --bench layer --features layer`.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -85,6 +86,10 @@ fn dispatchers() -> Vec<(&'static str, Dispatch)> {
 }
 
 fn spans(c: &mut Criterion) {
+    // The floor: one read of the clock taskscope uses (the TSC, through quanta).
+    let clock = quanta::Clock::new();
+    c.bench_function("clock_read", |b| b.iter(|| black_box(clock.raw())));
+
     let mut g = c.benchmark_group("instrumented_async_fn");
     for (name, dispatch) in dispatchers() {
         g.bench_function(name, |b| {

@@ -175,10 +175,17 @@ struct Entry {
 }
 
 /// The table of open spans.
-#[derive(Debug)]
 pub(super) struct OpenSpans {
     entries: Box<[Entry]>,
     shift: u32,
+}
+
+impl std::fmt::Debug for OpenSpans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenSpans")
+            .field("capacity", &self.entries.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// `len` entries in zeroed memory (`calloc`: large tables get pages only as they are used).

@@ -29,6 +29,7 @@
 //! - [`measure_future!`] and [`measure_block!`]: a future or a block under a name.
 //! - `layer()` (cargo feature `layer`): a `tracing_subscriber` layer that records every
 //!   `tracing` span the same way, so existing `#[tracing::instrument]` code needs no change.
+//! - `otlp()` (cargo feature `otlp`): periodic OTLP export of the metrics to a collector.
 //! - [`snapshot`], [`Sampler`], [`report`]: reading it back.
 //! - [`builder`], [`set_enabled`]: configuration and the run-time switch. The cargo feature
 //!   `disabled` makes every macro expand to the bare code.
@@ -41,6 +42,7 @@ struct ReadmeDoctests;
 
 mod clock;
 mod config;
+mod export;
 mod instrument;
 mod record;
 
@@ -50,6 +52,12 @@ pub use config::{
 };
 pub use instrument::call::EARLY_EXIT_KIND;
 pub use instrument::callsite::Source;
+pub use export::stats::{ExportStats, last_export_error};
+#[cfg(feature = "otlp")]
+pub use export::otlp::{
+    DEFAULT_EXPLICIT_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError, OtlpExporter, Protocol,
+    Temporality, otlp,
+};
 #[cfg(feature = "layer")]
 pub use instrument::layer::{SpanLayer, UNKNOWN_ERROR_KIND, layer};
 pub use instrument::outcome::{ErrorKind, Outcome};

@@ -49,6 +49,8 @@ pub(crate) struct AtomicHistogram {
     chunks: [AtomicPtr<Chunk>; CHUNKS],
     sum: AtomicU64,
     max: AtomicU64,
+    /// `u64::MAX` until the first value.
+    min: AtomicU64,
 }
 
 impl AtomicHistogram {
@@ -57,6 +59,7 @@ impl AtomicHistogram {
             chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS],
             sum: AtomicU64::new(0),
             max: AtomicU64::new(0),
+            min: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -73,6 +76,13 @@ impl AtomicHistogram {
                 self.max.store(value, Ordering::Relaxed);
             } else {
                 self.max.fetch_max(value, Ordering::Relaxed);
+            }
+        }
+        if value < self.min.load(Ordering::Relaxed) {
+            if exclusive {
+                self.min.store(value, Ordering::Relaxed);
+            } else {
+                self.min.fetch_min(value, Ordering::Relaxed);
             }
         }
     }
@@ -111,6 +121,7 @@ impl AtomicHistogram {
 
     /// Adds the current contents into a plain histogram.
     pub(crate) fn read_into(&self, out: &mut Histogram) {
+        let was_empty = out.is_empty();
         for (n, slot) in self.chunks.iter().enumerate() {
             let ptr = slot.load(Ordering::Acquire);
             if ptr.is_null() {
@@ -127,6 +138,10 @@ impl AtomicHistogram {
         }
         out.sum = out.sum.saturating_add(self.sum.load(Ordering::Relaxed));
         out.max = out.max.max(self.max.load(Ordering::Relaxed));
+        let min = self.min.load(Ordering::Relaxed);
+        if min != u64::MAX {
+            out.min = if was_empty { min } else { out.min.min(min) };
+        }
     }
 
     /// Bytes allocated by this histogram beyond its own struct.
@@ -191,6 +206,9 @@ pub struct Histogram {
     /// The largest recorded value, in nanoseconds (exact for cumulative data; for a delta,
     /// bounded by the highest non-empty bucket).
     pub max: u64,
+    /// The smallest recorded value, in nanoseconds, 0 when empty (exact for cumulative data;
+    /// for a delta, bounded by the lowest non-empty bucket).
+    pub min: u64,
 }
 
 impl std::fmt::Debug for Histogram {
@@ -227,6 +245,7 @@ impl Histogram {
     /// Records one duration (used by tests and by code that builds histograms by hand).
     pub fn record(&mut self, value: Duration) {
         let ns = value.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.min = if self.is_empty() { ns } else { self.min.min(ns) };
         self.add_to_bucket(bucket_index(ns), 1);
         self.sum = self.sum.saturating_add(ns);
         self.max = self.max.max(ns);
@@ -262,12 +281,9 @@ impl Histogram {
         Duration::from_nanos(self.max)
     }
 
-    /// The smallest value recorded (the midpoint of the lowest non-empty bucket).
+    /// The smallest value recorded.
     pub fn min(&self) -> Duration {
-        match self.counts.iter().position(|&c| c != 0) {
-            Some(i) => Duration::from_nanos(self.representative(i)),
-            None => Duration::ZERO,
-        }
+        Duration::from_nanos(self.min)
     }
 
     /// The value below which `percentile` per cent of the recorded values fall, for
@@ -321,6 +337,13 @@ impl Histogram {
 
     /// Adds another histogram into this one.
     pub fn merge(&mut self, other: &Histogram) {
+        if !other.is_empty() {
+            self.min = if self.is_empty() {
+                other.min
+            } else {
+                self.min.min(other.min)
+            };
+        }
         if self.counts.len() < other.counts.len() {
             self.counts.resize(other.counts.len(), 0);
         }
@@ -351,10 +374,18 @@ impl Histogram {
                 self.max.min(low + width - 1).max(low)
             }
         };
+        let min = match counts.iter().position(|&c| c != 0) {
+            None => 0,
+            Some(i) => {
+                let (low, width) = bucket_range(i);
+                self.min.clamp(low, low + width - 1)
+            }
+        };
         Histogram {
             counts,
             sum: self.sum.saturating_sub(earlier.sum),
             max,
+            min,
         }
     }
 

@@ -23,6 +23,9 @@ pub struct Snapshot {
     pub window: Duration,
     /// One entry per measured function that has been called, ordered by module, then name.
     pub functions: Vec<FunctionSnapshot>,
+    /// The exporters' counters at the time of the reading (cumulative even in a delta): a
+    /// failed or dropped export shows here.
+    pub exports: crate::ExportStats,
 }
 
 /// The numbers of one function.
@@ -154,6 +157,7 @@ pub fn snapshot() -> Snapshot {
         taken_at,
         window: taken_at,
         functions,
+        exports: crate::ExportStats::read(),
     }
 }
 
@@ -191,6 +195,7 @@ impl Snapshot {
             taken_at: self.taken_at,
             window: self.taken_at.saturating_sub(earlier.taken_at),
             functions,
+            exports: self.exports,
         }
     }
 

@@ -1,0 +1,428 @@
+//! The exporter's settings: the builder's, else the standard `OTEL_*` variables, else the
+//! defaults; checked once at start-up, with errors that name the setting and the value.
+
+use std::time::Duration;
+
+use hyper::Uri;
+
+use super::{HistogramFormat, OtlpError, Protocol, Temporality};
+
+/// Everything the worker needs, checked.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) protocol: Protocol,
+    /// For gRPC, the collector's address; for HTTP, the full URL of the metrics path.
+    pub(crate) metrics_endpoint: Uri,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) temporality: Temporality,
+    pub(crate) histograms: HistogramFormat,
+    pub(crate) resource: Vec<(String, String)>,
+    pub(crate) queue: usize,
+    pub(crate) max_attempts: u32,
+}
+
+/// What the builder was given.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Requested {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) temporality: Option<Temporality>,
+    pub(crate) histograms: HistogramFormat,
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    pub(crate) resource: Vec<(String, String)>,
+    pub(crate) queue: Option<usize>,
+    pub(crate) max_attempts: Option<u32>,
+}
+
+/// The variables read, in one place.
+pub(crate) const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+pub(crate) const METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+pub(crate) const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+pub(crate) const PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+pub(crate) const HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+pub(crate) const TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+pub(crate) const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+pub(crate) const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+pub(crate) const EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+pub(crate) const TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+const DEFAULT_QUEUE: usize = 16;
+const DEFAULT_ATTEMPTS: u32 = 5;
+
+fn invalid(setting: &'static str, value: &str, expected: &str) -> OtlpError {
+    OtlpError::Invalid {
+        setting,
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+/// Resolves the settings; `env` reads a variable (the process environment in production).
+pub(crate) fn resolve(
+    req: Requested,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, OtlpError> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+
+    let protocol = match (req.protocol, var(PROTOCOL)) {
+        (Some(p), _) => p,
+        (None, Some(v)) => match v.trim() {
+            "grpc" => Protocol::Grpc,
+            "http/protobuf" => Protocol::HttpProtobuf,
+            "http/json" => {
+                return Err(invalid(
+                    PROTOCOL,
+                    &v,
+                    "grpc or http/protobuf (http/json is not supported)",
+                ));
+            }
+            _ => return Err(invalid(PROTOCOL, &v, "grpc or http/protobuf")),
+        },
+        (None, None) => Protocol::Grpc,
+    };
+
+    // The metrics endpoint: the builder's base endpoint, else the signal's own variable
+    // (used as it is), else the base variable (with the signal's path for HTTP).
+    let (setting, raw, is_base) = match (req.endpoint.clone(), var(METRICS_ENDPOINT), var(ENDPOINT)) {
+        (Some(e), _, _) => ("with_endpoint", e, true),
+        (None, Some(e), _) => (METRICS_ENDPOINT, e, false),
+        (None, None, Some(e)) => (ENDPOINT, e, true),
+        (None, None, None) => {
+            let default = match protocol {
+                Protocol::Grpc => "http://localhost:4317",
+                Protocol::HttpProtobuf => "http://localhost:4318",
+            };
+            ("default endpoint", default.to_owned(), true)
+        }
+    };
+    let metrics_endpoint = endpoint(setting, &raw, is_base, protocol)?;
+    if let Some(traces) = var(TRACES_ENDPOINT) {
+        endpoint(TRACES_ENDPOINT, &traces, false, protocol)?;
+    }
+
+    let mut headers = match var(HEADERS) {
+        Some(v) => key_values(HEADERS, &v)?,
+        None => Vec::new(),
+    };
+    for (k, v) in req.headers.clone() {
+        headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
+        headers.push((k, v));
+    }
+    for (k, v) in &headers {
+        let valid_name = !k.is_empty()
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        let valid_value = v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+        if !valid_name || !valid_value {
+            return Err(invalid(
+                HEADERS,
+                &format!("{k}={v}"),
+                "header names of letters, digits, '-', '_' or '.', and printable ASCII values",
+            ));
+        }
+    }
+
+    let timeout = match (req.timeout, var(TIMEOUT)) {
+        (Some(t), _) => t,
+        (None, Some(v)) => millis(TIMEOUT, &v)?,
+        (None, None) => DEFAULT_TIMEOUT,
+    };
+    let interval = match (req.interval, var(EXPORT_INTERVAL)) {
+        (Some(t), _) => t,
+        (None, Some(v)) => millis(EXPORT_INTERVAL, &v)?,
+        (None, None) => DEFAULT_INTERVAL,
+    };
+    if timeout.is_zero() {
+        return Err(invalid("with_timeout", "0", "a timeout above zero"));
+    }
+    if interval.is_zero() {
+        return Err(invalid("with_interval", "0", "an interval above zero"));
+    }
+
+    let temporality = match (req.temporality, var(TEMPORALITY)) {
+        (Some(t), _) => t,
+        (None, Some(v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Temporality::Cumulative,
+            "delta" | "lowmemory" => Temporality::Delta,
+            _ => return Err(invalid(TEMPORALITY, &v, "cumulative, delta or lowmemory")),
+        },
+        (None, None) => Temporality::Cumulative,
+    };
+
+    if let HistogramFormat::Explicit(bounds) = &req.histograms {
+        let increasing = bounds.windows(2).all(|w| w[0] < w[1]);
+        if bounds.is_empty() || !increasing || bounds.iter().any(|b| !b.is_finite()) {
+            return Err(invalid(
+                "with_explicit_buckets",
+                &format!("{bounds:?}"),
+                "finite boundaries in seconds, strictly increasing, at least one",
+            ));
+        }
+    }
+
+    let resource = resource(&req, &var)?;
+    let queue = req.queue.unwrap_or(DEFAULT_QUEUE);
+    if queue == 0 {
+        return Err(invalid("with_queue_capacity", "0", "a queue of at least one batch"));
+    }
+    Ok(Settings {
+        protocol,
+        metrics_endpoint,
+        headers,
+        timeout,
+        interval,
+        temporality,
+        histograms: req.histograms,
+        resource,
+        queue,
+        max_attempts: req.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
+    })
+}
+
+fn endpoint(
+    setting: &'static str,
+    raw: &str,
+    is_base: bool,
+    protocol: Protocol,
+) -> Result<Uri, OtlpError> {
+    let raw = raw.trim();
+    let uri: Uri = raw
+        .parse()
+        .map_err(|_| invalid(setting, raw, "a URL such as http://127.0.0.1:4317"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(invalid(
+                setting,
+                raw,
+                "an http:// URL (taskscope does not bundle TLS: send to a collector on loopback or in the same network, which forwards over TLS)",
+            ));
+        }
+        _ => return Err(invalid(setting, raw, "a URL that starts with http://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid(setting, raw, "a URL with a host, such as http://127.0.0.1:4317"));
+    }
+    if protocol == Protocol::HttpProtobuf && is_base {
+        let base = raw.trim_end_matches('/');
+        let full = if base.ends_with("/v1/metrics") {
+            base.to_owned()
+        } else {
+            format!("{base}/v1/metrics")
+        };
+        return full
+            .parse()
+            .map_err(|_| invalid(setting, raw, "a URL such as http://127.0.0.1:4318"));
+    }
+    Ok(uri)
+}
+
+fn millis(setting: &'static str, v: &str) -> Result<Duration, OtlpError> {
+    v.trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| invalid(setting, v, "a whole number of milliseconds"))
+}
+
+/// `k=v,k2=v2` with percent-encoded values (the W3C baggage form the OTel variables use).
+fn key_values(setting: &'static str, v: &str) -> Result<Vec<(String, String)>, OtlpError> {
+    let mut out = Vec::new();
+    for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, val)) = pair.split_once('=') else {
+            return Err(invalid(setting, v, "comma-separated key=value pairs"));
+        };
+        let (k, val) = (k.trim(), val.trim());
+        if k.is_empty() {
+            return Err(invalid(setting, v, "comma-separated key=value pairs"));
+        }
+        let val = percent_decode(val).ok_or_else(|| {
+            invalid(setting, v, "values with valid percent-encoding (%XX)")
+        })?;
+        out.push((k.to_owned(), val));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The resource attributes: detected ones, then `OTEL_RESOURCE_ATTRIBUTES`, then
+/// `OTEL_SERVICE_NAME`, then the builder's; a later source wins.
+fn resource(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, OtlpError> {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let mut attrs: Vec<(String, String)> = vec![
+        ("service.name".into(), format!("unknown_service:{exe}")),
+        ("telemetry.sdk.name".into(), "taskscope".into()),
+        ("telemetry.sdk.language".into(), "rust".into()),
+        ("telemetry.sdk.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("process.pid".into(), std::process::id().to_string()),
+        ("process.executable.name".into(), exe),
+    ];
+    if let Some(host) = host_name() {
+        attrs.push(("host.name".into(), host));
+    }
+    let mut set = |k: String, v: String| {
+        attrs.retain(|(existing, _)| *existing != k);
+        attrs.push((k, v));
+    };
+    if let Some(v) = var(RESOURCE_ATTRIBUTES) {
+        for (k, v) in key_values(RESOURCE_ATTRIBUTES, &v)? {
+            set(k, v);
+        }
+    }
+    if let Some(name) = var(SERVICE_NAME) {
+        set("service.name".into(), name.trim().to_owned());
+    }
+    for (k, v) in &req.resource {
+        set(k.clone(), v.clone());
+    }
+    if let Some(name) = &req.service_name {
+        set("service.name".into(), name.clone());
+    }
+    if let Some(version) = &req.service_version {
+        set("service.version".into(), version.clone());
+    }
+    Ok(attrs)
+}
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_env(pairs: &[(&str, &str)]) -> Result<Settings, OtlpError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        resolve(Requested::default(), &move |name| {
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_grpc_to_localhost_cumulative_every_minute() {
+        let s = with_env(&[]).unwrap();
+        assert_eq!(s.protocol, Protocol::Grpc);
+        assert_eq!(s.metrics_endpoint.to_string(), "http://localhost:4317/");
+        assert_eq!(s.temporality, Temporality::Cumulative);
+        assert_eq!(s.interval, Duration::from_secs(60));
+        assert_eq!(s.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn http_appends_the_metrics_path_to_the_base_endpoint_only() {
+        let s = with_env(&[(PROTOCOL, "http/protobuf"), (ENDPOINT, "http://c:4318/")]).unwrap();
+        assert_eq!(s.metrics_endpoint.to_string(), "http://c:4318/v1/metrics");
+        let s = with_env(&[
+            (PROTOCOL, "http/protobuf"),
+            (ENDPOINT, "http://c:4318"),
+            (METRICS_ENDPOINT, "http://m:9999/custom"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics_endpoint.to_string(), "http://m:9999/custom");
+    }
+
+    #[test]
+    fn variables_are_read_and_parsed() {
+        let s = with_env(&[
+            (HEADERS, "api-key=a%20b,x-tenant=t1"),
+            (TIMEOUT, "2500"),
+            (EXPORT_INTERVAL, "1000"),
+            (TEMPORALITY, "Delta"),
+            (RESOURCE_ATTRIBUTES, "deployment.environment=prod,service.name=from-attrs"),
+            (SERVICE_NAME, "checkout"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.headers,
+            [("api-key".into(), "a b".into()), ("x-tenant".into(), "t1".into())]
+        );
+        assert_eq!(s.timeout, Duration::from_millis(2500));
+        assert_eq!(s.interval, Duration::from_secs(1));
+        assert_eq!(s.temporality, Temporality::Delta);
+        let get = |k: &str| s.resource.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("service.name"), Some("checkout"), "OTEL_SERVICE_NAME wins");
+        assert_eq!(get("deployment.environment"), Some("prod"));
+        assert_eq!(get("telemetry.sdk.name"), Some("taskscope"));
+    }
+
+    #[test]
+    fn the_builder_wins_over_variables() {
+        let req = Requested {
+            endpoint: Some("http://127.0.0.1:1234".into()),
+            protocol: Some(Protocol::HttpProtobuf),
+            service_name: Some("builder-name".into()),
+            ..Requested::default()
+        };
+        let s = resolve(req, &|name| match name {
+            ENDPOINT => Some("http://other:4318".into()),
+            PROTOCOL => Some("grpc".into()),
+            SERVICE_NAME => Some("env-name".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.protocol, Protocol::HttpProtobuf);
+        assert_eq!(s.metrics_endpoint.to_string(), "http://127.0.0.1:1234/v1/metrics");
+        assert!(s.resource.contains(&("service.name".into(), "builder-name".into())));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_value() {
+        let cases = [
+            (ENDPOINT, "not a url", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            (ENDPOINT, "ftp://collector:21", "starts with http://"),
+            (ENDPOINT, "https://collector:4317", "TLS"),
+            (METRICS_ENDPOINT, "://x", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+            (TRACES_ENDPOINT, "nope nope", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            (PROTOCOL, "udp", "grpc or http/protobuf"),
+            (PROTOCOL, "http/json", "not supported"),
+            (HEADERS, "novalue", "key=value"),
+            (HEADERS, "k=%zz", "percent-encoding"),
+            (TIMEOUT, "10s", "milliseconds"),
+            (EXPORT_INTERVAL, "-5", "milliseconds"),
+            (TEMPORALITY, "sometimes", "cumulative, delta or lowmemory"),
+            (RESOURCE_ATTRIBUTES, "=x", "key=value"),
+        ];
+        for (var, value, expected) in cases {
+            let err = with_env(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+            assert!(err.contains(value), "{err}");
+            assert!(err.contains(expected), "{var}={value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Periodic OTLP export of the metrics, over gRPC or HTTP/protobuf.
+
+mod config;
+mod encode;
+mod transport;
+mod worker;
+
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::export::stats::ExportStats;
+
+/// How requests reach the collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC (port 4317 by convention): `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318, path `/v1/metrics`):
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`.
+    HttpProtobuf,
+}
+
+/// Whether counts and histograms are totals since start or per export interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Temporality {
+    /// Totals since the process started (the default): a lost export loses nothing, the
+    /// next one carries the same totals.
+    Cumulative,
+    /// What happened since the previous export (for backends that want deltas).
+    Delta,
+}
+
+/// How latency histograms are exported.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum HistogramFormat {
+    /// OTLP exponential histograms at 64 buckets per power of two, the recorder's own
+    /// resolution, lowered only when one data point would need more than 1024 buckets (the
+    /// default).
+    #[default]
+    Exponential,
+    /// Classic histograms with these upper boundaries, in seconds.
+    Explicit(Vec<f64>),
+}
+
+/// The default explicit boundaries, in seconds: 100 µs to a minute.
+pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+
+/// Why the exporter did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OtlpError {
+    /// A setting (a builder method or an `OTEL_*` variable) has a value that cannot work.
+    #[error("{setting}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        /// The variable or builder method.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What would be accepted.
+        expected: String,
+    },
+    /// The export thread could not start.
+    #[error("the OTLP export thread could not start: {0}")]
+    Start(String),
+}
+
+/// Starts building an OTLP exporter. Settings not given fall back to the standard
+/// `OTEL_*` variables, then to the OTLP defaults (gRPC to `localhost:4317`, every 60 s,
+/// cumulative).
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), taskscope::OtlpError> {
+/// let exporter = taskscope::otlp()
+///     .with_endpoint("http://127.0.0.1:4317")
+///     .with_service_name("checkout")
+///     .with_interval(Duration::from_secs(10))
+///     .try_start()?;
+/// // ... the application runs ...
+/// drop(exporter); // exports a last time (bounded by the timeout) and stops
+/// # Ok(())
+/// # }
+/// ```
+pub fn otlp() -> OtlpBuilder {
+    OtlpBuilder::default()
+}
+
+/// Settings of the OTLP exporter; see [`otlp()`].
+#[derive(Clone, Debug, Default)]
+#[must_use = "call try_start() or start() to begin exporting"]
+pub struct OtlpBuilder {
+    req: config::Requested,
+}
+
+impl OtlpBuilder {
+    /// The collector's base URL, `http://host:port` (`OTEL_EXPORTER_OTLP_ENDPOINT`). Over
+    /// HTTP, `/v1/metrics` is appended unless the URL already ends with it.
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.req.endpoint = Some(url.into());
+        self
+    }
+
+    /// gRPC or HTTP/protobuf (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.req.protocol = Some(protocol);
+        self
+    }
+
+    /// Adds a header to every request (`OTEL_EXPORTER_OTLP_HEADERS`); replaces a variable's
+    /// header of the same name.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.req.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long one attempt may take (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.req.timeout = Some(timeout);
+        self
+    }
+
+    /// Time between exports (`OTEL_METRIC_EXPORT_INTERVAL`, default 60 s).
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.req.interval = Some(interval);
+        self
+    }
+
+    /// Cumulative (default) or delta
+    /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+    pub fn with_temporality(mut self, temporality: Temporality) -> Self {
+        self.req.temporality = Some(temporality);
+        self
+    }
+
+    /// Exports latency histograms with explicit boundaries, in seconds, instead of
+    /// exponential ones; [`DEFAULT_EXPLICIT_BUCKETS`] suits 100 µs to a minute.
+    pub fn with_explicit_buckets(mut self, bounds: impl Into<Vec<f64>>) -> Self {
+        self.req.histograms = HistogramFormat::Explicit(bounds.into());
+        self
+    }
+
+    /// `service.name` (`OTEL_SERVICE_NAME`).
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.req.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version`.
+    pub fn with_service_version(mut self, version: impl Into<String>) -> Self {
+        self.req.service_version = Some(version.into());
+        self
+    }
+
+    /// Adds a resource attribute (`OTEL_RESOURCE_ATTRIBUTES`); the builder's wins.
+    pub fn with_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.req.resource.push((key.into(), value.into()));
+        self
+    }
+
+    /// Batches kept while the collector cannot be reached (default 16). With cumulative
+    /// temporality only the newest matters, which holds all totals.
+    pub fn with_queue_capacity(mut self, batches: usize) -> Self {
+        self.req.queue = Some(batches);
+        self
+    }
+
+    /// Attempts per batch before it is dropped and counted (default 5, with backoff from
+    /// 100 ms, doubling, up to 5 s).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.req.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Starts exporting on a background thread of its own. Errors name the setting or
+    /// variable and the value that cannot work.
+    pub fn try_start(self) -> Result<OtlpExporter, OtlpError> {
+        let settings = config::resolve(self.req, &|name| std::env::var(name).ok())?;
+        let timeout = settings.timeout;
+        let (commands, receiver) = mpsc::channel(4);
+        let (started_tx, started_rx) = std_mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("taskscope-otlp".into())
+            .spawn(move || worker::run(settings, receiver, started_tx))
+            .map_err(|e| OtlpError::Start(e.to_string()))?;
+        match started_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(OtlpError::Start(e)),
+            Err(_) => return Err(OtlpError::Start("the export thread stopped".into())),
+        }
+        Ok(OtlpExporter {
+            commands,
+            thread: Some(thread),
+            timeout,
+        })
+    }
+
+    /// As [`try_start`](Self::try_start), panicking with the error's message.
+    pub fn start(self) -> OtlpExporter {
+        match self.try_start() {
+            Ok(e) => e,
+            Err(e) => panic!("taskscope: {e}"),
+        }
+    }
+}
+
+/// The running exporter. Dropping it exports a last time and stops, waiting at most the
+/// timeout (and the retries of that last export).
+#[derive(Debug)]
+pub struct OtlpExporter {
+    commands: mpsc::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    timeout: Duration,
+}
+
+use worker::Command;
+
+impl OtlpExporter {
+    /// Exports now and waits until the queue is empty (sent, or dropped after its retries);
+    /// returns the export counters. `None` if the exporter did not answer in time.
+    pub fn flush(&self) -> Option<ExportStats> {
+        self.ask(Command::Flush)
+    }
+
+    fn ask(&self, command: fn(std_mpsc::Sender<ExportStats>) -> Command) -> Option<ExportStats> {
+        let (tx, rx) = std_mpsc::channel();
+        self.commands.try_send(command(tx)).ok()?;
+        // The wait bound: a few attempts with their timeouts and backoff.
+        rx.recv_timeout(self.timeout * 2 + Duration::from_secs(10)).ok()
+    }
+
+    /// Exports a last time and stops.
+    pub fn shutdown(mut self) -> Option<ExportStats> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Option<ExportStats> {
+        let thread = self.thread.take()?;
+        let stats = self.ask(Command::Shutdown);
+        if stats.is_some() {
+            let _ = thread.join();
+        }
+        stats
+    }
+}
+
+impl Drop for OtlpExporter {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}

@@ -1,0 +1,172 @@
+//! The export thread: reads the recorder every interval, queues the request, sends with
+//! retries and backoff, drops and counts what it cannot send. The measured code never
+//! waits for any of it: the recorder is read without locks, on this thread.
+
+use std::collections::VecDeque;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use tokio::sync::mpsc;
+
+use super::Temporality;
+use super::config::Settings;
+use super::encode::{self, Frame};
+use super::transport::Transport;
+use crate::export::stats::{self, ExportStats};
+use crate::Snapshot;
+
+/// A request to the worker from the exporter handle.
+pub(crate) enum Command {
+    /// Export now and answer once the queue is empty (sent or dropped).
+    Flush(std_mpsc::Sender<ExportStats>),
+    /// Export a last time, then stop.
+    Shutdown(std_mpsc::Sender<ExportStats>),
+}
+
+struct Batch {
+    request: ExportMetricsServiceRequest,
+    points: u64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Runs the worker on the current thread until shutdown or until every handle is gone.
+/// `started` receives `Ok` once the transport is built.
+pub(crate) fn run(
+    settings: Settings,
+    mut commands: mpsc::Receiver<Command>,
+    started: std_mpsc::Sender<Result<(), String>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = started.send(Err(format!("cannot start the export runtime: {e}")));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut transport = match Transport::new(&settings) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return;
+            }
+        };
+        let _ = started.send(Ok(()));
+        let mut worker = Worker {
+            // The recorder's start, as wall-clock time: the start of cumulative counts.
+            recorder_start_ns: unix_now()
+                .saturating_sub(crate::clock::since_start().as_nanos() as u64),
+            previous: None,
+            queue: VecDeque::new(),
+            settings,
+        };
+        let mut ticker = tokio::time::interval(worker.settings.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await; // the first tick is immediate: the first export is one interval in
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    worker.collect();
+                    worker.drain(&mut transport).await;
+                }
+                command = commands.recv() => {
+                    worker.collect();
+                    worker.drain(&mut transport).await;
+                    match command {
+                        Some(Command::Flush(ack)) => {
+                            let _ = ack.send(ExportStats::read());
+                        }
+                        Some(Command::Shutdown(ack)) => {
+                            let _ = ack.send(ExportStats::read());
+                            return;
+                        }
+                        None => return,
+                    }
+                }
+            }
+        }
+    });
+}
+
+struct Worker {
+    settings: Settings,
+    recorder_start_ns: u64,
+    /// The previous cumulative snapshot and its time, for delta temporality.
+    previous: Option<(Snapshot, u64)>,
+    queue: VecDeque<Batch>,
+}
+
+impl Worker {
+    /// Reads the recorder and queues one request.
+    fn collect(&mut self) {
+        let now = unix_now();
+        let cumulative = crate::snapshot();
+        let (snap, start) = match self.settings.temporality {
+            Temporality::Cumulative => {
+                // A newer cumulative batch carries everything an older one did: the older
+                // ones waiting in the queue are superseded, not lost.
+                self.queue.clear();
+                (cumulative, self.recorder_start_ns)
+            }
+            Temporality::Delta => {
+                let (delta, start) = match &self.previous {
+                    Some((prev, at)) => (cumulative.delta(prev), *at),
+                    None => (cumulative.clone(), self.recorder_start_ns),
+                };
+                self.previous = Some((cumulative, now));
+                (delta, start)
+            }
+        };
+        let frame = Frame {
+            start_unix_ns: start,
+            now_unix_ns: now,
+            temporality: self.settings.temporality,
+        };
+        let (request, points) = encode::request(
+            &snap,
+            frame,
+            &self.settings.histograms,
+            &self.settings.resource,
+            ExportStats::read(),
+        );
+        if self.queue.len() >= self.settings.queue
+            && let Some(oldest) = self.queue.pop_front()
+        {
+            stats::count_dropped(oldest.points);
+        }
+        self.queue.push_back(Batch { request, points });
+    }
+
+    /// Sends the queued batches, oldest first, each with up to `max_attempts` attempts and
+    /// exponential backoff; a batch that cannot be sent is dropped and counted.
+    async fn drain(&mut self, transport: &mut Transport) {
+        while let Some(batch) = self.queue.pop_front() {
+            let mut backoff = Duration::from_millis(100);
+            let mut attempt = 1;
+            loop {
+                match transport.send(&batch.request).await {
+                    Ok(()) => {
+                        stats::count_export();
+                        break;
+                    }
+                    Err(e) => {
+                        stats::count_failed_attempt(e.message);
+                        if !e.retryable || attempt >= self.settings.max_attempts {
+                            stats::count_dropped(batch.points);
+                            break;
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        attempt += 1;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! What exporters report about themselves: exports made, attempts that failed, and data
+//! dropped. Read with the snapshot, so a loss is never silent.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static EXPORTS: AtomicU64 = AtomicU64::new(0);
+static FAILED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+static DROPPED_BATCHES: AtomicU64 = AtomicU64::new(0);
+static DROPPED_POINTS: AtomicU64 = AtomicU64::new(0);
+static LAST_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+/// The message of the last failed export attempt, if any attempt failed: what to fix
+/// (a collector not listening, a refused header, a timeout).
+///
+/// ```
+/// // Nothing failed in this process.
+/// assert_eq!(taskscope::last_export_error(), None);
+/// ```
+pub fn last_export_error() -> Option<String> {
+    LAST_ERROR.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Counters of the exporters in this process, since start. Plain data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Batches the collector accepted.
+    pub exports: u64,
+    /// Attempts that failed (each is retried until the batch is dropped).
+    pub failed_attempts: u64,
+    /// Batches given up on: retries exhausted, or pushed out of a full queue. With
+    /// cumulative temporality a later batch carries the same totals, so a dropped batch
+    /// loses no count once the collector is back; with delta temporality its counts are
+    /// lost.
+    pub dropped_batches: u64,
+    /// Data points in the dropped batches.
+    pub dropped_points: u64,
+}
+
+impl ExportStats {
+    /// Reads the counters.
+    pub(crate) fn read() -> Self {
+        Self {
+            exports: EXPORTS.load(Ordering::Relaxed),
+            failed_attempts: FAILED_ATTEMPTS.load(Ordering::Relaxed),
+            dropped_batches: DROPPED_BATCHES.load(Ordering::Relaxed),
+            dropped_points: DROPPED_POINTS.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(feature = "otlp")]
+pub(crate) fn count_export() {
+    EXPORTS.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg(feature = "otlp")]
+pub(crate) fn count_failed_attempt(message: String) {
+    FAILED_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+    *LAST_ERROR.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+}
+
+#[cfg(feature = "otlp")]
+pub(crate) fn count_dropped(points: u64) {
+    DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
+    DROPPED_POINTS.fetch_add(points, Ordering::Relaxed);
+}

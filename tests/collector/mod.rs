@@ -1,0 +1,263 @@
+//! A real OTLP collector for the tests: the `rotel` agent from PyPI, started on free
+//! loopback ports, its debug output (what it received) read back as text.
+//!
+//! `.ci/run` installs rotel into a venv and sets `TASKSCOPE_ROTEL` to the binary. Without
+//! the variable, the first test installs it into a venv under the target directory
+//! (`python3 -m venv` and `pip install rotel`, about 10 s once), so `cargo test` needs no
+//! manual step.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The rotel binary, installed on first use.
+pub fn rotel_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("TASKSCOPE_ROTEL") {
+        return PathBuf::from(path);
+    }
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rotel");
+    let venv = root.join("venv");
+    let marker = root.join("installed");
+    let lock = root.join("lock");
+    std::fs::create_dir_all(&root).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !marker.exists() {
+        // One installer at a time, across test binaries: creating a directory is atomic.
+        if std::fs::create_dir(&lock).is_ok() {
+            if !marker.exists() {
+                let ok = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()
+                    .is_ok_and(|s| s.success())
+                    && Command::new(venv.join("bin/pip"))
+                        .args(["install", "--quiet", "rotel"])
+                        .status()
+                        .is_ok_and(|s| s.success());
+                if ok {
+                    std::fs::write(&marker, "").unwrap();
+                }
+                let _ = std::fs::remove_dir(&lock);
+                assert!(ok, "installing rotel with pip failed (set TASKSCOPE_ROTEL to a rotel-agent binary)");
+            }
+        } else {
+            assert!(Instant::now() < deadline, "waited 300 s for another rotel install");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", "import rotel,pathlib;print(pathlib.Path(rotel.__file__).parent/'rotel-agent')"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running collector; killed on drop.
+pub struct Collector {
+    pub grpc_port: u16,
+    pub http_port: u16,
+    output: PathBuf,
+    child: Option<Child>,
+}
+
+impl Collector {
+    /// Starts rotel on two free ports and waits until both accept connections.
+    pub fn start(name: &str) -> Self {
+        let mut c = Self::not_started(name);
+        c.restart();
+        c
+    }
+
+    /// Picks the ports and the output file, without starting the process: a collector
+    /// that is down.
+    pub fn not_started(name: &str) -> Self {
+        let c = Collector {
+            grpc_port: free_port(),
+            http_port: free_port(),
+            output: Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("rotel-{name}-{}.out", std::process::id())),
+            child: None,
+        };
+        let _ = std::fs::remove_file(&c.output);
+        c
+    }
+
+    /// (Re)starts the process on the same ports, appending to the same output.
+    pub fn restart(&mut self) {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.output)
+            .unwrap();
+        let child = Command::new(rotel_binary())
+            .arg("start")
+            .arg("--otlp-grpc-endpoint")
+            .arg(format!("127.0.0.1:{}", self.grpc_port))
+            .arg("--otlp-http-endpoint")
+            .arg(format!("127.0.0.1:{}", self.http_port))
+            .args([
+                "--debug-log", "metrics", "--debug-log", "traces",
+                "--debug-log-verbosity", "detailed", "--exporter", "blackhole",
+            ])
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("rotel starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in [self.grpc_port, self.http_port] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "rotel did not listen on {port}: {}", self.output());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Kills the process (the ports become free).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Everything the collector printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    /// Waits until the output contains `needle` (the debug log lags the request a little).
+    pub fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.output();
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in the collector's output:\n{out}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One data point as the collector printed it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Point {
+    pub metric: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub value: Option<f64>,
+    pub count: Option<u64>,
+    pub sum: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// Count per printed bucket, in order.
+    pub buckets: Vec<u64>,
+}
+
+/// Resource attributes and data points of the last request in the output that mentions
+/// `function` (cumulative export: the last one holds the totals).
+pub fn last_export(output: &str, function: &str) -> (Vec<(String, String)>, Vec<Point>) {
+    let needle = format!("-> function: Str({function})");
+    let blocks: Vec<&str> = output.split("ResourceMetrics #0").collect();
+    let block = blocks
+        .iter()
+        .rev()
+        .find(|b| b.contains(&needle))
+        .unwrap_or_else(|| panic!("no export mentions {function}:\n{output}"));
+    parse(block)
+}
+
+fn attr(line: &str) -> Option<(String, String)> {
+    let rest = line.trim().strip_prefix("-> ")?;
+    let (k, v) = rest.split_once(": ")?;
+    let v = v.strip_prefix("Str(")?.strip_suffix(')')?;
+    Some((k.to_owned(), v.to_owned()))
+}
+
+fn parse(block: &str) -> (Vec<(String, String)>, Vec<Point>) {
+    #[derive(PartialEq)]
+    enum In {
+        Resource,
+        Descriptor,
+        Point,
+    }
+    let mut resource = Vec::new();
+    let mut points: Vec<Point> = Vec::new();
+    let mut metric = String::new();
+    let mut state = In::Resource;
+    for line in block.lines() {
+        let t = line.trim();
+        if t.starts_with("Resource attributes:") {
+            state = In::Resource;
+        } else if t.starts_with("Descriptor:") {
+            state = In::Descriptor;
+        } else if t.starts_with("NumberDataPoints #")
+            || t.starts_with("ExponentialHistogramDataPoints #")
+            || t.starts_with("HistogramDataPoints #")
+        {
+            state = In::Point;
+            points.push(Point {
+                metric: metric.clone(),
+                ..Point::default()
+            });
+        } else if let Some(name) = t.strip_prefix("-> Name: ") {
+            metric = name.to_owned();
+        } else if let Some((k, v)) = attr(t) {
+            match state {
+                In::Resource => resource.push((k, v)),
+                In::Point => {
+                    points.last_mut().unwrap().attributes.insert(k, v);
+                }
+                In::Descriptor => {}
+            }
+        } else if state == In::Point {
+            let p = points.last_mut().unwrap();
+            let num = |s: &str| s.trim().parse::<f64>().ok();
+            if let Some(v) = t.strip_prefix("Value: ") {
+                p.value = num(v);
+            } else if let Some(v) = t.strip_prefix("Count: ") {
+                p.count = v.trim().parse().ok();
+            } else if let Some(v) = t.strip_prefix("Sum: ") {
+                p.sum = num(v);
+            } else if let Some(v) = t.strip_prefix("Min: ") {
+                p.min = num(v);
+            } else if let Some(v) = t.strip_prefix("Max: ") {
+                p.max = num(v);
+            } else if t.starts_with("Bucket ") || t.starts_with("Buckets #") {
+                if let Some(c) = t.rsplit("Count: ").next().and_then(|c| c.trim().parse().ok()) {
+                    p.buckets.push(c);
+                }
+            }
+        }
+    }
+    (resource, points)
+}
+
+/// The points of one metric whose attributes include all of `with`.
+pub fn find<'a>(points: &'a [Point], metric: &str, with: &[(&str, &str)]) -> Vec<&'a Point> {
+    points
+        .iter()
+        .filter(|p| p.metric == metric)
+        .filter(|p| with.iter().all(|(k, v)| p.attributes.get(*k).map(String::as_str) == Some(*v)))
+        .collect()
+}

@@ -108,9 +108,14 @@ fn ticks_for_nanos(ns: u64) -> u64 {
 
 /// Time since the process first read the clock, for snapshot timestamps.
 pub(crate) fn since_start() -> Duration {
+    since_start_at(now())
+}
+
+/// The time of a clock reading, as time since the process first read the clock.
+pub(crate) fn since_start_at(ticks: u64) -> Duration {
     static START: OnceLock<u64> = OnceLock::new();
     let start = *START.get_or_init(now);
-    Duration::from_nanos(nanos_between(start, now()))
+    Duration::from_nanos(nanos_between(start, ticks))
 }
 
 #[cfg(test)]

@@ -50,14 +50,14 @@ pub use config::{
     Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled,
     set_slow_poll_threshold,
 };
-pub use instrument::call::EARLY_EXIT_KIND;
-pub use instrument::callsite::Source;
-pub use export::stats::{ExportStats, last_export_error};
 #[cfg(feature = "otlp")]
 pub use export::otlp::{
     DEFAULT_EXPLICIT_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError, OtlpExporter, Protocol,
     Temporality, otlp,
 };
+pub use export::stats::{ExportStats, last_export_error};
+pub use instrument::call::EARLY_EXIT_KIND;
+pub use instrument::callsite::Source;
 #[cfg(feature = "layer")]
 pub use instrument::layer::{SpanLayer, UNKNOWN_ERROR_KIND, layer};
 pub use instrument::outcome::{ErrorKind, Outcome};

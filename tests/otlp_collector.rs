@@ -22,7 +22,8 @@ enum FetchError {
 /// Runs the known workload under paused time, so every duration is exact: 1000 ok calls of
 /// 10 ms, 50 errors of two kinds (30 `Timeout`, 20 `Refused`) of 20 ms, 10 calls cancelled
 /// by a 5 ms timeout, and 1 panic.
-type Call = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FetchError>> + Send>>;
+type Call =
+    fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FetchError>> + Send>>;
 
 async fn workload(ok: Call, timeout: Call, refused: Call, panics: Call) {
     for _ in 0..1000 {
@@ -76,7 +77,11 @@ fn quiet_panics() {
 
 fn value(points: &[Point], metric: &str, with: &[(&str, &str)]) -> f64 {
     let found = find(points, metric, with);
-    assert_eq!(found.len(), 1, "one {metric} point with {with:?}: {found:#?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "one {metric} point with {with:?}: {found:#?}"
+    );
     found[0].value.unwrap()
 }
 
@@ -88,7 +93,10 @@ fn close(a: f64, b: f64) -> bool {
 fn check(c: &Collector, function: &str, service: &str) {
     let out = c.wait_for(&format!("-> function: Str({function})"));
     let (resource, points) = last_export(&out, function);
-    assert!(resource.contains(&("service.name".into(), service.into())), "{resource:?}");
+    assert!(
+        resource.contains(&("service.name".into(), service.into())),
+        "{resource:?}"
+    );
     assert!(resource.contains(&("service.version".into(), "1.2.3".into())));
     assert!(resource.contains(&("deployment.environment".into(), "test".into())));
     assert!(resource.iter().any(|(k, _)| k == "host.name"));
@@ -98,20 +106,35 @@ fn check(c: &Collector, function: &str, service: &str) {
     assert_eq!(calls("cancelled"), 10.0);
     assert_eq!(calls("panicked"), 1.0);
     let kind = |k: &str| {
-        value(&points, "function.calls", &[f[0], ("outcome", "error"), ("error.kind", k)])
+        value(
+            &points,
+            "function.calls",
+            &[f[0], ("outcome", "error"), ("error.kind", k)],
+        )
     };
     assert_eq!((kind("Timeout"), kind("Refused")), (30.0, 20.0));
 
     let histogram = |outcome: &str| {
-        let h = find(&points, "function.calls.duration", &[f[0], ("outcome", outcome)]);
+        let h = find(
+            &points,
+            "function.calls.duration",
+            &[f[0], ("outcome", outcome)],
+        );
         assert_eq!(h.len(), 1, "{h:#?}");
         h[0].clone()
     };
     let ok = histogram("ok");
     assert_eq!(ok.count, Some(1000));
     assert!(close(ok.sum.unwrap(), 10.0), "{ok:?}");
-    assert!(close(ok.min.unwrap(), 0.010) && close(ok.max.unwrap(), 0.010), "{ok:?}");
-    assert_eq!(ok.buckets.iter().sum::<u64>(), 1000, "every call is in a bucket");
+    assert!(
+        close(ok.min.unwrap(), 0.010) && close(ok.max.unwrap(), 0.010),
+        "{ok:?}"
+    );
+    assert_eq!(
+        ok.buckets.iter().sum::<u64>(),
+        1000,
+        "every call is in a bucket"
+    );
     let err = histogram("error");
     assert_eq!(err.count, Some(50));
     assert!(close(err.sum.unwrap(), 1.0), "{err:?}");
@@ -184,5 +207,8 @@ fn a_bad_endpoint_is_an_error_naming_the_setting_and_the_value() {
         .try_start()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("with_endpoint") && err.contains("collector:4317"), "{err}");
+    assert!(
+        err.contains("with_endpoint") && err.contains("collector:4317"),
+        "{err}"
+    );
 }

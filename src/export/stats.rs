@@ -8,6 +8,15 @@ static EXPORTS: AtomicU64 = AtomicU64::new(0);
 static FAILED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 static DROPPED_BATCHES: AtomicU64 = AtomicU64::new(0);
 static DROPPED_POINTS: AtomicU64 = AtomicU64::new(0);
+static DROPPED_SPANS: AtomicU64 = AtomicU64::new(0);
+
+fn dropped_spans() -> u64 {
+    #[cfg(feature = "otlp")]
+    let unsampled = crate::record::samples::dropped();
+    #[cfg(not(feature = "otlp"))]
+    let unsampled = 0;
+    DROPPED_SPANS.load(Ordering::Relaxed) + unsampled
+}
 static LAST_ERROR: Mutex<Option<String>> = Mutex::new(None);
 
 /// The message of the last failed export attempt, if any attempt failed: what to fix
@@ -35,6 +44,9 @@ pub struct ExportStats {
     pub dropped_batches: u64,
     /// Data points in the dropped batches.
     pub dropped_points: u64,
+    /// Sampled calls (spans) that were not exported: dropped with their batch, or not kept
+    /// because the buffer between two exports was full.
+    pub dropped_spans: u64,
 }
 
 impl ExportStats {
@@ -45,6 +57,7 @@ impl ExportStats {
             failed_attempts: FAILED_ATTEMPTS.load(Ordering::Relaxed),
             dropped_batches: DROPPED_BATCHES.load(Ordering::Relaxed),
             dropped_points: DROPPED_POINTS.load(Ordering::Relaxed),
+            dropped_spans: dropped_spans(),
         }
     }
 }
@@ -64,4 +77,9 @@ pub(crate) fn count_failed_attempt(message: String) {
 pub(crate) fn count_dropped(points: u64) {
     DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
     DROPPED_POINTS.fetch_add(points, Ordering::Relaxed);
+}
+
+#[cfg(feature = "otlp")]
+pub(crate) fn count_dropped_spans(spans: u64) {
+    DROPPED_SPANS.fetch_add(spans, Ordering::Relaxed);
 }

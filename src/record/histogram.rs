@@ -245,7 +245,11 @@ impl Histogram {
     /// Records one duration (used by tests and by code that builds histograms by hand).
     pub fn record(&mut self, value: Duration) {
         let ns = value.as_nanos().min(u128::from(u64::MAX)) as u64;
-        self.min = if self.is_empty() { ns } else { self.min.min(ns) };
+        self.min = if self.is_empty() {
+            ns
+        } else {
+            self.min.min(ns)
+        };
         self.add_to_bucket(bucket_index(ns), 1);
         self.sum = self.sum.saturating_add(ns);
         self.max = self.max.max(ns);

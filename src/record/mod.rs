@@ -3,5 +3,7 @@
 pub(crate) mod histogram;
 pub(crate) mod registry;
 pub(crate) mod report;
+#[cfg(feature = "otlp")]
+pub(crate) mod samples;
 pub(crate) mod snapshot;
 pub(crate) mod thread_slot;

@@ -195,13 +195,19 @@ impl FunctionState {
     /// Records a finished call. `kind` is the error kind for `Outcome::Error`.
     #[inline(always)]
     pub(crate) fn record_end(
-        &self,
+        &'static self,
         outcome: Outcome,
         kind: Option<&'static str>,
         call: CallRecord,
     ) {
         let kind = kind.map(|k| self.kinds.index_of(k));
         self.record_end_indexed(outcome, kind, call);
+    }
+
+    /// The error kind at an index of this function's kind table.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn kind_name(&self, index: usize) -> &'static str {
+        crate::instrument::outcome::short_kind(self.kinds.name(index))
     }
 
     #[cfg(feature = "layer")]
@@ -216,7 +222,7 @@ impl FunctionState {
     /// [`kind_index`]: FunctionState::kind_index
     #[inline(always)]
     pub(crate) fn record_end_indexed(
-        &self,
+        &'static self,
         outcome: Outcome,
         kind: Option<usize>,
         call: CallRecord,
@@ -232,6 +238,8 @@ impl FunctionState {
         if let Some(index) = kind {
             add(&shard.kinds[index.min(self.kinds.limit)], 1, exclusive);
         }
+        #[cfg(feature = "otlp")]
+        super::samples::offer(self, outcome, kind, call.wall_ns);
     }
 
     /// Reads every shard into plain data. Completed calls are read before started ones, so a
@@ -443,6 +451,15 @@ impl KindTable {
         let _ = self.names[len].set(kind);
         self.len.store(len + 1, Ordering::Release);
         len
+    }
+
+    /// The kind at an index (the overflow kind for the overflow index).
+    #[cfg(feature = "otlp")]
+    fn name(&self, index: usize) -> &'static str {
+        self.names
+            .get(index)
+            .and_then(|n| n.get().copied())
+            .unwrap_or(crate::OVERFLOW_KIND)
     }
 
     fn names(&self) -> Vec<&'static str> {

@@ -40,22 +40,35 @@ pub fn rotel_binary() -> PathBuf {
                     std::fs::write(&marker, "").unwrap();
                 }
                 let _ = std::fs::remove_dir(&lock);
-                assert!(ok, "installing rotel with pip failed (set TASKSCOPE_ROTEL to a rotel-agent binary)");
+                assert!(
+                    ok,
+                    "installing rotel with pip failed (set TASKSCOPE_ROTEL to a rotel-agent binary)"
+                );
             }
         } else {
-            assert!(Instant::now() < deadline, "waited 300 s for another rotel install");
+            assert!(
+                Instant::now() < deadline,
+                "waited 300 s for another rotel install"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
     let out = Command::new(venv.join("bin/python"))
-        .args(["-c", "import rotel,pathlib;print(pathlib.Path(rotel.__file__).parent/'rotel-agent')"])
+        .args([
+            "-c",
+            "import rotel,pathlib;print(pathlib.Path(rotel.__file__).parent/'rotel-agent')",
+        ])
         .output()
         .unwrap();
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running collector; killed on drop.
@@ -102,8 +115,14 @@ impl Collector {
             .arg("--otlp-http-endpoint")
             .arg(format!("127.0.0.1:{}", self.http_port))
             .args([
-                "--debug-log", "metrics", "--debug-log", "traces",
-                "--debug-log-verbosity", "detailed", "--exporter", "blackhole",
+                "--debug-log",
+                "metrics",
+                "--debug-log",
+                "traces",
+                "--debug-log-verbosity",
+                "detailed",
+                "--exporter",
+                "blackhole",
             ])
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
@@ -113,7 +132,11 @@ impl Collector {
         let deadline = Instant::now() + Duration::from_secs(20);
         for port in [self.grpc_port, self.http_port] {
             while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "rotel did not listen on {port}: {}", self.output());
+                assert!(
+                    Instant::now() < deadline,
+                    "rotel did not listen on {port}: {}",
+                    self.output()
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -148,7 +171,10 @@ impl Collector {
             if out.contains(needle) {
                 return out;
             }
-            assert!(Instant::now() < deadline, "no {needle:?} in the collector's output:\n{out}");
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the collector's output:\n{out}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -172,6 +198,8 @@ pub struct Point {
     pub max: Option<f64>,
     /// Count per printed bucket, in order.
     pub buckets: Vec<u64>,
+    /// Trace ids of the point's exemplars.
+    pub exemplar_traces: Vec<String>,
 }
 
 /// Resource attributes and data points of the last request in the output that mentions
@@ -233,7 +261,9 @@ fn parse(block: &str) -> (Vec<(String, String)>, Vec<Point>) {
         } else if state == In::Point {
             let p = points.last_mut().unwrap();
             let num = |s: &str| s.trim().parse::<f64>().ok();
-            if let Some(v) = t.strip_prefix("Value: ") {
+            if let Some(v) = t.strip_prefix("-> Trace ID: ") {
+                p.exemplar_traces.push(v.trim().to_owned());
+            } else if let Some(v) = t.strip_prefix("Value: ") {
                 p.value = num(v);
             } else if let Some(v) = t.strip_prefix("Count: ") {
                 p.count = v.trim().parse().ok();
@@ -243,10 +273,13 @@ fn parse(block: &str) -> (Vec<(String, String)>, Vec<Point>) {
                 p.min = num(v);
             } else if let Some(v) = t.strip_prefix("Max: ") {
                 p.max = num(v);
-            } else if t.starts_with("Bucket ") || t.starts_with("Buckets #") {
-                if let Some(c) = t.rsplit("Count: ").next().and_then(|c| c.trim().parse().ok()) {
-                    p.buckets.push(c);
-                }
+            } else if (t.starts_with("Bucket ") || t.starts_with("Buckets #"))
+                && let Some(c) = t
+                    .rsplit("Count: ")
+                    .next()
+                    .and_then(|c| c.trim().parse().ok())
+            {
+                p.buckets.push(c);
             }
         }
     }
@@ -258,6 +291,53 @@ pub fn find<'a>(points: &'a [Point], metric: &str, with: &[(&str, &str)]) -> Vec
     points
         .iter()
         .filter(|p| p.metric == metric)
-        .filter(|p| with.iter().all(|(k, v)| p.attributes.get(*k).map(String::as_str) == Some(*v)))
+        .filter(|p| {
+            with.iter()
+                .all(|(k, v)| p.attributes.get(*k).map(String::as_str) == Some(*v))
+        })
         .collect()
+}
+
+/// One span as the collector printed it.
+#[derive(Clone, Debug, Default)]
+pub struct SpanOut {
+    pub trace_id: String,
+    pub name: String,
+    pub status: String,
+    pub message: String,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub events: Vec<String>,
+}
+
+/// Every span in the output.
+pub fn spans(output: &str) -> Vec<SpanOut> {
+    let mut out = Vec::new();
+    for chunk in output.split("Span #").skip(1) {
+        let mut span = SpanOut::default();
+        for line in chunk.lines() {
+            let t = line.trim();
+            if t.starts_with("ResourceMetrics") || t.starts_with("ResourceSpans") {
+                break;
+            }
+            let field = |prefix: &str| {
+                t.strip_prefix(prefix)
+                    .map(|v| v.trim_start_matches([' ', ':']).trim().to_owned())
+            };
+            if let Some(v) = field("Trace ID") {
+                span.trace_id = v;
+            } else if let Some(v) = field("Name           :") {
+                span.name = v;
+            } else if let Some(v) = field("Status code") {
+                span.status = v;
+            } else if let Some(v) = field("Status message") {
+                span.message = v;
+            } else if let Some(v) = t.strip_prefix("-> Name: ") {
+                span.events.push(v.to_owned());
+            } else if let Some((k, v)) = attr(t) {
+                span.attributes.insert(k, v);
+            }
+        }
+        out.push(span);
+    }
+    out
 }

@@ -13,6 +13,10 @@ pub(crate) struct Settings {
     pub(crate) protocol: Protocol,
     /// For gRPC, the collector's address; for HTTP, the full URL of the metrics path.
     pub(crate) metrics_endpoint: Uri,
+    /// The same for traces.
+    pub(crate) traces_endpoint: Uri,
+    /// The share of calls exported as spans (0 for none).
+    pub(crate) trace_sampling: f64,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
@@ -38,6 +42,7 @@ pub(crate) struct Requested {
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) queue: Option<usize>,
     pub(crate) max_attempts: Option<u32>,
+    pub(crate) trace_sampling: Option<f64>,
 }
 
 /// The variables read, in one place.
@@ -51,6 +56,8 @@ pub(crate) const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 pub(crate) const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub(crate) const EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 pub(crate) const TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+pub(crate) const SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+pub(crate) const SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -91,7 +98,8 @@ pub(crate) fn resolve(
 
     // The metrics endpoint: the builder's base endpoint, else the signal's own variable
     // (used as it is), else the base variable (with the signal's path for HTTP).
-    let (setting, raw, is_base) = match (req.endpoint.clone(), var(METRICS_ENDPOINT), var(ENDPOINT)) {
+    let (setting, raw, is_base) = match (req.endpoint.clone(), var(METRICS_ENDPOINT), var(ENDPOINT))
+    {
         (Some(e), _, _) => ("with_endpoint", e, true),
         (None, Some(e), _) => (METRICS_ENDPOINT, e, false),
         (None, None, Some(e)) => (ENDPOINT, e, true),
@@ -103,10 +111,35 @@ pub(crate) fn resolve(
             ("default endpoint", default.to_owned(), true)
         }
     };
-    let metrics_endpoint = endpoint(setting, &raw, is_base, protocol)?;
-    if let Some(traces) = var(TRACES_ENDPOINT) {
-        endpoint(TRACES_ENDPOINT, &traces, false, protocol)?;
-    }
+    let metrics_endpoint = endpoint(setting, &raw, is_base, protocol, "/v1/metrics")?;
+    // Traces: the builder's base endpoint, else the traces variable (as it is), else the
+    // base the metrics endpoint came from; a metrics URL given alone is the collector's too.
+    let traces_endpoint = match (&req.endpoint, var(TRACES_ENDPOINT)) {
+        (None, Some(t)) => endpoint(TRACES_ENDPOINT, &t, false, protocol, "/v1/traces")?,
+        _ if is_base => endpoint(setting, &raw, true, protocol, "/v1/traces")?,
+        _ => {
+            let m = metrics_endpoint.to_string();
+            let base = m.strip_suffix("/v1/metrics").unwrap_or(&m);
+            endpoint(
+                setting,
+                base,
+                protocol == Protocol::HttpProtobuf,
+                protocol,
+                "/v1/traces",
+            )?
+        }
+    };
+    let trace_sampling = match req.trace_sampling {
+        Some(r) if !(0.0..=1.0).contains(&r) => {
+            return Err(invalid(
+                "with_trace_sampling",
+                &r.to_string(),
+                "a ratio from 0 to 1",
+            ));
+        }
+        Some(r) => r,
+        None => sampler(var(SAMPLER), var(SAMPLER_ARG))?,
+    };
 
     let mut headers = match var(HEADERS) {
         Some(v) => key_values(HEADERS, &v)?,
@@ -118,7 +151,8 @@ pub(crate) fn resolve(
     }
     for (k, v) in &headers {
         let valid_name = !k.is_empty()
-            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         let valid_value = v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
         if !valid_name || !valid_value {
             return Err(invalid(
@@ -170,11 +204,17 @@ pub(crate) fn resolve(
     let resource = resource(&req, &var)?;
     let queue = req.queue.unwrap_or(DEFAULT_QUEUE);
     if queue == 0 {
-        return Err(invalid("with_queue_capacity", "0", "a queue of at least one batch"));
+        return Err(invalid(
+            "with_queue_capacity",
+            "0",
+            "a queue of at least one batch",
+        ));
     }
     Ok(Settings {
         protocol,
         metrics_endpoint,
+        traces_endpoint,
+        trace_sampling,
         headers,
         timeout,
         interval,
@@ -186,11 +226,36 @@ pub(crate) fn resolve(
     })
 }
 
+/// `OTEL_TRACES_SAMPLER` and its argument, as a ratio (0 when unset: no spans).
+fn sampler(name: Option<String>, arg: Option<String>) -> Result<f64, OtlpError> {
+    let Some(name) = name else { return Ok(0.0) };
+    let ratio = || match &arg {
+        None => Ok(1.0),
+        Some(a) => a
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| invalid(SAMPLER_ARG, a, "a ratio from 0 to 1")),
+    };
+    match name.trim() {
+        "always_on" | "parentbased_always_on" => Ok(1.0),
+        "always_off" | "parentbased_always_off" => Ok(0.0),
+        "traceidratio" | "parentbased_traceidratio" => ratio(),
+        _ => Err(invalid(
+            SAMPLER,
+            &name,
+            "always_on, always_off, traceidratio or their parentbased_ forms",
+        )),
+    }
+}
+
 fn endpoint(
     setting: &'static str,
     raw: &str,
     is_base: bool,
     protocol: Protocol,
+    signal_path: &str,
 ) -> Result<Uri, OtlpError> {
     let raw = raw.trim();
     let uri: Uri = raw
@@ -208,15 +273,16 @@ fn endpoint(
         _ => return Err(invalid(setting, raw, "a URL that starts with http://")),
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid(setting, raw, "a URL with a host, such as http://127.0.0.1:4317"));
+        return Err(invalid(
+            setting,
+            raw,
+            "a URL with a host, such as http://127.0.0.1:4317",
+        ));
     }
     if protocol == Protocol::HttpProtobuf && is_base {
         let base = raw.trim_end_matches('/');
-        let full = if base.ends_with("/v1/metrics") {
-            base.to_owned()
-        } else {
-            format!("{base}/v1/metrics")
-        };
+        let base = base.strip_suffix("/v1/metrics").unwrap_or(base);
+        let full = format!("{base}{signal_path}");
         return full
             .parse()
             .map_err(|_| invalid(setting, raw, "a URL such as http://127.0.0.1:4318"));
@@ -242,9 +308,8 @@ fn key_values(setting: &'static str, v: &str) -> Result<Vec<(String, String)>, O
         if k.is_empty() {
             return Err(invalid(setting, v, "comma-separated key=value pairs"));
         }
-        let val = percent_decode(val).ok_or_else(|| {
-            invalid(setting, v, "values with valid percent-encoding (%XX)")
-        })?;
+        let val = percent_decode(val)
+            .ok_or_else(|| invalid(setting, v, "values with valid percent-encoding (%XX)"))?;
         out.push((k.to_owned(), val));
     }
     Ok(out)
@@ -281,7 +346,10 @@ fn resource(
         ("service.name".into(), format!("unknown_service:{exe}")),
         ("telemetry.sdk.name".into(), "taskscope".into()),
         ("telemetry.sdk.language".into(), "rust".into()),
-        ("telemetry.sdk.version".into(), env!("CARGO_PKG_VERSION").into()),
+        (
+            "telemetry.sdk.version".into(),
+            env!("CARGO_PKG_VERSION").into(),
+        ),
         ("process.pid".into(), std::process::id().to_string()),
         ("process.executable.name".into(), exe),
     ];
@@ -330,7 +398,10 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         resolve(Requested::default(), &move |name| {
-            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
         })
     }
 
@@ -364,19 +435,34 @@ mod tests {
             (TIMEOUT, "2500"),
             (EXPORT_INTERVAL, "1000"),
             (TEMPORALITY, "Delta"),
-            (RESOURCE_ATTRIBUTES, "deployment.environment=prod,service.name=from-attrs"),
+            (
+                RESOURCE_ATTRIBUTES,
+                "deployment.environment=prod,service.name=from-attrs",
+            ),
             (SERVICE_NAME, "checkout"),
         ])
         .unwrap();
         assert_eq!(
             s.headers,
-            [("api-key".into(), "a b".into()), ("x-tenant".into(), "t1".into())]
+            [
+                ("api-key".into(), "a b".into()),
+                ("x-tenant".into(), "t1".into())
+            ]
         );
         assert_eq!(s.timeout, Duration::from_millis(2500));
         assert_eq!(s.interval, Duration::from_secs(1));
         assert_eq!(s.temporality, Temporality::Delta);
-        let get = |k: &str| s.resource.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("service.name"), Some("checkout"), "OTEL_SERVICE_NAME wins");
+        let get = |k: &str| {
+            s.resource
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            get("service.name"),
+            Some("checkout"),
+            "OTEL_SERVICE_NAME wins"
+        );
         assert_eq!(get("deployment.environment"), Some("prod"));
         assert_eq!(get("telemetry.sdk.name"), Some("taskscope"));
     }
@@ -397,8 +483,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.protocol, Protocol::HttpProtobuf);
-        assert_eq!(s.metrics_endpoint.to_string(), "http://127.0.0.1:1234/v1/metrics");
-        assert!(s.resource.contains(&("service.name".into(), "builder-name".into())));
+        assert_eq!(
+            s.metrics_endpoint.to_string(),
+            "http://127.0.0.1:1234/v1/metrics"
+        );
+        assert!(
+            s.resource
+                .contains(&("service.name".into(), "builder-name".into()))
+        );
     }
 
     #[test]
@@ -407,8 +499,16 @@ mod tests {
             (ENDPOINT, "not a url", "OTEL_EXPORTER_OTLP_ENDPOINT"),
             (ENDPOINT, "ftp://collector:21", "starts with http://"),
             (ENDPOINT, "https://collector:4317", "TLS"),
-            (METRICS_ENDPOINT, "://x", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
-            (TRACES_ENDPOINT, "nope nope", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            (
+                METRICS_ENDPOINT,
+                "://x",
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            ),
+            (
+                TRACES_ENDPOINT,
+                "nope nope",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            ),
             (PROTOCOL, "udp", "grpc or http/protobuf"),
             (PROTOCOL, "http/json", "not supported"),
             (HEADERS, "novalue", "key=value"),
@@ -416,6 +516,7 @@ mod tests {
             (TIMEOUT, "10s", "milliseconds"),
             (EXPORT_INTERVAL, "-5", "milliseconds"),
             (TEMPORALITY, "sometimes", "cumulative, delta or lowmemory"),
+            (SAMPLER, "sometimes", "traceidratio"),
             (RESOURCE_ATTRIBUTES, "=x", "key=value"),
         ];
         for (var, value, expected) in cases {

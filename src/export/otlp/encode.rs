@@ -5,17 +5,15 @@
 //! already aggregated, so taskscope fills the data points directly.
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
     Histogram as OtlpHistogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum, exponential_histogram_data_point::Buckets, metric::Data,
-    number_data_point,
+    ScopeMetrics, Sum, exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use super::spans::Timed;
 use super::{HistogramFormat, Temporality};
 use crate::export::stats::ExportStats;
 use crate::record::histogram::Histogram;
@@ -42,13 +40,14 @@ pub(crate) fn request(
     histograms: &HistogramFormat,
     resource: &[(String, String)],
     exports: ExportStats,
+    samples: &[Timed<'_>],
 ) -> (ExportMetricsServiceRequest, u64) {
     let mut m = Metrics::new(frame);
     for f in &snap.functions {
-        m.function(f, histograms);
+        m.function(f, histograms, samples);
     }
     m.self_metrics(exports);
-    let points = m.points;
+    let points = m.point_count();
     let request = ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: Some(Resource {
@@ -70,7 +69,7 @@ pub(crate) fn request(
     (request, points)
 }
 
-fn kv(key: &str, value: &str) -> KeyValue {
+pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue {
@@ -89,7 +88,6 @@ struct Metrics {
     slow_polls: Vec<NumberDataPoint>,
     concurrent: Vec<NumberDataPoint>,
     dropped: Vec<NumberDataPoint>,
-    points: u64,
 }
 
 enum HistogramPoints {
@@ -117,11 +115,25 @@ impl Metrics {
             slow_polls: Vec::new(),
             concurrent: Vec::new(),
             dropped: Vec::new(),
-            points: 0,
         }
     }
 
-    fn int_point(&self, attributes: Vec<KeyValue>, value: u64, cumulative_from: u64) -> NumberDataPoint {
+    fn point_count(&self) -> u64 {
+        (self.calls.len()
+            + self.duration.len()
+            + self.busy.len()
+            + self.polls.len()
+            + self.slow_polls.len()
+            + self.concurrent.len()
+            + self.dropped.len()) as u64
+    }
+
+    fn int_point(
+        &self,
+        attributes: Vec<KeyValue>,
+        value: u64,
+        cumulative_from: u64,
+    ) -> NumberDataPoint {
         NumberDataPoint {
             attributes,
             start_time_unix_nano: cumulative_from,
@@ -133,7 +145,12 @@ impl Metrics {
         }
     }
 
-    fn function(&mut self, f: &FunctionSnapshot, histograms: &HistogramFormat) {
+    fn function(
+        &mut self,
+        f: &FunctionSnapshot,
+        histograms: &HistogramFormat,
+        samples: &[Timed<'_>],
+    ) {
         let base = vec![kv("function", f.name), kv("module", f.module)];
         let start = self.frame.start_unix_ns;
         for outcome in Outcome::ALL {
@@ -152,17 +169,43 @@ impl Metrics {
                     counted += k.count;
                 }
                 if counted < stats.count {
-                    self.calls.push(self.int_point(attrs.clone(), stats.count - counted, start));
+                    self.calls
+                        .push(self.int_point(attrs.clone(), stats.count - counted, start));
                 }
             } else {
-                self.calls.push(self.int_point(attrs.clone(), stats.count, start));
+                self.calls
+                    .push(self.int_point(attrs.clone(), stats.count, start));
             }
-            self.polls.push(self.int_point(attrs.clone(), stats.polls, start));
+            self.polls
+                .push(self.int_point(attrs.clone(), stats.polls, start));
             self.slow_polls
                 .push(self.int_point(attrs.clone(), stats.slow_polls, start));
             let frame = self.frame;
-            push_histogram(&mut self.duration, histograms, &stats.wall, attrs.clone(), frame);
-            push_histogram(&mut self.busy, histograms, &stats.busy, attrs, frame);
+            // The latest sampled call of this function and outcome links the point to a
+            // trace.
+            let exemplars: Vec<_> = samples
+                .iter()
+                .rev()
+                .find(|s| s.is_of(f.module, f.name, outcome))
+                .map(Timed::exemplar)
+                .into_iter()
+                .collect();
+            push_histogram(
+                &mut self.duration,
+                histograms,
+                &stats.wall,
+                attrs.clone(),
+                frame,
+                exemplars,
+            );
+            push_histogram(
+                &mut self.busy,
+                histograms,
+                &stats.busy,
+                attrs,
+                frame,
+                Vec::new(),
+            );
         }
         self.concurrent.push(NumberDataPoint {
             attributes: base,
@@ -271,6 +314,7 @@ fn push_histogram(
     h: &Histogram,
     attributes: Vec<KeyValue>,
     frame: Frame,
+    exemplars: Vec<opentelemetry_proto::tonic::metrics::v1::Exemplar>,
 ) {
     let count = h.count();
     let (sum, min, max) = (secs(h.sum), secs(h.min), secs(h.max));
@@ -291,6 +335,7 @@ fn push_histogram(
                 }),
                 min: Some(min),
                 max: Some(max),
+                exemplars,
                 ..Default::default()
             });
         }
@@ -312,6 +357,7 @@ fn push_histogram(
                 explicit_bounds: bounds.clone(),
                 min: Some(min),
                 max: Some(max),
+                exemplars,
                 ..Default::default()
             });
         }

@@ -7,14 +7,17 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::mpsc;
 
 use super::Temporality;
 use super::config::Settings;
 use super::encode::{self, Frame};
+use super::spans::{self, Timed};
 use super::transport::Transport;
-use crate::export::stats::{self, ExportStats};
 use crate::Snapshot;
+use crate::export::stats::{self, ExportStats};
+use crate::record::samples;
 
 /// A request to the worker from the exporter handle.
 pub(crate) enum Command {
@@ -24,9 +27,24 @@ pub(crate) enum Command {
     Shutdown(std_mpsc::Sender<ExportStats>),
 }
 
-struct Batch {
-    request: ExportMetricsServiceRequest,
-    points: u64,
+enum Batch {
+    Metrics {
+        request: ExportMetricsServiceRequest,
+        points: u64,
+    },
+    Traces {
+        request: ExportTraceServiceRequest,
+        spans: u64,
+    },
+}
+
+impl Batch {
+    fn count_dropped(&self) {
+        match self {
+            Batch::Metrics { points, .. } => stats::count_dropped(*points),
+            Batch::Traces { spans, .. } => stats::count_dropped_spans(*spans),
+        }
+    }
 }
 
 fn unix_now() -> u64 {
@@ -42,7 +60,10 @@ pub(crate) fn run(
     mut commands: mpsc::Receiver<Command>,
     started: std_mpsc::Sender<Result<(), String>>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             let _ = started.send(Err(format!("cannot start the export runtime: {e}")));
@@ -58,6 +79,7 @@ pub(crate) fn run(
             }
         };
         let _ = started.send(Ok(()));
+        samples::set_ratio(settings.trace_sampling);
         let mut worker = Worker {
             // The recorder's start, as wall-clock time: the start of cumulative counts.
             recorder_start_ns: unix_now()
@@ -83,10 +105,14 @@ pub(crate) fn run(
                             let _ = ack.send(ExportStats::read());
                         }
                         Some(Command::Shutdown(ack)) => {
+                            samples::set_ratio(0.0);
                             let _ = ack.send(ExportStats::read());
                             return;
                         }
-                        None => return,
+                        None => {
+                            samples::set_ratio(0.0);
+                            return;
+                        }
                     }
                 }
             }
@@ -110,8 +136,8 @@ impl Worker {
         let (snap, start) = match self.settings.temporality {
             Temporality::Cumulative => {
                 // A newer cumulative batch carries everything an older one did: the older
-                // ones waiting in the queue are superseded, not lost.
-                self.queue.clear();
+                // metrics batches waiting in the queue are superseded, not lost.
+                self.queue.retain(|b| matches!(b, Batch::Traces { .. }));
                 (cumulative, self.recorder_start_ns)
             }
             Temporality::Delta => {
@@ -128,19 +154,36 @@ impl Worker {
             now_unix_ns: now,
             temporality: self.settings.temporality,
         };
+        let sampled = samples::take();
+        let timed: Vec<Timed<'_>> = sampled
+            .iter()
+            .map(|c| Timed::of(c, self.recorder_start_ns))
+            .collect();
         let (request, points) = encode::request(
             &snap,
             frame,
             &self.settings.histograms,
             &self.settings.resource,
             ExportStats::read(),
+            &timed,
         );
+        if !timed.is_empty() {
+            let request = spans::request(&timed, &self.settings.resource);
+            self.push(Batch::Traces {
+                request,
+                spans: timed.len() as u64,
+            });
+        }
+        self.push(Batch::Metrics { request, points });
+    }
+
+    fn push(&mut self, batch: Batch) {
         if self.queue.len() >= self.settings.queue
             && let Some(oldest) = self.queue.pop_front()
         {
-            stats::count_dropped(oldest.points);
+            oldest.count_dropped();
         }
-        self.queue.push_back(Batch { request, points });
+        self.queue.push_back(batch);
     }
 
     /// Sends the queued batches, oldest first, each with up to `max_attempts` attempts and
@@ -150,7 +193,11 @@ impl Worker {
             let mut backoff = Duration::from_millis(100);
             let mut attempt = 1;
             loop {
-                match transport.send(&batch.request).await {
+                let sent = match &batch {
+                    Batch::Metrics { request, .. } => transport.send(request).await,
+                    Batch::Traces { request, .. } => transport.send_traces(request).await,
+                };
+                match sent {
                     Ok(()) => {
                         stats::count_export();
                         break;
@@ -158,7 +205,7 @@ impl Worker {
                     Err(e) => {
                         stats::count_failed_attempt(e.message);
                         if !e.retryable || attempt >= self.settings.max_attempts {
-                            stats::count_dropped(batch.points);
+                            batch.count_dropped();
                             break;
                         }
                         tokio::time::sleep(backoff).await;

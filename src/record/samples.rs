@@ -1,0 +1,143 @@
+//! Sampled calls: a share of finished calls, kept with ids and times so an exporter can send
+//! them as trace spans and attach them to histogram points as exemplars.
+//!
+//! Off by default: the only cost on a call is then one relaxed load. When on, a call is
+//! drawn by a thread-local generator; a drawn call takes a `try_lock` of a bounded buffer
+//! and is counted as dropped (never waited for) when the buffer is full or busy.
+
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::registry::FunctionState;
+use crate::instrument::callsite::Source;
+use crate::instrument::outcome::Outcome;
+
+/// A call is sampled when a draw in `0..u64::MAX` is below this; 0 is off.
+static THRESHOLD: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Sampled calls kept between two exports, at most.
+pub(crate) const CAPACITY: usize = 4096;
+static BUFFER: Mutex<Vec<SampledCall>> = Mutex::new(Vec::new());
+
+/// One sampled call.
+#[derive(Clone)]
+pub(crate) struct SampledCall {
+    pub(crate) function: &'static FunctionState,
+    pub(crate) outcome: Outcome,
+    /// The error kind's index in the function's kind table.
+    pub(crate) kind: Option<usize>,
+    /// Clock ticks at the end of the call.
+    pub(crate) end: u64,
+    pub(crate) wall_ns: u64,
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+}
+
+/// Samples this share of calls (0 to 1; 0 turns sampling off).
+pub(crate) fn set_ratio(ratio: f64) {
+    let ratio = if ratio.is_nan() {
+        0.0
+    } else {
+        ratio.clamp(0.0, 1.0)
+    };
+    let threshold = if ratio >= 1.0 {
+        u64::MAX
+    } else {
+        (ratio * u64::MAX as f64) as u64
+    };
+    if threshold != 0 {
+        let mut buffer = lock();
+        let len = buffer.len();
+        buffer.reserve(CAPACITY - len.min(CAPACITY));
+    }
+    THRESHOLD.store(threshold, Ordering::Relaxed);
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<SampledCall>> {
+    BUFFER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Offers a finished call for sampling.
+#[inline(always)]
+pub(crate) fn offer(
+    function: &'static FunctionState,
+    outcome: Outcome,
+    kind: Option<usize>,
+    wall_ns: u64,
+) {
+    let threshold = THRESHOLD.load(Ordering::Relaxed);
+    if threshold != 0 {
+        draw(threshold, function, outcome, kind, wall_ns);
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// xorshift64*, seeded per thread.
+fn next_random() -> u64 {
+    RNG.try_with(|rng| {
+        let mut x = rng.get();
+        if x == 0 {
+            x = seed();
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+    .unwrap_or(u64::MAX)
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // `RandomState` is seeded from the OS once per process and varies per instance.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(crate::clock::now());
+    h.finish() | 1
+}
+
+#[cold]
+#[inline(never)]
+fn draw(
+    threshold: u64,
+    function: &'static FunctionState,
+    outcome: Outcome,
+    kind: Option<usize>,
+    wall_ns: u64,
+) {
+    if function.meta.source == Source::Span || next_random() > threshold {
+        return;
+    }
+    let call = SampledCall {
+        function,
+        outcome,
+        kind,
+        end: crate::clock::now(),
+        wall_ns,
+        trace_id: (u128::from(next_random()) << 64) | u128::from(next_random()),
+        span_id: next_random() | 1,
+    };
+    match BUFFER.try_lock() {
+        Ok(mut buffer) if buffer.len() < CAPACITY && buffer.capacity() > buffer.len() => {
+            buffer.push(call);
+        }
+        _ => {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Takes the sampled calls kept so far, leaving an empty buffer with its capacity.
+pub(crate) fn take() -> Vec<SampledCall> {
+    let fresh = Vec::with_capacity(CAPACITY);
+    std::mem::replace(&mut *lock(), fresh)
+}
+
+/// Sampled calls dropped because the buffer was full or busy.
+pub(crate) fn dropped() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}

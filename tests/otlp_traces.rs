@@ -1,0 +1,78 @@
+//! Sampled calls exported as OTLP spans (status ERROR on error, an event when cancelled)
+//! and linked from histogram points as exemplars, received by a real collector (rotel).
+//! Its own test binary: sampling is process-wide.
+#![cfg(feature = "otlp")]
+#![cfg_attr(feature = "disabled", allow(dead_code, unused))]
+
+mod collector;
+mod common;
+
+use std::time::Duration;
+
+use collector::{Collector, find, last_export};
+use tokio::time::sleep;
+
+#[derive(Debug, taskscope::ErrorKind)]
+enum FetchError {
+    Refused,
+}
+
+#[taskscope::measure]
+async fn traced_call(fail: bool) -> Result<(), FetchError> {
+    sleep(Duration::from_millis(3)).await;
+    if fail {
+        Err(FetchError::Refused)
+    } else {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn sampled_calls_arrive_as_spans_and_as_exemplars() {
+    common::init();
+    let c = Collector::start("traces");
+    let exporter = taskscope::otlp()
+        .with_endpoint(c.grpc_url())
+        .with_service_name("traces-test")
+        .with_trace_sampling(1.0)
+        .with_interval(Duration::from_secs(3600))
+        .try_start()
+        .unwrap();
+    let _ = traced_call(false).await;
+    let _ = traced_call(true).await;
+    let _ = tokio::time::timeout(Duration::from_millis(1), traced_call(false)).await;
+    let stats = exporter.shutdown().unwrap();
+    assert_eq!(stats.dropped_spans, 0);
+    let out = c.wait_for("Span #2");
+    let spans: Vec<_> = collector::spans(&out)
+        .into_iter()
+        .filter(|s| s.name == "traced_call")
+        .collect();
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let by_outcome = |o: &str| spans.iter().find(|s| s.attributes["outcome"] == o).unwrap();
+    let ok = by_outcome("ok");
+    assert_eq!(ok.status, "STATUS_CODE_OK");
+    let failed = by_outcome("error");
+    assert_eq!(
+        (failed.status.as_str(), failed.message.as_str()),
+        ("STATUS_CODE_ERROR", "Refused")
+    );
+    assert_eq!(failed.attributes["error.type"], "Refused");
+    let cancelled = by_outcome("cancelled");
+    assert_eq!(cancelled.events, ["cancelled"]);
+
+    // Each histogram point links to the span of a call it counts.
+    let (_, points) = last_export(&out, "traced_call");
+    for (outcome, span) in [("ok", ok), ("error", failed), ("cancelled", cancelled)] {
+        let p = find(
+            &points,
+            "function.calls.duration",
+            &[("function", "traced_call"), ("outcome", outcome)],
+        );
+        assert_eq!(
+            p[0].exemplar_traces,
+            std::slice::from_ref(&span.trace_id),
+            "{outcome}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use collector::{Collector, Point, find, last_export};
+use collector::{Collector, Point, find};
 use taskscope::Protocol;
 use tokio::time::sleep;
 
@@ -91,8 +91,7 @@ fn close(a: f64, b: f64) -> bool {
 
 /// Checks what the collector received for `function` against the workload.
 fn check(c: &Collector, function: &str, service: &str) {
-    let out = c.wait_for(&format!("-> function: Str({function})"));
-    let (resource, points) = last_export(&out, function);
+    let (resource, points) = c.wait_for_export(function, |_| true);
     assert!(
         resource.contains(&("service.name".into(), service.into())),
         "{resource:?}"

@@ -9,7 +9,7 @@ mod collector;
 
 use std::time::{Duration, Instant};
 
-use collector::{Collector, Point, find, last_export};
+use collector::{Collector, Point, find};
 
 #[taskscope::measure]
 fn survives_outages(n: u64) -> u64 {
@@ -82,8 +82,7 @@ fn outages_lose_no_count_and_every_drop_is_counted() {
     c.restart();
     calls(50);
     let after = exporter.flush().expect("flushed once the collector is up");
-    let (_, points) = last_export(&c.wait_for("survives_outages"), "survives_outages");
-    assert_eq!(ok_calls(&points), 150.0);
+    let (_, points) = c.wait_for_export("survives_outages", |p| ok_calls(p) == 150.0);
     assert_eq!(
         dropped_points(&points),
         after.dropped_points as f64,
@@ -98,12 +97,8 @@ fn outages_lose_no_count_and_every_drop_is_counted() {
     c.restart();
     calls(100);
     let end = exporter.shutdown().expect("the last export finishes");
-    let (_, points) = last_export(&c.wait_for("survives_outages"), "survives_outages");
-    assert_eq!(
-        ok_calls(&points),
-        350.0,
-        "the final totals equal the calls made"
-    );
+    // The final totals equal the calls made (waits for them, failing after 20 s).
+    let (_, points) = c.wait_for_export("survives_outages", |p| ok_calls(p) == 350.0);
     assert_eq!(dropped_points(&points), end.dropped_points as f64);
     assert!(end.dropped_batches > after.dropped_batches, "{end:?}");
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use collector::{Collector, find, last_export};
+use collector::{Collector, find};
 use tokio::time::sleep;
 
 #[derive(Debug, taskscope::ErrorKind)]
@@ -62,7 +62,7 @@ async fn sampled_calls_arrive_as_spans_and_as_exemplars() {
     assert_eq!(cancelled.events, ["cancelled"]);
 
     // Each histogram point links to the span of a call it counts.
-    let (_, points) = last_export(&out, "traced_call");
+    let (_, points) = c.wait_for_export("traced_call", |_| true);
     for (outcome, span) in [("ok", ok), ("error", failed), ("cancelled", cancelled)] {
         let p = find(
             &points,

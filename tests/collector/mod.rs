@@ -180,6 +180,43 @@ impl Collector {
     }
 }
 
+impl Collector {
+    /// Waits until the last complete export that mentions `function` (one whose final
+    /// metric, the exporter's drop counter, has been printed) satisfies `done`, and returns
+    /// it. The collector prints a request a little after it acknowledged it.
+    pub fn wait_for_export(
+        &self,
+        function: &str,
+        done: impl Fn(&[Point]) -> bool,
+    ) -> (Vec<(String, String)>, Vec<Point>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.output();
+            let needle = format!("-> function: Str({function})");
+            let complete = out
+                .split("ResourceMetrics #0")
+                .filter(|b| b.contains(&needle))
+                .filter(|b| {
+                    b.split("-> Name: taskscope.export.dropped")
+                        .nth(1)
+                        .is_some_and(|rest| rest.contains("Value: "))
+                })
+                .last()
+                .map(parse);
+            if let Some((resource, points)) = complete
+                && done(&points)
+            {
+                return (resource, points);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no complete export of {function} as expected in 20 s:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Collector {
     fn drop(&mut self) {
         self.kill();

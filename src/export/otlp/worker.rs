@@ -78,8 +78,9 @@ pub(crate) fn run(
                 return;
             }
         };
-        let _ = started.send(Ok(()));
+        // Sampling is on before `try_start` returns: the first calls are sampled too.
         samples::set_ratio(settings.trace_sampling);
+        let _ = started.send(Ok(()));
         let mut worker = Worker {
             // The recorder's start, as wall-clock time: the start of cumulative counts.
             recorder_start_ns: unix_now()

@@ -52,8 +52,8 @@ pub use config::{
 };
 #[cfg(feature = "otlp")]
 pub use export::otlp::{
-    DEFAULT_EXPLICIT_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError, OtlpExporter, Protocol,
-    Temporality, otlp,
+    DEFAULT_EXPLICIT_BUCKETS, DEFAULT_MAX_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError,
+    OtlpExporter, Protocol, Temporality, otlp,
 };
 pub use export::stats::{ExportStats, last_export_error};
 pub use instrument::call::EARLY_EXIT_KIND;
@@ -219,6 +219,8 @@ macro_rules! __classify {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::config::enabled;
+    #[cfg(feature = "otlp")]
+    pub use crate::export::otlp::encode_for_bench;
     pub use crate::instrument::call::SyncCall;
     pub use crate::instrument::callsite::Callsite;
     pub use crate::instrument::future::{Completion, Measured};

@@ -121,7 +121,14 @@ impl AtomicHistogram {
 
     /// Adds the current contents into a plain histogram.
     pub(crate) fn read_into(&self, out: &mut Histogram) {
-        let was_empty = out.is_empty();
+        if !out.is_empty() {
+            // Another shard's reading is there: read this one alone, then merge the two
+            // sorted bucket lists.
+            let mut mine = Histogram::new();
+            self.read_into(&mut mine);
+            out.merge(&mine);
+            return;
+        }
         for (n, slot) in self.chunks.iter().enumerate() {
             let ptr = slot.load(Ordering::Acquire);
             if ptr.is_null() {
@@ -140,7 +147,7 @@ impl AtomicHistogram {
         out.max = out.max.max(self.max.load(Ordering::Relaxed));
         let min = self.min.load(Ordering::Relaxed);
         if min != u64::MAX {
-            out.min = if was_empty { min } else { out.min.min(min) };
+            out.min = min;
         }
     }
 
@@ -198,9 +205,12 @@ pub(crate) fn add(cell: &AtomicU64, value: u64, exclusive: bool) {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Histogram {
-    /// Count per bucket; index `i` covers [`Histogram::bucket_bounds`]`(i)`. Trailing empty
-    /// buckets are not stored.
-    pub counts: Vec<u64>,
+    /// The non-empty buckets as `(bucket index, count)`, by increasing index; index `i`
+    /// covers [`Histogram::bucket_bounds`]`(i)`. Sparse: a histogram costs 16 bytes per
+    /// bucket in use, whatever the range of its values.
+    buckets: Vec<(u32, u64)>,
+    /// The sum of the counts.
+    total: u64,
     /// Sum of all recorded values, in nanoseconds.
     pub sum: u64,
     /// The largest recorded value, in nanoseconds (exact for cumulative data; for a delta,
@@ -255,21 +265,30 @@ impl Histogram {
         self.max = self.max.max(ns);
     }
 
+    /// Adds to one bucket; appending in increasing index order is the fast path.
     fn add_to_bucket(&mut self, index: usize, count: u64) {
-        if self.counts.len() <= index {
-            self.counts.resize(index + 1, 0);
+        let index = index as u32;
+        self.total += count;
+        match self.buckets.last_mut() {
+            Some((last, c)) if *last == index => *c += count,
+            Some((last, _)) if *last > index => {
+                match self.buckets.binary_search_by_key(&index, |&(i, _)| i) {
+                    Ok(at) => self.buckets[at].1 += count,
+                    Err(at) => self.buckets.insert(at, (index, count)),
+                }
+            }
+            _ => self.buckets.push((index, count)),
         }
-        self.counts[index] += count;
     }
 
     /// The number of values recorded.
     pub fn count(&self) -> u64 {
-        self.counts.iter().sum()
+        self.total
     }
 
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.counts.iter().all(|&c| c == 0)
+        self.total == 0
     }
 
     /// The mean, or zero for an empty histogram.
@@ -302,10 +321,10 @@ impl Histogram {
         // the values at or below it.
         let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
         let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
+        for &(i, c) in &self.buckets {
             seen += c;
             if seen >= rank {
-                return Duration::from_nanos(self.representative(i));
+                return Duration::from_nanos(self.representative(i as usize));
             }
         }
         self.max()
@@ -341,19 +360,47 @@ impl Histogram {
 
     /// Adds another histogram into this one.
     pub fn merge(&mut self, other: &Histogram) {
-        if !other.is_empty() {
-            self.min = if self.is_empty() {
-                other.min
-            } else {
-                self.min.min(other.min)
-            };
+        if other.is_empty() {
+            return;
         }
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
+        self.min = if self.is_empty() {
+            other.min
+        } else {
+            self.min.min(other.min)
+        };
+        let mut merged = Vec::with_capacity(self.buckets.len() + other.buckets.len());
+        let (mut a, mut b) = (
+            self.buckets.iter().peekable(),
+            other.buckets.iter().peekable(),
+        );
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&(i, x)), Some(&&(j, y))) => {
+                    if i == j {
+                        merged.push((i, x + y));
+                        a.next();
+                        b.next();
+                    } else if i < j {
+                        merged.push((i, x));
+                        a.next();
+                    } else {
+                        merged.push((j, y));
+                        b.next();
+                    }
+                }
+                (Some(&&p), None) => {
+                    merged.push(p);
+                    a.next();
+                }
+                (None, Some(&&p)) => {
+                    merged.push(p);
+                    b.next();
+                }
+                (None, None) => break,
+            }
         }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
+        self.buckets = merged;
+        self.total += other.total;
         self.sum = self.sum.saturating_add(other.sum);
         self.max = self.max.max(other.max);
     }
@@ -362,31 +409,38 @@ impl Histogram {
     /// histogram): bucket by bucket differences. The maximum of the difference is bounded by
     /// its highest non-empty bucket.
     pub fn delta(&self, earlier: &Histogram) -> Histogram {
-        let mut counts: Vec<u64> = self
-            .counts
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| c.saturating_sub(earlier.counts.get(i).copied().unwrap_or(0)))
-            .collect();
-        while counts.last() == Some(&0) {
-            counts.pop();
+        let mut then = earlier.buckets.iter().peekable();
+        let mut buckets = Vec::new();
+        for &(i, c) in &self.buckets {
+            while then.peek().is_some_and(|&&(j, _)| j < i) {
+                then.next();
+            }
+            let before = match then.peek() {
+                Some(&&(j, c0)) if j == i => c0,
+                _ => 0,
+            };
+            if c > before {
+                buckets.push((i, c - before));
+            }
         }
-        let max = match counts.len() {
-            0 => 0,
-            n => {
-                let (low, width) = bucket_range(n - 1);
+        let total = buckets.iter().map(|&(_, c)| c).sum();
+        let max = match buckets.last() {
+            None => 0,
+            Some(&(i, _)) => {
+                let (low, width) = bucket_range(i as usize);
                 self.max.min(low + width - 1).max(low)
             }
         };
-        let min = match counts.iter().position(|&c| c != 0) {
+        let min = match buckets.first() {
             None => 0,
-            Some(i) => {
-                let (low, width) = bucket_range(i);
+            Some(&(i, _)) => {
+                let (low, width) = bucket_range(i as usize);
                 self.min.clamp(low, low + width - 1)
             }
         };
         Histogram {
-            counts,
+            buckets,
+            total,
             sum: self.sum.saturating_sub(earlier.sum),
             max,
             min,
@@ -395,14 +449,15 @@ impl Histogram {
 
     /// The non-empty buckets as `(low_ns, high_ns, count)`, lowest first.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c != 0)
-            .map(|(i, &c)| {
-                let (low, high) = Self::bucket_bounds(i);
-                (low, high, c)
-            })
+        self.buckets.iter().map(|&(i, c)| {
+            let (low, high) = Self::bucket_bounds(i as usize);
+            (low, high, c)
+        })
+    }
+
+    /// The non-empty buckets as `(bucket index, count)`, lowest first.
+    pub fn bucket_counts(&self) -> &[(u32, u64)] {
+        &self.buckets
     }
 }
 
@@ -478,7 +533,8 @@ mod tests {
         both.merge(&b);
         assert_eq!(both.count(), 2000);
         let back = both.delta(&a);
-        assert_eq!(back.counts, b.counts);
+        assert_eq!(back.bucket_counts(), b.bucket_counts());
+        assert_eq!(back.count(), b.count());
         assert_eq!(back.sum, b.sum);
     }
 

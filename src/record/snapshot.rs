@@ -104,8 +104,11 @@ pub struct ErrorKindCount {
 /// ```
 pub fn snapshot() -> Snapshot {
     let taken_at = crate::clock::since_start();
-    let mut functions: Vec<FunctionSnapshot> = Vec::new();
-    for state in registry::all() {
+    let states = registry::all();
+    let mut functions: Vec<FunctionSnapshot> = Vec::with_capacity(states.len());
+    let mut index: std::collections::HashMap<(&str, &str, &str), usize> =
+        std::collections::HashMap::new();
+    for state in states {
         let reading = state.read();
         let mut f = FunctionSnapshot {
             name: state.meta.name,
@@ -141,12 +144,12 @@ pub fn snapshot() -> Snapshot {
         }
         // Callsites that share a name, module and target (a name given twice, or one span
         // name at several places) report as one.
-        match functions
-            .iter_mut()
-            .find(|g| g.name == f.name && g.module == f.module && g.target == f.target)
-        {
-            Some(g) => g.merge(&f),
-            None => functions.push(f),
+        match index.entry((f.module, f.name, f.target)) {
+            std::collections::hash_map::Entry::Occupied(e) => functions[*e.get()].merge(&f),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(functions.len());
+                functions.push(f);
+            }
         }
     }
     for f in &mut functions {

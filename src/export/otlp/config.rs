@@ -190,6 +190,15 @@ pub(crate) fn resolve(
         (None, None) => Temporality::Cumulative,
     };
 
+    if let HistogramFormat::Exponential { max_buckets } = req.histograms
+        && !(1..=4096).contains(&max_buckets)
+    {
+        return Err(invalid(
+            "with_exponential_buckets",
+            &max_buckets.to_string(),
+            "from 1 to 4096 buckets",
+        ));
+    }
     if let HistogramFormat::Explicit(bounds) = &req.histograms {
         let increasing = bounds.windows(2).all(|w| w[0] < w[1]);
         if bounds.is_empty() || !increasing || bounds.iter().any(|b| !b.is_finite()) {

@@ -21,8 +21,6 @@ use crate::{FunctionSnapshot, Outcome, Snapshot};
 
 /// The finest scale used: 64 buckets per power of two, the recorder's own resolution.
 const MAX_SCALE: i32 = 6;
-/// Buckets per data point before the scale is lowered (a range of 2^16 at full scale).
-const MAX_BUCKETS: i64 = 1024;
 
 /// The time frame of one export.
 #[derive(Clone, Copy, Debug)]
@@ -316,11 +314,11 @@ fn push_histogram(
     frame: Frame,
     exemplars: Vec<opentelemetry_proto::tonic::metrics::v1::Exemplar>,
 ) {
-    let count = h.count();
     let (sum, min, max) = (secs(h.sum), secs(h.min), secs(h.max));
     match (format, into) {
-        (HistogramFormat::Exponential, HistogramPoints::Exponential(points)) => {
-            let (scale, zero_count, offset, counts) = exponential(h);
+        (HistogramFormat::Exponential { max_buckets }, HistogramPoints::Exponential(points)) => {
+            let (scale, zero_count, offset, counts) = exponential(h, i64::from(*max_buckets));
+            let count = zero_count + counts.iter().sum::<u64>();
             points.push(ExponentialHistogramDataPoint {
                 attributes,
                 start_time_unix_nano: frame.start_unix_ns,
@@ -347,13 +345,15 @@ fn push_histogram(
             let HistogramPoints::Explicit(points) = into else {
                 unreachable!()
             };
+            let bucket_counts = explicit(h, bounds);
+            let count = bucket_counts.iter().sum();
             points.push(HistogramDataPoint {
                 attributes,
                 start_time_unix_nano: frame.start_unix_ns,
                 time_unix_nano: frame.now_unix_ns,
                 count,
                 sum: Some(sum),
-                bucket_counts: explicit(h, bounds),
+                bucket_counts,
                 explicit_bounds: bounds.clone(),
                 min: Some(min),
                 max: Some(max),
@@ -361,7 +361,7 @@ fn push_histogram(
                 ..Default::default()
             });
         }
-        (HistogramFormat::Exponential, HistogramPoints::Explicit(_)) => {}
+        (HistogramFormat::Exponential { .. }, HistogramPoints::Explicit(_)) => {}
     }
 }
 
@@ -372,8 +372,8 @@ fn secs(ns: u64) -> f64 {
 /// The recorder's buckets as an exponential histogram in seconds: each bucket's count goes
 /// to the exponential bucket holding its representative value (its midpoint, which is how
 /// percentiles are read too). Scale 6 (64 buckets per power of two, as the recorder) unless
-/// the range needs more than [`MAX_BUCKETS`] buckets, then the largest scale that fits.
-pub(crate) fn exponential(h: &Histogram) -> (i32, u64, i32, Vec<u64>) {
+/// the range needs more than `max_buckets` buckets, then the largest scale that fits.
+pub(crate) fn exponential(h: &Histogram, max_buckets: i64) -> (i32, u64, i32, Vec<u64>) {
     let mut zero = 0;
     let mut indexed: Vec<(i64, u64)> = Vec::new();
     for (low, high, count) in h.buckets() {
@@ -389,7 +389,7 @@ pub(crate) fn exponential(h: &Histogram) -> (i32, u64, i32, Vec<u64>) {
     };
     let mut scale = MAX_SCALE;
     let (mut lo, mut hi) = (first, last);
-    while hi - lo + 1 > MAX_BUCKETS && scale > -10 {
+    while hi - lo + 1 > max_buckets.max(1) && scale > -10 {
         scale -= 1;
         lo >>= 1;
         hi >>= 1;
@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn exponential_buckets_hold_every_count_at_full_scale() {
         let h = histogram(&[0, 1_000, 1_000, 50_000, 2_000_000]);
-        let (scale, zero, offset, counts) = exponential(&h);
+        let (scale, zero, offset, counts) = exponential(&h, 1024);
         assert_eq!(scale, 6);
         assert_eq!(zero, 1);
         assert_eq!(counts.iter().sum::<u64>(), 4);
@@ -458,9 +458,9 @@ mod tests {
     #[test]
     fn a_wide_range_lowers_the_scale_to_fit() {
         let h = histogram(&[100, 60_000_000_000]);
-        let (scale, _, _, counts) = exponential(&h);
+        let (scale, _, _, counts) = exponential(&h, 160);
         assert!(scale < 6);
-        assert!(counts.len() as i64 <= MAX_BUCKETS);
+        assert!(counts.len() <= 160);
         assert_eq!(counts.iter().sum::<u64>(), 2);
     }
 

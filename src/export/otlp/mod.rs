@@ -34,16 +34,30 @@ pub enum Temporality {
 }
 
 /// How latency histograms are exported.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum HistogramFormat {
-    /// OTLP exponential histograms at 64 buckets per power of two, the recorder's own
-    /// resolution, lowered only when one data point would need more than 1024 buckets (the
-    /// default).
-    #[default]
-    Exponential,
+    /// OTLP exponential histograms (the default): at 64 buckets per power of two, the
+    /// recorder's own resolution, unless a data point's range needs more than `max_buckets`
+    /// buckets; then at the finest scale that fits (the OpenTelemetry SDK's rule; its
+    /// default, 160, is taskscope's too).
+    Exponential {
+        /// The most buckets one data point may carry.
+        max_buckets: u32,
+    },
     /// Classic histograms with these upper boundaries, in seconds.
     Explicit(Vec<f64>),
 }
+
+impl Default for HistogramFormat {
+    fn default() -> Self {
+        Self::Exponential {
+            max_buckets: DEFAULT_MAX_BUCKETS,
+        }
+    }
+}
+
+/// The default cap on buckets per exponential data point.
+pub const DEFAULT_MAX_BUCKETS: u32 = 160;
 
 /// The default explicit boundaries, in seconds: 100 µs to a minute.
 pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
@@ -146,6 +160,14 @@ impl OtlpBuilder {
         self
     }
 
+    /// Exponential histograms with at most this many buckets per data point (default 160,
+    /// up to 4096). 64 buckets per power of two are kept while a point's range allows; a
+    /// range of 2^7 (say 100 µs to 12.8 ms) needs 448 for that.
+    pub fn with_exponential_buckets(mut self, max_buckets: u32) -> Self {
+        self.req.histograms = HistogramFormat::Exponential { max_buckets };
+        self
+    }
+
     /// `service.name` (`OTEL_SERVICE_NAME`).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.req.service_name = Some(name.into());
@@ -233,6 +255,27 @@ pub struct OtlpExporter {
 }
 
 use worker::Command;
+
+/// One export's work without the network: the snapshot as an OTLP request, encoded to
+/// protobuf bytes. For the benchmarks; not a public API.
+#[doc(hidden)]
+pub fn encode_for_bench(snap: &crate::Snapshot, format: &HistogramFormat) -> Vec<u8> {
+    use prost::Message;
+    let frame = encode::Frame {
+        start_unix_ns: 1,
+        now_unix_ns: 2,
+        temporality: Temporality::Cumulative,
+    };
+    let (request, _) = encode::request(
+        snap,
+        frame,
+        format,
+        &[("service.name".into(), "bench".into())],
+        ExportStats::default(),
+        &[],
+    );
+    request.encode_to_vec()
+}
 
 impl OtlpExporter {
     /// Exports now and waits until the queue is empty (sent, or dropped after its retries);

@@ -1,0 +1,150 @@
+//! The cost of OTLP export: one export of 1000 functions (snapshot, OTLP request, protobuf
+//! bytes), and a measured call while an exporter runs. Run:
+//! `cargo bench --bench export --features otlp,layer`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tracing_core::callsite::{Callsite, Identifier};
+use tracing_core::field::FieldSet;
+use tracing_core::metadata::{Kind, Level, Metadata};
+use tracing_core::subscriber::Interest;
+use tracing_subscriber::prelude::*;
+
+struct RuntimeCallsite(std::sync::OnceLock<&'static Metadata<'static>>);
+
+impl Callsite for RuntimeCallsite {
+    fn set_interest(&self, _: Interest) {}
+    fn metadata(&self) -> &Metadata<'_> {
+        self.0.get().unwrap()
+    }
+}
+
+fn span_metadata(name: String) -> &'static Metadata<'static> {
+    let callsite: &'static RuntimeCallsite =
+        Box::leak(Box::new(RuntimeCallsite(std::sync::OnceLock::new())));
+    static FIELDS: &[&str] = &["error.kind"];
+    let meta: &'static Metadata<'static> = Box::leak(Box::new(Metadata::new(
+        Box::leak(name.into_boxed_str()),
+        "bench_service",
+        Level::INFO,
+        None,
+        None,
+        Some("bench_service"),
+        FieldSet::new(FIELDS, Identifier(callsite)),
+        Kind::SPAN,
+    )));
+    callsite.0.set(meta).unwrap();
+    tracing_core::callsite::register(callsite);
+    meta
+}
+
+/// 1000 functions (spans with names made at run time), each with ok calls of spread
+/// durations and errors of two kinds.
+fn thousand_functions() {
+    let subscriber = tracing_subscriber::registry().with(taskscope::layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..1000 {
+            let meta = span_metadata(format!("function_{i}"));
+            let kind = meta.fields().field("error.kind").unwrap();
+            for call in 0..40u64 {
+                let kinds = ["timeout", "refused"];
+                let value = kinds[(call % 2) as usize];
+                let values = [(&kind, Some(&value as &dyn tracing::Value))];
+                let fields = meta.fields().value_set(&values);
+                let span = if call % 10 == 0 {
+                    tracing::Span::new(meta, &fields)
+                } else {
+                    tracing::Span::new(meta, &meta.fields().value_set(&[]))
+                };
+                let _g = span.enter();
+                // Spread the durations over several powers of two.
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_nanos(100 << (call % 8)) {}
+            }
+        }
+    });
+}
+
+fn export(c: &mut Criterion) {
+    thousand_functions();
+    let snap = taskscope::snapshot();
+    assert!(snap.functions.len() >= 1000);
+    let exponential = taskscope::HistogramFormat::default();
+    let explicit =
+        taskscope::HistogramFormat::Explicit(taskscope::DEFAULT_EXPLICIT_BUCKETS.to_vec());
+    let encode = taskscope::__private::encode_for_bench;
+    for (name, format) in [("exponential", &exponential), ("explicit", &explicit)] {
+        println!(
+            "one export of {} functions, {name} histograms: {} bytes of protobuf",
+            snap.functions.len(),
+            encode(&snap, format).len()
+        );
+    }
+    c.bench_function("export_1000_functions/snapshot", |b| {
+        b.iter(|| black_box(taskscope::snapshot()))
+    });
+    c.bench_function("export_1000_functions/encode_exponential", |b| {
+        b.iter(|| black_box(encode(&snap, &exponential)))
+    });
+    c.bench_function("export_1000_functions/encode_explicit", |b| {
+        b.iter(|| black_box(encode(&snap, &explicit)))
+    });
+    c.bench_function("export_1000_functions/snapshot_and_encode", |b| {
+        b.iter(|| black_box(encode(&taskscope::snapshot(), &exponential)))
+    });
+}
+
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured(n: u64) -> Result<u64, ()> {
+    Ok(n + 1)
+}
+
+fn awaited(iters: u64) -> Duration {
+    run(async {
+        let start = Instant::now();
+        for i in 0..iters {
+            let _ = black_box(measured(black_box(i)).await);
+        }
+        start.elapsed()
+    })
+}
+
+fn call_with_exporter(c: &mut Criterion) {
+    let mut g = c.benchmark_group("one_poll_ok");
+    g.bench_function("no_exporter", |b| b.iter_custom(awaited));
+    // An exporter reading the recorder every 100 ms (1000 functions) and sending to a
+    // port where nothing listens: each export is built, attempted, retried and dropped.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let exporter = taskscope::otlp()
+        .with_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_interval(Duration::from_millis(100))
+        .with_max_attempts(1)
+        .try_start()
+        .unwrap();
+    g.bench_function("exporter_running", |b| b.iter_custom(awaited));
+    g.finish();
+    drop(exporter);
+}
+
+criterion_group!(benches, export, call_with_exporter);
+criterion_main!(benches);

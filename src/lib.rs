@@ -29,7 +29,9 @@
 //! - [`measure_future!`] and [`measure_block!`]: a future or a block under a name.
 //! - `layer()` (cargo feature `layer`): a `tracing_subscriber` layer that records every
 //!   `tracing` span the same way, so existing `#[tracing::instrument]` code needs no change.
-//! - `otlp()` (cargo feature `otlp`): periodic OTLP export of the metrics to a collector.
+//! - `otlp()` (cargo feature `otlp`): periodic OTLP export of the metrics to a collector,
+//!   and of a sampled share of calls as trace spans (joined to the user's
+//!   tracing-opentelemetry traces with the feature `otel-context`).
 //! - [`snapshot`], [`Sampler`], [`report`]: reading it back.
 //! - [`builder`], [`set_enabled`]: configuration and the run-time switch. The cargo feature
 //!   `disabled` makes every macro expand to the bare code.

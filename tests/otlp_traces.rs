@@ -27,8 +27,12 @@ async fn traced_call(fail: bool) -> Result<(), FetchError> {
     }
 }
 
+/// Sampling is process-wide: the tests of this file take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(start_paused = true)]
 async fn sampled_calls_arrive_as_spans_and_as_exemplars() {
+    let _serial = SERIAL.lock().await;
     common::init();
     let c = Collector::start("traces");
     let exporter = taskscope::otlp()
@@ -75,4 +79,58 @@ async fn sampled_calls_arrive_as_spans_and_as_exemplars() {
             "{outcome}"
         );
     }
+}
+
+#[cfg(feature = "otel-context")]
+#[taskscope::measure]
+async fn traced_in_context() -> Result<(), FetchError> {
+    sleep(Duration::from_millis(2)).await;
+    Ok(())
+}
+
+#[cfg(feature = "otel-context")]
+#[tokio::test(start_paused = true)]
+async fn a_sampled_call_inside_an_opentelemetry_span_joins_its_trace() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing::Instrument;
+    use tracing_subscriber::prelude::*;
+
+    let _serial = SERIAL.lock().await;
+    common::init();
+    let c = Collector::start("context");
+    let exporter = taskscope::otlp()
+        .with_endpoint(c.grpc_url())
+        .with_trace_sampling(1.0)
+        .with_interval(Duration::from_secs(3600))
+        .try_start()
+        .unwrap();
+    // The user's own spans, through tracing-opentelemetry into an SDK exporter.
+    let theirs = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(theirs.clone())
+        .build();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("app"))),
+    );
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    let _ = traced_in_context()
+        .instrument(tracing::info_span!("outer_request"))
+        .await;
+    drop(guard);
+    exporter.shutdown().unwrap();
+
+    let outer = theirs
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "outer_request")
+        .expect("tracing-opentelemetry exported the user's span");
+    let out = c.wait_for("Name           : traced_in_context");
+    let ours = collector::spans(&out)
+        .into_iter()
+        .find(|s| s.name == "traced_in_context")
+        .unwrap();
+    assert_eq!(ours.trace_id, outer.span_context.trace_id().to_string());
+    assert_eq!(ours.parent_id, outer.span_context.span_id().to_string());
 }

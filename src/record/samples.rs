@@ -32,6 +32,9 @@ pub(crate) struct SampledCall {
     pub(crate) wall_ns: u64,
     pub(crate) trace_id: u128,
     pub(crate) span_id: u64,
+    /// The span of the current `tracing` span's OpenTelemetry context, when there is one
+    /// (feature `otel-context`): the call's span is its child, in its trace.
+    pub(crate) parent_span_id: Option<u64>,
 }
 
 /// Samples this share of calls (0 to 1; 0 turns sampling off).
@@ -112,14 +115,22 @@ fn draw(
     if function.meta.source == Source::Span || next_random() > threshold {
         return;
     }
+    let (trace_id, parent_span_id) = match parent() {
+        Some((trace, span)) => (trace, Some(span)),
+        None => (
+            (u128::from(next_random()) << 64) | u128::from(next_random()),
+            None,
+        ),
+    };
     let call = SampledCall {
         function,
         outcome,
         kind,
         end: crate::clock::now(),
         wall_ns,
-        trace_id: (u128::from(next_random()) << 64) | u128::from(next_random()),
+        trace_id,
         span_id: next_random() | 1,
+        parent_span_id,
     };
     match BUFFER.try_lock() {
         Ok(mut buffer) if buffer.len() < CAPACITY && buffer.capacity() > buffer.len() => {
@@ -129,6 +140,31 @@ fn draw(
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// The trace and span of the current `tracing` span, as tracing-opentelemetry sees it.
+#[cfg(feature = "otel-context")]
+fn parent() -> Option<(u128, u64)> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let current = tracing::Span::current();
+    if current.is_none() {
+        return None;
+    }
+    let cx = current.context();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| {
+        (
+            u128::from_be_bytes(sc.trace_id().to_bytes()),
+            u64::from_be_bytes(sc.span_id().to_bytes()),
+        )
+    })
+}
+
+#[cfg(not(feature = "otel-context"))]
+fn parent() -> Option<(u128, u64)> {
+    None
 }
 
 /// Takes the sampled calls kept so far, leaving an empty buffer with its capacity.

@@ -339,6 +339,7 @@ pub fn find<'a>(points: &'a [Point], metric: &str, with: &[(&str, &str)]) -> Vec
 #[derive(Clone, Debug, Default)]
 pub struct SpanOut {
     pub trace_id: String,
+    pub parent_id: String,
     pub name: String,
     pub status: String,
     pub message: String,
@@ -362,6 +363,8 @@ pub fn spans(output: &str) -> Vec<SpanOut> {
             };
             if let Some(v) = field("Trace ID") {
                 span.trace_id = v;
+            } else if let Some(v) = field("Parent ID") {
+                span.parent_id = v;
             } else if let Some(v) = field("Name           :") {
                 span.name = v;
             } else if let Some(v) = field("Status code") {

@@ -96,6 +96,11 @@ impl Timed<'_> {
         Span {
             trace_id: self.call.trace_id.to_be_bytes().to_vec(),
             span_id: self.call.span_id.to_be_bytes().to_vec(),
+            parent_span_id: self
+                .call
+                .parent_span_id
+                .map(|p| p.to_be_bytes().to_vec())
+                .unwrap_or_default(),
             name: meta.name.to_owned(),
             kind: span::SpanKind::Internal as i32,
             start_time_unix_nano: self.start_unix_ns,

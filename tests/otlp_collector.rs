@@ -211,3 +211,43 @@ fn a_bad_endpoint_is_an_error_naming_the_setting_and_the_value() {
         "{err}"
     );
 }
+
+#[taskscope::measure]
+async fn delta_exported(ms: u64) {
+    sleep(Duration::from_millis(ms)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn delta_temporality_with_explicit_buckets_sends_each_interval_alone() {
+    common::init();
+    let c = Collector::start("delta");
+    let exporter = taskscope::otlp()
+        .with_endpoint(c.http_url())
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_temporality(taskscope::Temporality::Delta)
+        .with_explicit_buckets([0.001, 0.01, 0.1])
+        .with_interval(Duration::from_secs(3600))
+        .try_start()
+        .unwrap();
+    let f = [("function", "delta_exported")];
+    for _ in 0..3 {
+        delta_exported(5).await;
+    }
+    exporter.flush().unwrap();
+    let (_, first) = c.wait_for_export("delta_exported", |_| true);
+    let calls = |points: &[Point]| value(points, "function.calls", &[f[0], ("outcome", "ok")]);
+    assert_eq!(calls(&first), 3.0);
+    let h = &find(&first, "function.calls.duration", &f)[0];
+    assert_eq!(h.count, Some(3));
+    assert_eq!(h.buckets, [0, 3, 0, 0], "5 ms is in (0.001, 0.01]: {h:?}");
+
+    for _ in 0..2 {
+        delta_exported(50).await;
+    }
+    exporter.flush().unwrap();
+    let (_, second) = c.wait_for_export("delta_exported", |p| calls(p) != 3.0);
+    assert_eq!(calls(&second), 2.0, "only the calls since the previous export");
+    let h = &find(&second, "function.calls.duration", &f)[0];
+    assert_eq!(h.buckets, [0, 0, 2, 0]);
+    assert!(close(h.sum.unwrap(), 0.1), "{h:?}");
+}

@@ -246,7 +246,11 @@ async fn delta_temporality_with_explicit_buckets_sends_each_interval_alone() {
     }
     exporter.flush().unwrap();
     let (_, second) = c.wait_for_export("delta_exported", |p| calls(p) != 3.0);
-    assert_eq!(calls(&second), 2.0, "only the calls since the previous export");
+    assert_eq!(
+        calls(&second),
+        2.0,
+        "only the calls since the previous export"
+    );
     let h = &find(&second, "function.calls.duration", &f)[0];
     assert_eq!(h.buckets, [0, 0, 2, 0]);
     assert!(close(h.sum.unwrap(), 0.1), "{h:?}");

@@ -32,6 +32,8 @@
 //! - `otlp()` (cargo feature `otlp`): periodic OTLP export of the metrics to a collector,
 //!   and of a sampled share of calls as trace spans (joined to the user's
 //!   tracing-opentelemetry traces with the feature `otel-context`).
+//! - `prometheus()` (cargo feature `prometheus`): a scrape endpoint, by default on
+//!   `127.0.0.1:9464/metrics`.
 //! - [`snapshot`], [`Sampler`], [`report`]: reading it back.
 //! - [`builder`], [`set_enabled`]: configuration and the run-time switch. The cargo feature
 //!   `disabled` makes every macro expand to the bare code.
@@ -52,11 +54,14 @@ pub use config::{
     Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled,
     set_slow_poll_threshold,
 };
+pub use export::DEFAULT_EXPLICIT_BUCKETS;
 #[cfg(feature = "otlp")]
 pub use export::otlp::{
-    DEFAULT_EXPLICIT_BUCKETS, DEFAULT_MAX_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError,
-    OtlpExporter, Protocol, Temporality, otlp,
+    DEFAULT_MAX_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError, OtlpExporter, Protocol,
+    Temporality, otlp,
 };
+#[cfg(feature = "prometheus")]
+pub use export::prometheus::{PrometheusBuilder, PrometheusEndpoint, PrometheusError, prometheus};
 pub use export::stats::{ExportStats, last_export_error};
 pub use instrument::call::EARLY_EXIT_KIND;
 pub use instrument::callsite::Source;

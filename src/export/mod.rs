@@ -2,4 +2,27 @@
 
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
+#[cfg(feature = "prometheus")]
+pub(crate) mod prometheus;
 pub(crate) mod stats;
+
+/// The default explicit histogram boundaries, in seconds: 100 µs to a minute. Used for OTLP
+/// explicit-bucket histograms and for the Prometheus endpoint's `le` buckets.
+pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+
+/// A histogram counted into explicit upper boundaries in seconds (`le` semantics): one
+/// count per boundary and a last one above them all. A recorder bucket counts under the
+/// first boundary at or above its midpoint, which is how percentiles read it too.
+#[cfg(any(feature = "otlp", feature = "prometheus"))]
+pub(crate) fn explicit_counts(h: &crate::Histogram, bounds: &[f64]) -> Vec<u64> {
+    let mut counts = vec![0u64; bounds.len() + 1];
+    for (low, high, count) in h.buckets() {
+        let mid = (low + (high - low) / 2) as f64 / 1e9;
+        let i = bounds.partition_point(|&b| b < mid);
+        counts[i] += count;
+    }
+    counts
+}

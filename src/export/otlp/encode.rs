@@ -345,7 +345,7 @@ fn push_histogram(
             let HistogramPoints::Explicit(points) = into else {
                 unreachable!()
             };
-            let bucket_counts = explicit(h, bounds);
+            let bucket_counts = crate::export::explicit_counts(h, bounds);
             let count = bucket_counts.iter().sum();
             points.push(HistogramDataPoint {
                 attributes,
@@ -409,17 +409,6 @@ fn exp_index(v: f64, scale: i32) -> i64 {
     (scaled.ceil() as i64) - 1
 }
 
-/// The recorder's buckets counted into explicit boundaries in seconds (`le` semantics).
-fn explicit(h: &Histogram, bounds: &[f64]) -> Vec<u64> {
-    let mut counts = vec![0u64; bounds.len() + 1];
-    for (low, high, count) in h.buckets() {
-        let mid = secs(low + (high - low) / 2);
-        let i = bounds.partition_point(|&b| b < mid);
-        counts[i] += count;
-    }
-    counts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,7 +456,7 @@ mod tests {
     #[test]
     fn explicit_buckets_count_by_upper_bound() {
         let h = histogram(&[50_000, 150_000, 1_000_000_000, 90_000_000_000]);
-        let counts = explicit(&h, &[0.0001, 0.001, 1.5]);
+        let counts = crate::export::explicit_counts(&h, &[0.0001, 0.001, 1.5]);
         assert_eq!(counts, [1, 1, 1, 1]);
     }
 }

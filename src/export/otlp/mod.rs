@@ -59,12 +59,6 @@ impl Default for HistogramFormat {
 /// The default cap on buckets per exponential data point.
 pub const DEFAULT_MAX_BUCKETS: u32 = 160;
 
-/// The default explicit boundaries, in seconds: 100 µs to a minute.
-pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0, 30.0, 60.0,
-];
-
 /// Why the exporter did not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -154,7 +148,8 @@ impl OtlpBuilder {
     }
 
     /// Exports latency histograms with explicit boundaries, in seconds, instead of
-    /// exponential ones; [`DEFAULT_EXPLICIT_BUCKETS`] suits 100 µs to a minute.
+    /// exponential ones; [`DEFAULT_EXPLICIT_BUCKETS`](crate::DEFAULT_EXPLICIT_BUCKETS) suits
+    /// 100 µs to a minute.
     pub fn with_explicit_buckets(mut self, bounds: impl Into<Vec<f64>>) -> Self {
         self.req.histograms = HistogramFormat::Explicit(bounds.into());
         self

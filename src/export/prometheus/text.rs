@@ -1,0 +1,325 @@
+//! A snapshot in the Prometheus text format (0.0.4) or OpenMetrics 1.0, with the names the
+//! OTLP metrics of `docs/METRICS.md` get under the standard OTLP-to-Prometheus translation
+//! (dots to underscores, the unit `s` as `_seconds`, counters ending in `_total`), so one
+//! dashboard serves a scrape and OTLP through a collector alike.
+
+use std::fmt::Write;
+
+use crate::{ExportStats, FunctionSnapshot, Histogram, Outcome, Snapshot};
+
+/// Which exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// `text/plain; version=0.0.4`.
+    Text,
+    /// `application/openmetrics-text; version=1.0.0`.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format a scraper asks for in its `Accept` header.
+    pub(crate) fn from_accept(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Escapes a label value: backslash, double quote and line feed.
+fn escape(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn labels(out: &mut String, pairs: &[(&str, &str)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        escape(v, out);
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// A number as Prometheus writes it.
+fn number(v: f64) -> String {
+    if v == f64::INFINITY {
+        "+Inf".to_owned()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Writes the header of a metric family. `name` is the sample name's stem: for counters
+/// the samples get `_total`; OpenMetrics names the family without it.
+fn family(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    kind: &str,
+    help: &str,
+    unit: Option<&str>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    if let (Format::OpenMetrics, Some(unit)) = (format, unit) {
+        let _ = writeln!(out, "# UNIT {name} {unit}");
+    }
+}
+
+struct Writer<'a> {
+    out: String,
+    format: Format,
+    bounds: &'a [f64],
+}
+
+impl Writer<'_> {
+    fn counter_name<'n>(&self, stem: &'n str) -> std::borrow::Cow<'n, str> {
+        match self.format {
+            // OpenMetrics: the family is the stem, samples end in `_total`.
+            Format::OpenMetrics => stem.into(),
+            Format::Text => format!("{stem}_total").into(),
+        }
+    }
+
+    fn sample(&mut self, name: &str, pairs: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        labels(&mut self.out, pairs);
+        self.out.push(' ');
+        self.out.push_str(&number(value));
+        self.out.push('\n');
+    }
+
+    fn counter<'f>(
+        &mut self,
+        stem: &str,
+        help: &str,
+        points: impl Iterator<Item = (Vec<(&'f str, &'f str)>, u64)>,
+    ) {
+        let family_name = self.counter_name(stem).into_owned();
+        family(
+            &mut self.out,
+            self.format,
+            &family_name,
+            "counter",
+            help,
+            None,
+        );
+        let sample_name = format!("{stem}_total");
+        for (pairs, value) in points {
+            self.sample(&sample_name, &pairs, value as f64);
+        }
+    }
+
+    /// A histogram family; `_count` is the `+Inf` bucket by construction, both from the
+    /// same reading.
+    fn histogram<'f>(
+        &mut self,
+        name: &str,
+        help: &str,
+        points: impl Iterator<Item = (Vec<(&'f str, &'f str)>, &'f Histogram)>,
+    ) {
+        family(
+            &mut self.out,
+            self.format,
+            name,
+            "histogram",
+            help,
+            Some("seconds"),
+        );
+        let bucket = format!("{name}_bucket");
+        let bounds: Vec<String> = self
+            .bounds
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .map(number)
+            .collect();
+        for (pairs, h) in points {
+            let counts = crate::export::explicit_counts(h, self.bounds);
+            let mut cumulative = 0;
+            for (count, le) in counts.iter().zip(&bounds) {
+                cumulative += count;
+                let mut with_le = pairs.clone();
+                with_le.push(("le", le));
+                self.sample(&bucket, &with_le, cumulative as f64);
+            }
+            self.sample(&format!("{name}_sum"), &pairs, h.sum as f64 / 1e9);
+            self.sample(&format!("{name}_count"), &pairs, cumulative as f64);
+        }
+    }
+}
+
+/// Every function's points for one outcome-level quantity.
+fn per_outcome<'s, T>(
+    snap: &'s Snapshot,
+    mut value: impl FnMut(&'s FunctionSnapshot, Outcome) -> Option<T>,
+) -> impl Iterator<Item = (Vec<(&'s str, &'s str)>, T)> {
+    snap.functions.iter().flat_map(move |f| {
+        Outcome::ALL
+            .into_iter()
+            .filter_map(|o| {
+                value(f, o).map(|v| {
+                    (
+                        vec![
+                            ("function", f.name),
+                            ("module", f.module),
+                            ("outcome", o.as_str()),
+                        ],
+                        v,
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+/// The whole exposition.
+pub(crate) fn render(
+    snap: &Snapshot,
+    exports: ExportStats,
+    format: Format,
+    bounds: &[f64],
+) -> String {
+    let mut w = Writer {
+        out: String::with_capacity(256 + snap.functions.len() * 2048),
+        format,
+        bounds,
+    };
+    // Calls by outcome, errors by kind.
+    let calls = snap.functions.iter().flat_map(|f| {
+        let mut points = Vec::new();
+        for o in Outcome::ALL {
+            let stats = f.stats(o);
+            if stats.count == 0 {
+                continue;
+            }
+            let base = vec![
+                ("function", f.name),
+                ("module", f.module),
+                ("outcome", o.as_str()),
+            ];
+            if o == Outcome::Error {
+                let mut counted = 0;
+                for k in &f.error_kinds {
+                    let mut p = base.clone();
+                    p.push(("error_kind", k.kind));
+                    points.push((p, k.count));
+                    counted += k.count;
+                }
+                if counted < stats.count {
+                    points.push((base, stats.count - counted));
+                }
+            } else {
+                points.push((base, stats.count));
+            }
+        }
+        points
+    });
+    w.counter(
+        "function_calls",
+        "Finished calls, by outcome and error kind.",
+        calls,
+    );
+    w.histogram(
+        "function_calls_duration_seconds",
+        "Wall time of a call: first poll to completion or drop.",
+        per_outcome(snap, |f, o| {
+            (f.stats(o).count > 0).then(|| &f.stats(o).wall)
+        }),
+    );
+    w.histogram(
+        "function_calls_busy_seconds",
+        "Busy time of a call: the sum of its polls.",
+        per_outcome(snap, |f, o| {
+            (f.stats(o).count > 0).then(|| &f.stats(o).busy)
+        }),
+    );
+    w.counter(
+        "function_calls_polls",
+        "Polls made by finished calls.",
+        per_outcome(snap, |f, o| {
+            (f.stats(o).count > 0).then(|| f.stats(o).polls)
+        }),
+    );
+    w.counter(
+        "function_calls_slow_polls",
+        "Polls longer than the slow-poll threshold.",
+        per_outcome(snap, |f, o| {
+            (f.stats(o).count > 0).then(|| f.stats(o).slow_polls)
+        }),
+    );
+    family(
+        &mut w.out,
+        format,
+        "function_calls_concurrent",
+        "gauge",
+        "Calls started and not finished.",
+        None,
+    );
+    for f in &snap.functions {
+        w.sample(
+            "function_calls_concurrent",
+            &[("function", f.name), ("module", f.module)],
+            f.in_flight as f64,
+        );
+    }
+    w.counter(
+        "taskscope_export_dropped",
+        "Data points of export batches given up on, since the process started.",
+        std::iter::once((Vec::new(), exports.dropped_points)),
+    );
+    if format == Format::OpenMetrics {
+        w.out.push_str("# EOF\n");
+    }
+    w.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = String::new();
+        labels(&mut out, &[("function", "a\"b\\c\nd")]);
+        assert_eq!(out, r#"{function="a\"b\\c\nd"}"#);
+    }
+
+    #[test]
+    fn an_empty_snapshot_still_has_the_drop_counter_and_openmetrics_ends_with_eof() {
+        let snap = Snapshot::default();
+        let text = render(&snap, ExportStats::default(), Format::Text, &[0.1]);
+        assert!(
+            text.contains("taskscope_export_dropped_total 0\n"),
+            "{text}"
+        );
+        let om = render(&snap, ExportStats::default(), Format::OpenMetrics, &[0.1]);
+        assert!(
+            om.contains("# TYPE taskscope_export_dropped counter\n"),
+            "{om}"
+        );
+        assert!(om.ends_with("# EOF\n"));
+    }
+}

@@ -57,6 +57,15 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn scraping(name: &str, target: SocketAddr) -> Self {
+        Self::scraping_with_rules(name, target, None)
+    }
+
+    /// The same, evaluating a rule file every second.
+    pub fn scraping_with_rules(
+        name: &str,
+        target: SocketAddr,
+        rules: Option<&std::path::Path>,
+    ) -> Self {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("prometheus-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -65,7 +74,10 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{}scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n",
+                rules
+                    .map(|r| format!("rule_files:\n  - {}\n", r.display()))
+                    .unwrap_or_default()
             ),
         )
         .unwrap();
@@ -142,4 +154,22 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every sample value of an instant-query answer (vector results), as text.
+pub fn values(json: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = json;
+    while let Some(at) = rest.find("\"value\":[") {
+        rest = &rest[at + 9..];
+        let Some(start) = rest.find(",\"").map(|i| i + 2) else {
+            break;
+        };
+        let Some(len) = rest[start..].find('"') else {
+            break;
+        };
+        out.push(rest[start..start + len].to_owned());
+        rest = &rest[start + len..];
+    }
+    out
 }

@@ -88,7 +88,7 @@ enum FetchError {
 #[taskscope::measure]
 async fn dashboard_fetch(i: u64) -> Result<u64, FetchError> {
     tokio::task::yield_now().await;
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         Err(FetchError::Timeout)
     } else {
         Ok(i)

@@ -19,6 +19,10 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Sampled calls kept between two exports, at most.
 pub(crate) const CAPACITY: usize = 4096;
 static BUFFER: Mutex<Vec<SampledCall>> = Mutex::new(Vec::new());
+/// The latest sampled call of each function and outcome, for exemplars on a scrape.
+static LATEST: Mutex<Vec<SampledCall>> = Mutex::new(Vec::new());
+/// At most this many (function, outcome) pairs keep a latest call.
+const LATEST_CAPACITY: usize = 4096;
 
 /// One sampled call.
 #[derive(Clone)]
@@ -132,6 +136,16 @@ fn draw(
         span_id: next_random() | 1,
         parent_span_id,
     };
+    if let Ok(mut latest) = LATEST.try_lock() {
+        let slot = latest
+            .iter()
+            .position(|c| std::ptr::eq(c.function, function) && c.outcome == outcome);
+        match slot {
+            Some(at) => latest[at] = call.clone(),
+            None if latest.len() < LATEST_CAPACITY => latest.push(call.clone()),
+            None => {}
+        }
+    }
     match BUFFER.try_lock() {
         Ok(mut buffer) if buffer.len() < CAPACITY && buffer.capacity() > buffer.len() => {
             buffer.push(call);
@@ -176,4 +190,10 @@ pub(crate) fn take() -> Vec<SampledCall> {
 /// Sampled calls dropped because the buffer was full or busy.
 pub(crate) fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)
+}
+
+/// The latest sampled call of each function and outcome (exemplars for a scrape).
+#[cfg(feature = "prometheus")]
+pub(crate) fn latest() -> Vec<SampledCall> {
+    LATEST.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }

@@ -66,6 +66,16 @@ impl Prometheus {
         target: SocketAddr,
         rules: Option<&std::path::Path>,
     ) -> Self {
+        Self::scraping_with(name, target, rules, &[])
+    }
+
+    /// The same, with extra command-line flags (feature flags, say).
+    pub fn scraping_with(
+        name: &str,
+        target: SocketAddr,
+        rules: Option<&std::path::Path>,
+        flags: &[&str],
+    ) -> Self {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("prometheus-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -95,6 +105,7 @@ impl Prometheus {
                 dir.join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
@@ -104,6 +115,11 @@ impl Prometheus {
 
     /// The result of an instant query, as JSON text.
     pub fn query(&self, promql: &str) -> String {
+        self.api("query", promql)
+    }
+
+    /// Any `/api/v1/<endpoint>?query=...` answer, as JSON text.
+    pub fn api(&self, endpoint: &str, promql: &str) -> String {
         let encoded: String = promql
             .bytes()
             .map(|b| match b {
@@ -114,7 +130,14 @@ impl Prometheus {
             })
             .collect();
         match TcpStream::connect(self.addr) {
-            Ok(_) => get(self.addr, &format!("/api/v1/query?query={encoded}"), None).2,
+            Ok(_) => {
+                get(
+                    self.addr,
+                    &format!("/api/v1/{endpoint}?query={encoded}"),
+                    None,
+                )
+                .2
+            }
             Err(_) => String::new(),
         }
     }

@@ -257,7 +257,11 @@ fn respond(req: &Request<Incoming>, config: &Config) -> Response<Full<Bytes>> {
         .and_then(|v| v.to_str().ok());
     let format = Format::from_accept(accept);
     let snap = crate::snapshot();
-    let body = text::render(&snap, snap.exports, format, &config.buckets);
+    let exemplars = match format {
+        Format::OpenMetrics => text::exemplars(),
+        Format::Text => Vec::new(),
+    };
+    let body = text::render(&snap, snap.exports, format, &config.buckets, &exemplars);
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

@@ -92,6 +92,46 @@ struct Writer<'a> {
     out: String,
     format: Format,
     bounds: &'a [f64],
+    exemplars: &'a [Exemplar],
+}
+
+/// A sampled call shown beside the bucket it falls in (OpenMetrics only).
+#[derive(Clone, Debug)]
+pub(crate) struct Exemplar {
+    pub(crate) module: &'static str,
+    pub(crate) function: &'static str,
+    pub(crate) outcome: Outcome,
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    /// Seconds.
+    pub(crate) value: f64,
+    /// Unix time, seconds.
+    pub(crate) timestamp: f64,
+}
+
+/// The latest sampled calls, when an OTLP exporter samples calls as spans.
+pub(crate) fn exemplars() -> Vec<Exemplar> {
+    #[cfg(feature = "otlp")]
+    {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let now = crate::clock::since_start().as_secs_f64();
+        crate::record::samples::latest()
+            .into_iter()
+            .map(|c| Exemplar {
+                module: c.function.meta.module,
+                function: c.function.meta.name,
+                outcome: c.outcome,
+                trace_id: c.trace_id,
+                span_id: c.span_id,
+                value: c.wall_ns as f64 / 1e9,
+                timestamp: now_unix - now + crate::clock::since_start_at(c.end).as_secs_f64(),
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "otlp"))]
+    Vec::new()
 }
 
 impl Writer<'_> {
@@ -104,10 +144,27 @@ impl Writer<'_> {
     }
 
     fn sample(&mut self, name: &str, pairs: &[(&str, &str)], value: f64) {
+        self.sample_with(name, pairs, value, None);
+    }
+
+    fn sample_with(
+        &mut self,
+        name: &str,
+        pairs: &[(&str, &str)],
+        value: f64,
+        exemplar: Option<&Exemplar>,
+    ) {
         self.out.push_str(name);
         labels(&mut self.out, pairs);
         self.out.push(' ');
         self.out.push_str(&number(value));
+        if let Some(e) = exemplar {
+            let _ = write!(
+                self.out,
+                " # {{trace_id=\"{:032x}\",span_id=\"{:016x}\"}} {} {:.3}",
+                e.trace_id, e.span_id, e.value, e.timestamp
+            );
+        }
         self.out.push('\n');
     }
 
@@ -156,14 +213,33 @@ impl Writer<'_> {
             .chain([f64::INFINITY])
             .map(number)
             .collect();
+        let with_exemplars = name == "function_calls_duration_seconds";
         for (pairs, h) in points {
             let counts = crate::export::explicit_counts(h, self.bounds);
+            // The latest sampled call of this function and outcome, on the bucket it is in.
+            let exemplar = (self.format == Format::OpenMetrics && with_exemplars)
+                .then(|| {
+                    let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+                    self.exemplars.iter().find(|e| {
+                        Some(e.function) == get("function")
+                            && Some(e.module) == get("module")
+                            && Some(e.outcome.as_str()) == get("outcome")
+                    })
+                })
+                .flatten()
+                .cloned();
+            let exemplar_bucket = exemplar
+                .as_ref()
+                .map(|e| self.bounds.partition_point(|&b| b < e.value));
             let mut cumulative = 0;
-            for (count, le) in counts.iter().zip(&bounds) {
+            for (i, (count, le)) in counts.iter().zip(&bounds).enumerate() {
                 cumulative += count;
                 let mut with_le = pairs.clone();
                 with_le.push(("le", le));
-                self.sample(&bucket, &with_le, cumulative as f64);
+                let e = (exemplar_bucket == Some(i))
+                    .then_some(exemplar.as_ref())
+                    .flatten();
+                self.sample_with(&bucket, &with_le, cumulative as f64, e);
             }
             self.sample(&format!("{name}_sum"), &pairs, h.sum as f64 / 1e9);
             self.sample(&format!("{name}_count"), &pairs, cumulative as f64);
@@ -201,11 +277,13 @@ pub(crate) fn render(
     exports: ExportStats,
     format: Format,
     bounds: &[f64],
+    exemplars: &[Exemplar],
 ) -> String {
     let mut w = Writer {
         out: String::with_capacity(256 + snap.functions.len() * 2048),
         format,
         bounds,
+        exemplars,
     };
     // Calls by outcome, errors by kind.
     let calls = snap.functions.iter().flat_map(|f| {
@@ -310,12 +388,18 @@ mod tests {
     #[test]
     fn an_empty_snapshot_still_has_the_drop_counter_and_openmetrics_ends_with_eof() {
         let snap = Snapshot::default();
-        let text = render(&snap, ExportStats::default(), Format::Text, &[0.1]);
+        let text = render(&snap, ExportStats::default(), Format::Text, &[0.1], &[]);
         assert!(
             text.contains("taskscope_export_dropped_total 0\n"),
             "{text}"
         );
-        let om = render(&snap, ExportStats::default(), Format::OpenMetrics, &[0.1]);
+        let om = render(
+            &snap,
+            ExportStats::default(),
+            Format::OpenMetrics,
+            &[0.1],
+            &[],
+        );
         assert!(
             om.contains("# TYPE taskscope_export_dropped counter\n"),
             "{om}"

@@ -111,8 +111,13 @@ pub(crate) fn since_start() -> Duration {
     since_start_at(now())
 }
 
-/// The time of a clock reading, as time since the process first read the clock.
+/// The time of a clock reading, as time since the process first read the clock (for a
+/// custom clock, since its own origin: each paused tokio runtime has a clock of its own, and
+/// a reading of one may come before the process's first reading of another).
 pub(crate) fn since_start_at(ticks: u64) -> Duration {
+    if custom().is_some() {
+        return Duration::from_nanos(ticks);
+    }
     static START: OnceLock<u64> = OnceLock::new();
     let start = *START.get_or_init(now);
     Duration::from_nanos(nanos_between(start, ticks))

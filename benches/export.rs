@@ -2,10 +2,10 @@
 //! bytes), and a measured call while an exporter runs. Run:
 //! `cargo bench --bench export --features otlp,layer`.
 
-use std::future::Future;
+mod common;
+
+use common::run;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -97,16 +97,6 @@ fn export(c: &mut Criterion) {
     c.bench_function("export_1000_functions/snapshot_and_encode", |b| {
         b.iter(|| black_box(encode(&taskscope::snapshot(), &exponential)))
     });
-}
-
-fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
 }
 
 #[taskscope::measure]

@@ -9,10 +9,10 @@
 //! plain fn. `clock_read` is the cost of one timestamp, of which a span needs one per
 //! creation, enter, exit and close. Run: `cargo bench --bench layer --features layer`.
 
-use std::future::Future;
+mod common;
+
+use common::run;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -20,16 +20,6 @@ use tracing::Dispatch;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::Identity;
 use tracing_subscriber::prelude::*;
-
-fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 #[tracing::instrument]
 #[inline(never)]

@@ -5,27 +5,19 @@
 //! runtime cost is in the figures. Subtract the `bare` row from the `measured` row of the
 //! same group to get the added cost. Run: `cargo bench --bench overhead`.
 
+mod common;
+
+use common::run;
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Barrier;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[derive(Debug)]
 struct Failed;
-
-fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 /// Pending once, then ready: a call that takes two polls.
 struct YieldOnce(bool);

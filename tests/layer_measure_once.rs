@@ -6,21 +6,8 @@
 
 mod common;
 
-use std::sync::Once;
-
-use common::outcomes;
+use common::{init_with_layer, outcomes};
 use taskscope::Source;
-use tracing_subscriber::prelude::*;
-
-fn init() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        common::init();
-        tracing_subscriber::registry()
-            .with(taskscope::layer())
-            .init();
-    });
-}
 
 /// Every function of that name, whatever recorded it.
 fn entries(name: &str) -> Vec<taskscope::FunctionSnapshot> {
@@ -53,7 +40,7 @@ fn measured_with_a_renamed_span() {}
 
 #[tokio::test]
 async fn measure_above_instrument_is_counted_once() {
-    init();
+    init_with_layer();
     for fail in [false, true, false] {
         let _ = measure_above_instrument(fail).await;
     }
@@ -66,7 +53,7 @@ async fn measure_above_instrument_is_counted_once() {
 
 #[tokio::test]
 async fn instrument_above_measure_is_counted_once() {
-    init();
+    init_with_layer();
     for fail in [false, true, false] {
         let _ = instrument_above_measure(fail).await;
     }
@@ -78,7 +65,7 @@ async fn instrument_above_measure_is_counted_once() {
 
 #[test]
 fn a_plain_fn_with_both_is_counted_once() {
-    init();
+    init_with_layer();
     plain_measured_and_instrumented();
     plain_measured_and_instrumented();
     let found = entries("plain_measured_and_instrumented");
@@ -89,7 +76,7 @@ fn a_plain_fn_with_both_is_counted_once() {
 
 #[test]
 fn a_span_renamed_by_instrument_is_still_recognised() {
-    init();
+    init_with_layer();
     measured_with_a_renamed_span();
     assert_eq!(entries("measured_with_a_renamed_span")[0].calls(), 1);
     assert!(
@@ -100,7 +87,7 @@ fn a_span_renamed_by_instrument_is_still_recognised() {
 
 #[test]
 fn an_unrelated_span_is_still_counted() {
-    init();
+    init_with_layer();
     drop(tracing::info_span!("not_a_measured_function"));
     assert_eq!(entries("not_a_measured_function")[0].calls(), 1);
 }

@@ -6,21 +6,8 @@
 
 mod common;
 
-use std::sync::Once;
-
-use common::{function, outcomes};
+use common::{function, init_with_layer, outcomes};
 use tracing::field::Empty;
-use tracing_subscriber::prelude::*;
-
-fn init() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        common::init();
-        tracing_subscriber::registry()
-            .with(taskscope::layer())
-            .init();
-    });
-}
 
 fn kinds(name: &str) -> Vec<(&'static str, u64)> {
     function(name)
@@ -37,7 +24,7 @@ async fn parses(s: &'static str) -> Result<u32, std::num::ParseIntError> {
 
 #[tokio::test]
 async fn an_err_span_is_an_error_of_unknown_kind_and_an_ok_one_is_ok() {
-    init();
+    init_with_layer();
     assert!(parses("1").await.is_ok());
     assert!(parses("x").await.is_err());
     assert!(parses("y").await.is_err());
@@ -53,7 +40,7 @@ fn fails_at_warn_level(fail: bool) -> Result<(), String> {
 
 #[test]
 fn an_error_field_on_an_event_below_error_level_is_an_error_too() {
-    init();
+    init_with_layer();
     let _ = fails_at_warn_level(true);
     let _ = fails_at_warn_level(false);
     assert_eq!(outcomes("fails_at_warn_level"), (1, 1, 0, 0));
@@ -68,7 +55,7 @@ fn records_its_kind(kind: Option<&'static str>) {
 
 #[test]
 fn the_kind_comes_from_an_error_kind_field() {
-    init();
+    init_with_layer();
     records_its_kind(Some("timeout"));
     records_its_kind(Some("timeout"));
     records_its_kind(Some("refused"));
@@ -79,7 +66,7 @@ fn the_kind_comes_from_an_error_kind_field() {
 
 #[test]
 fn an_error_type_field_given_at_creation_is_an_error_of_that_kind() {
-    init();
+    init_with_layer();
     drop(tracing::info_span!("typed_error", error.type = "DeadlineExceeded"));
     drop(tracing::info_span!("typed_error", error.type = "DeadlineExceeded"));
     assert_eq!(outcomes("typed_error"), (0, 2, 0, 0));
@@ -88,7 +75,7 @@ fn an_error_type_field_given_at_creation_is_an_error_of_that_kind() {
 
 #[test]
 fn an_error_event_inside_a_span_marks_it_and_may_name_the_kind() {
-    init();
+    init_with_layer();
     for kind in [None, Some("network"), Some("network")] {
         let span = tracing::info_span!("with_error_event");
         let _g = span.enter();
@@ -112,7 +99,7 @@ fn an_error_event_inside_a_span_marks_it_and_may_name_the_kind() {
 
 #[test]
 fn an_error_event_marks_only_its_own_span_not_the_parents() {
-    init();
+    init_with_layer();
     let parent = tracing::info_span!("parent_of_failure");
     let _p = parent.enter();
     {
@@ -128,7 +115,7 @@ fn an_error_event_marks_only_its_own_span_not_the_parents() {
 
 #[test]
 fn otel_status_code_error_is_an_error_and_ok_takes_it_back() {
-    init();
+    init_with_layer();
     let failed = tracing::info_span!("otel_status", otel.status_code = Empty);
     failed.record("otel.status_code", "ERROR");
     drop(failed);
@@ -141,7 +128,7 @@ fn otel_status_code_error_is_an_error_and_ok_takes_it_back() {
 
 #[test]
 fn an_error_field_is_an_error_unless_it_is_false() {
-    init();
+    init_with_layer();
     drop(tracing::info_span!("error_field", error = true));
     drop(tracing::info_span!(
         "error_field",
@@ -161,7 +148,7 @@ fn panics_inside_span() {
 
 #[test]
 fn a_panic_unwinding_through_a_span_is_a_panicked_call() {
-    init();
+    init_with_layer();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(panics_inside_span);
@@ -179,7 +166,7 @@ async fn panics_in_a_task() {
 
 #[tokio::test]
 async fn a_task_that_panics_inside_an_instrumented_fn_is_panicked() {
-    init();
+    init_with_layer();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let joined = tokio::spawn(panics_in_a_task()).await;
@@ -190,7 +177,7 @@ async fn a_task_that_panics_inside_an_instrumented_fn_is_panicked() {
 
 #[test]
 fn error_kinds_from_fields_are_capped_with_the_core_limit_and_overflow() {
-    init();
+    init_with_layer();
     // The test binary's limit is 4 kinds per function.
     for kind in ["a", "b", "c", "d", "e", "f", "e"] {
         drop(tracing::info_span!("many_kinds", error.kind = kind));
@@ -209,7 +196,7 @@ fn error_kinds_from_fields_are_capped_with_the_core_limit_and_overflow() {
 
 #[test]
 fn a_long_kind_is_cut_to_64_bytes() {
-    init();
+    init_with_layer();
     let long = "k".repeat(100);
     drop(tracing::info_span!("long_kind", error.kind = long.as_str()));
     assert_eq!(kinds("long_kind"), [("k".repeat(64).leak() as &str, 1)]);

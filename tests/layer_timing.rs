@@ -5,26 +5,12 @@
 
 mod common;
 
-use std::sync::Once;
 use std::time::Duration;
 
-use common::{Blocking, assert_about, function, work_for};
+use common::{Blocking, assert_about, function, init_with_layer, work_for};
 use taskscope::Source;
 use tokio::time::sleep;
 use tracing::Instrument;
-use tracing_subscriber::prelude::*;
-
-/// One global subscriber (registry + the taskscope layer), so spans on worker threads are
-/// seen too.
-fn init() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        common::init();
-        tracing_subscriber::registry()
-            .with(taskscope::layer())
-            .init();
-    });
-}
 
 #[tracing::instrument]
 async fn works_3ms_waits_20ms_works_2ms() {
@@ -35,7 +21,7 @@ async fn works_3ms_waits_20ms_works_2ms() {
 
 #[tokio::test(start_paused = true)]
 async fn wall_is_creation_to_close_busy_is_the_entered_periods_and_idle_the_rest() {
-    init();
+    init_with_layer();
     works_3ms_waits_20ms_works_2ms().await;
     let f = function("works_3ms_waits_20ms_works_2ms");
     assert_eq!(f.source, Source::Span);
@@ -57,7 +43,7 @@ fn blocks_12ms() {
 
 #[tokio::test(start_paused = true)]
 async fn an_enter_longer_than_the_threshold_is_a_slow_poll() {
-    init();
+    init_with_layer();
     blocks_12ms();
     blocks_12ms();
     let f = function("blocks_12ms");
@@ -70,7 +56,7 @@ async fn an_enter_longer_than_the_threshold_is_a_slow_poll() {
 
 #[tokio::test(start_paused = true)]
 async fn a_span_entered_many_times_counts_each_enter_as_a_poll() {
-    init();
+    init_with_layer();
     let span = tracing::info_span!("entered_four_times");
     for _ in 0..4 {
         let _g = span.enter();
@@ -108,7 +94,7 @@ async fn inner_span() {
 
 #[tokio::test(start_paused = true)]
 async fn nested_spans_are_separate_functions_and_the_outer_includes_the_inner() {
-    init();
+    init_with_layer();
     outer_span().await;
     let outer = function("outer_span");
     let inner = function("inner_span");
@@ -130,7 +116,7 @@ async fn hops_between_workers(i: u32) -> u32 {
 
 #[test]
 fn spans_entered_on_several_worker_threads_are_all_counted_once() {
-    init();
+    init_with_layer();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -152,7 +138,7 @@ fn spans_entered_on_several_worker_threads_are_all_counted_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_span_shared_by_two_threads_adds_up_both_threads_periods() {
-    init();
+    init_with_layer();
     // The creating thread and two others enter the span at the same time.
     let span = tracing::info_span!("shared_by_threads");
     std::thread::scope(|s| {
@@ -175,7 +161,7 @@ async fn a_span_shared_by_two_threads_adds_up_both_threads_periods() {
 
 #[tokio::test(start_paused = true)]
 async fn wall_time_starts_when_the_span_is_created_not_when_first_entered() {
-    init();
+    init_with_layer();
     let call = Blocking {
         polls_left: 1,
         per_poll: Duration::from_millis(4),

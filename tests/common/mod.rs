@@ -30,6 +30,20 @@ pub fn init() {
     });
 }
 
+/// Configures taskscope once and installs one global subscriber, `registry()` with the
+/// taskscope layer, so spans on any thread (tokio's workers too) are recorded.
+#[cfg(feature = "layer")]
+pub fn init_with_layer() {
+    use tracing_subscriber::prelude::*;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        init();
+        tracing_subscriber::registry()
+            .with(taskscope::layer())
+            .init();
+    });
+}
+
 /// The snapshot of one function, which must have been called.
 pub fn function(name: &str) -> taskscope::FunctionSnapshot {
     taskscope::snapshot()

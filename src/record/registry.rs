@@ -399,7 +399,7 @@ impl KindTable {
         if let Some(i) = self.find(kind, len) {
             return i;
         }
-        self.insert(kind)
+        self.insert(kind, || kind)
     }
 
     #[cfg(feature = "layer")]
@@ -410,17 +410,7 @@ impl KindTable {
         if let Some(i) = self.find(kind, len) {
             return i;
         }
-        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
-        let len = self.len.load(Ordering::Acquire);
-        if let Some(i) = self.find(kind, len) {
-            return i;
-        }
-        if len == self.limit {
-            return self.limit;
-        }
-        let _ = self.names[len].set(Box::leak(kind.to_owned().into_boxed_str()));
-        self.len.store(len + 1, Ordering::Release);
-        len
+        self.insert(kind, || Box::leak(kind.to_owned().into_boxed_str()))
     }
 
     #[inline]
@@ -438,8 +428,10 @@ impl KindTable {
             })
     }
 
+    /// Adds a kind under the lock, unless another thread just did or the table is full;
+    /// `stored` gives the `'static` name, made only when the kind takes a place.
     #[cold]
-    fn insert(&self, kind: &'static str) -> usize {
+    fn insert(&self, kind: &str, stored: impl FnOnce() -> &'static str) -> usize {
         let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
         let len = self.len.load(Ordering::Acquire);
         if let Some(i) = self.find(kind, len) {
@@ -448,7 +440,7 @@ impl KindTable {
         if len == self.limit {
             return self.limit;
         }
-        let _ = self.names[len].set(kind);
+        let _ = self.names[len].set(stored());
         self.len.store(len + 1, Ordering::Release);
         len
     }

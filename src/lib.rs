@@ -49,6 +49,8 @@ mod config;
 mod export;
 mod instrument;
 mod record;
+#[cfg(feature = "tui")]
+pub mod view;
 
 pub use config::{
     Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled,
@@ -74,6 +76,8 @@ pub use record::snapshot::{
     ErrorKindCount, FunctionSnapshot, Interval, OVERFLOW_KIND, OutcomeStats, Sampler, Snapshot,
     memory_usage, snapshot,
 };
+#[cfg(feature = "tui")]
+pub use view::top;
 
 /// Measures every call of a function: outcome, wall and busy time, polls, slow polls.
 ///

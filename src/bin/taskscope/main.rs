@@ -1,0 +1,239 @@
+//! `taskscope`: the command line. `taskscope top` receives OTLP metrics from any service and
+//! shows them live, per function.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use taskscope::view::format::Glyphs;
+use taskscope::view::receive::Receiver;
+use taskscope::view::{Exit, Model, RunOptions, Settings, Window, run_plain, run_terminal};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "taskscope",
+    version,
+    about = "Per-function latency, outcomes and polls of async Rust services, live."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Receive OTLP metrics (gRPC and HTTP/protobuf) and show them live, per function.
+    Top(Top),
+}
+
+#[derive(Args, Debug)]
+struct Top {
+    /// Address of the OTLP/gRPC listener.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    grpc: SocketAddr,
+    /// Address of the OTLP/HTTP listener (protobuf).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+    http: SocketAddr,
+    /// Do not listen for gRPC.
+    #[arg(long)]
+    no_grpc: bool,
+    /// Do not listen for HTTP.
+    #[arg(long)]
+    no_http: bool,
+    /// Time window at start: 10s, 1m, 5m, 15m, 1h or all.
+    #[arg(long, value_name = "WINDOW", default_value = "1m", value_parser = parse_window)]
+    window: Window,
+    /// Time between two frames.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    refresh: Duration,
+    /// Print plain summaries instead of the dashboard (the default when stdout is not a
+    /// terminal).
+    #[arg(long)]
+    no_tui: bool,
+    /// With --no-tui: print each summary as one JSON line.
+    #[arg(long)]
+    json: bool,
+    /// With --no-tui: time between two summaries.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Stop after this long (and print the last summary).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long)]
+    no_color: bool,
+    /// ASCII glyphs only.
+    #[arg(long)]
+    ascii: bool,
+    /// Flag functions whose error ratio is over this (0 to 1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.05)]
+    error_rate: f64,
+    /// Flag functions whose p99 is over this.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    p99_budget: Duration,
+    /// The most series kept; more are counted as overflow.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_series: usize,
+    /// The largest request accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
+    max_request_bytes: usize,
+    /// Where Ctrl-S writes its files.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    export_dir: PathBuf,
+}
+
+fn parse_window(text: &str) -> Result<Window, String> {
+    Window::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a window: use 10s, 1m, 5m, 15m, 1h or all"))
+}
+
+/// `250ms`, `1s`, `1.5s`, `2m`, `1h`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration: write 250ms, 1s, 2m or 1h");
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: f64 = number.trim().parse().map_err(|_| bad())?;
+    let scale = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    let secs = n * scale;
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Top(top) => run_top(top),
+    }
+}
+
+fn run_top(top: Top) -> Result<()> {
+    anyhow::ensure!(
+        !(top.no_grpc && top.no_http),
+        "--no-grpc and --no-http together leave nothing to listen on: drop one of them"
+    );
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&top.error_rate),
+        "--error-rate is a ratio from 0 to 1, not {}",
+        top.error_rate
+    );
+    let mut builder = Receiver::builder()
+        .with_max_series(top.max_series)
+        .with_max_request_bytes(top.max_request_bytes);
+    builder = if top.no_grpc {
+        builder.without_grpc()
+    } else {
+        builder.with_grpc_addr(top.grpc)
+    };
+    builder = if top.no_http {
+        builder.without_http()
+    } else {
+        builder.with_http_addr(top.http)
+    };
+    let receiver = builder.start().context("taskscope top could not start")?;
+
+    let mut settings = Settings::from_env();
+    settings.default_window = top.window;
+    settings.limits.error_rate = top.error_rate;
+    settings.limits.p99_budget = top.p99_budget.as_secs_f64();
+    if top.no_color {
+        settings.color = false;
+    }
+    if top.ascii {
+        settings.glyphs = Glyphs::ASCII;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(stop.clone());
+    let options = RunOptions {
+        refresh: top.refresh,
+        export_dir: top.export_dir,
+        stop,
+        duration: top.duration,
+    };
+    let model = Model::new(settings);
+    let source = || receiver.frame();
+    if top.no_tui || !std::io::stdout().is_terminal() {
+        let mut out = std::io::stdout().lock();
+        run_plain(model, source, &options, top.interval, top.json, &mut out)
+            .context("writing the summary failed")?;
+        return Ok(());
+    }
+    let (exit, _) = run_terminal(model, source, &options)?;
+    if exit == Exit::Interrupted {
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// SIGINT and SIGTERM end the run cleanly: the terminal is restored and the last summary
+/// printed. (In the dashboard, Ctrl-C arrives as a key.)
+fn watch_signals(stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("taskscope-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let (Ok(mut int), Ok(mut term)) = (
+                        signal(SignalKind::interrupt()),
+                        signal(SignalKind::terminate()),
+                    ) else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            });
+            stop.store(true, Ordering::Release);
+        });
+    if let Err(e) = spawned {
+        eprintln!("taskscope: signals are not watched ({e}); Ctrl-C ends without a summary");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1 fortnight").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,188 @@
+//! Numbers, durations and glyphs as the screens and the plain summary print them.
+
+/// The glyphs of one character set: Unicode, or the ASCII fallback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Glyphs {
+    /// Sparkline levels, lowest first.
+    pub spark: [char; 8],
+    /// A full cell of a bar.
+    pub bar: char,
+    /// Sort marks: descending, ascending.
+    pub sort: (char, char),
+    /// Separator in the header.
+    pub dot: &'static str,
+    /// The microsecond unit.
+    pub micro: &'static str,
+    /// The selected-row marker.
+    pub cursor: &'static str,
+    /// Whether borders may use line-drawing characters.
+    pub unicode: bool,
+}
+
+impl Glyphs {
+    /// Unicode glyphs.
+    pub const UNICODE: Glyphs = Glyphs {
+        spark: ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'],
+        bar: '█',
+        sort: ('▼', '▲'),
+        dot: " · ",
+        micro: "µs",
+        cursor: "▶",
+        unicode: true,
+    };
+    /// The ASCII fallback: every glyph has one.
+    pub const ASCII: Glyphs = Glyphs {
+        spark: ['_', '.', ',', '-', '~', '=', '*', '#'],
+        bar: '#',
+        sort: ('v', '^'),
+        dot: " | ",
+        micro: "us",
+        cursor: ">",
+        unicode: false,
+    };
+
+    /// A sparkline of `values` scaled to their maximum, one glyph per value.
+    pub fn sparkline(&self, values: &[u64]) -> String {
+        let max = values.iter().copied().max().unwrap_or(0);
+        values
+            .iter()
+            .map(|&v| {
+                if max == 0 || v == 0 {
+                    ' '
+                } else {
+                    let level = ((v as f64 / max as f64) * 7.0).round() as usize;
+                    self.spark[level.min(7)]
+                }
+            })
+            .collect()
+    }
+}
+
+/// A duration in seconds, compact: `850ns`, `12.3µs`, `4.56ms`, `1.23s`, `2m03s`.
+pub fn seconds(value: f64, glyphs: &Glyphs) -> String {
+    if !value.is_finite() || value < 0.0 {
+        return "-".into();
+    }
+    let ns = value * 1e9;
+    if ns < 1_000.0 {
+        format!("{ns:.0}ns")
+    } else if ns < 1e6 {
+        format!("{}{}", three_digits(ns / 1e3), glyphs.micro)
+    } else if ns < 1e9 {
+        format!("{}ms", three_digits(ns / 1e6))
+    } else if value < 60.0 {
+        format!("{}s", three_digits(value))
+    } else if value < 3600.0 {
+        let m = (value / 60.0).floor();
+        format!("{m:.0}m{:02.0}s", (value - m * 60.0).floor())
+    } else {
+        let h = (value / 3600.0).floor();
+        format!("{h:.0}h{:02.0}m", ((value - h * 3600.0) / 60.0).floor())
+    }
+}
+
+/// An optional duration, `-` when absent.
+pub fn opt_seconds(value: Option<f64>, glyphs: &Glyphs) -> String {
+    value.map_or_else(|| "-".into(), |v| seconds(v, glyphs))
+}
+
+/// Three significant digits: `1.23`, `12.3`, `123`.
+fn three_digits(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// A rate or count, compact: `0.50`, `35.0`, `1.2k`, `3.4M`.
+pub fn rate(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    if v == 0.0 {
+        "0".into()
+    } else if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 1000.0 {
+        format!("{v:.1}")
+    } else if v < 1e6 {
+        format!("{:.1}k", v / 1e3)
+    } else if v < 1e9 {
+        format!("{:.1}M", v / 1e6)
+    } else {
+        format!("{:.1}G", v / 1e9)
+    }
+}
+
+/// A whole count, compact past five digits.
+pub fn count(v: u64) -> String {
+    if v < 100_000 {
+        v.to_string()
+    } else {
+        rate(v as f64)
+    }
+}
+
+/// A percentage with one decimal, `-` when absent.
+pub fn percent(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if (99.95..100.0).contains(&v) => "99.9".into(),
+        Some(v) => format!("{v:.1}"),
+    }
+}
+
+/// A window length: `10s`, `1m`, `1h`.
+pub fn window(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        if s.is_multiple_of(60) {
+            format!("{}m", s / 60)
+        } else {
+            format!("{}m{:02}s", s / 60, s % 60)
+        }
+    } else if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// Text from a sender with every control character (escape sequences included) replaced,
+/// so nothing a sender writes can move the cursor or recolour the screen.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_three_significant_digits() {
+        let g = Glyphs::UNICODE;
+        assert_eq!(seconds(850e-9, &g), "850ns");
+        assert_eq!(seconds(12.34e-6, &g), "12.3µs");
+        assert_eq!(seconds(4.567e-3, &g), "4.57ms");
+        assert_eq!(seconds(1.234, &g), "1.23s");
+        assert_eq!(seconds(123.0, &g), "2m03s");
+        assert_eq!(seconds(12.34e-6, &Glyphs::ASCII), "12.3us");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_screen() {
+        assert_eq!(sanitize("a\x1b[2Jb\n"), "a\u{FFFD}[2Jb\u{FFFD}");
+    }
+
+    #[test]
+    fn sparkline_scales_to_the_maximum() {
+        assert_eq!(Glyphs::ASCII.sparkline(&[0, 1, 2, 4]), " ,~#");
+    }
+}

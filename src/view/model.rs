@@ -1,0 +1,426 @@
+//! The dashboard's state, and `update`: the only way it changes. `update` is pure: side
+//! effects (writing the export files, redrawing the whole screen, quitting) come back as an
+//! [`Effect`] for the runner to carry out.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::format::Glyphs;
+use super::keys::{Action, action_for};
+use super::rows::{History, Limits, Row, Window, rows};
+use super::series::Frame;
+
+/// A message to the model.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key was pressed.
+    Key(KeyEvent),
+    /// A new frame from the source.
+    Frame(Frame),
+    /// The export files were written (their names) or could not be (the reason).
+    Exported(Result<Vec<String>, String>),
+    /// The terminal has this many rows (for paging).
+    Resize(u16),
+}
+
+/// What the runner must do after an update.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing but redraw.
+    None,
+    /// Leave the dashboard.
+    Quit,
+    /// Write the visible table and the snapshot.
+    Export,
+    /// Clear the screen and draw it whole.
+    Redraw,
+}
+
+/// A column of the function list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// Service and function name.
+    Function,
+    /// Calls per second, with a sparkline.
+    Rate,
+    /// Share of ok calls.
+    Ok,
+    /// Errors (and panics).
+    Errors,
+    /// Cancelled calls.
+    Cancelled,
+    /// Calls in flight.
+    InFlight,
+    /// Median latency.
+    P50,
+    /// 90th percentile.
+    P90,
+    /// 99th percentile.
+    P99,
+    /// 99.9th percentile.
+    P999,
+    /// Largest latency.
+    Max,
+    /// Busy (polled) share of wall time.
+    Busy,
+    /// Slow polls.
+    SlowPolls,
+}
+
+impl Column {
+    /// Every column, in screen order.
+    pub const ALL: [Column; 13] = [
+        Column::Function,
+        Column::Rate,
+        Column::Ok,
+        Column::Errors,
+        Column::Cancelled,
+        Column::InFlight,
+        Column::P50,
+        Column::P90,
+        Column::P99,
+        Column::P999,
+        Column::Max,
+        Column::Busy,
+        Column::SlowPolls,
+    ];
+
+    /// The header text.
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Function => "function",
+            Column::Rate => "calls/s",
+            Column::Ok => "ok%",
+            Column::Errors => "err",
+            Column::Cancelled => "canc",
+            Column::InFlight => "inflt",
+            Column::P50 => "p50",
+            Column::P90 => "p90",
+            Column::P99 => "p99",
+            Column::P999 => "p99.9",
+            Column::Max => "max",
+            Column::Busy => "busy%",
+            Column::SlowPolls => "slow",
+        }
+    }
+
+    /// Orders two rows by this column, ascending.
+    pub fn compare(self, a: &Row, b: &Row) -> Ordering {
+        let f = |r: &Row| -> f64 {
+            match self {
+                Column::Function => 0.0,
+                Column::Rate => r.rate,
+                Column::Ok => r.ok_percent().unwrap_or(f64::INFINITY),
+                Column::Errors => r.failures() as f64,
+                Column::Cancelled => r.calls[2] as f64,
+                Column::InFlight => r.in_flight as f64,
+                Column::P50 => r.quantile(0.5).unwrap_or(-1.0),
+                Column::P90 => r.quantile(0.9).unwrap_or(-1.0),
+                Column::P99 => r.quantile(0.99).unwrap_or(-1.0),
+                Column::P999 => r.quantile(0.999).unwrap_or(-1.0),
+                Column::Max => r.latency.max().unwrap_or(-1.0),
+                Column::Busy => r.busy_ratio.unwrap_or(-1.0),
+                Column::SlowPolls => r.slow_polls as f64,
+            }
+        };
+        match self {
+            Column::Function => name_order(a, b),
+            _ => f(a).total_cmp(&f(b)),
+        }
+    }
+}
+
+fn name_order(a: &Row, b: &Row) -> Ordering {
+    (&a.series.service, &a.series.function, &a.series.module).cmp(&(
+        &b.series.service,
+        &b.series.function,
+        &b.series.module,
+    ))
+}
+
+/// Settings fixed at start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Warning limits.
+    pub limits: Limits,
+    /// Glyph set.
+    pub glyphs: Glyphs,
+    /// Whether colours are used.
+    pub color: bool,
+    /// The window `=` returns to.
+    pub default_window: Window,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            limits: Limits::default(),
+            glyphs: Glyphs::UNICODE,
+            color: true,
+            default_window: Window::OneMinute,
+        }
+    }
+}
+
+/// Which screen is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// The function list.
+    List,
+    /// One function's detail: its service, function and module.
+    Detail(Arc<str>, Arc<str>, Arc<str>),
+}
+
+/// The whole state of the dashboard.
+#[derive(Debug)]
+pub struct Model {
+    /// Settings.
+    pub settings: Settings,
+    /// Checkpoints.
+    pub history: History,
+    /// The rows of the window, filtered and sorted as shown.
+    pub rows: Vec<Row>,
+    /// Rows before filtering (for the header's count).
+    pub total_rows: usize,
+    /// The selected row.
+    pub selected: usize,
+    /// The sort column.
+    pub sort: Column,
+    /// Whether the sort is descending.
+    pub descending: bool,
+    /// The applied filter (case-insensitive substring of service, function or module).
+    pub filter: String,
+    /// The filter being edited, if the prompt is open.
+    pub editing: Option<String>,
+    /// Whether the numbers are frozen.
+    pub paused: bool,
+    /// The time window.
+    pub window: Window,
+    /// The screen.
+    pub screen: Screen,
+    /// Whether the help overlay is open.
+    pub help: bool,
+    /// Whether only rows with warnings are shown.
+    pub only_problems: bool,
+    /// A message in the header, and for how many more frames it stays.
+    pub flash: Option<(String, u8)>,
+    /// Rows on a page (from the terminal's height).
+    pub page: usize,
+    /// Frames received, paused or not.
+    pub frames_seen: u64,
+}
+
+impl Model {
+    /// An empty model.
+    pub fn new(settings: Settings) -> Model {
+        Model {
+            window: settings.default_window,
+            settings,
+            history: History::default(),
+            rows: Vec::new(),
+            total_rows: 0,
+            selected: 0,
+            sort: Column::Rate,
+            descending: true,
+            filter: String::new(),
+            editing: None,
+            paused: false,
+            screen: Screen::List,
+            help: false,
+            only_problems: false,
+            flash: None,
+            page: 20,
+            frames_seen: 0,
+        }
+    }
+
+    /// The newest frame shown.
+    pub fn frame(&self) -> Option<&Arc<Frame>> {
+        self.history.latest()
+    }
+
+    /// The selected row.
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.rows.get(self.selected)
+    }
+
+    /// The row the detail screen shows.
+    pub fn detail_row(&self) -> Option<&Row> {
+        let Screen::Detail(service, function, module) = &self.screen else {
+            return None;
+        };
+        self.rows.iter().find(|r| {
+            r.series.service == *service
+                && r.series.function == *function
+                && r.series.module == *module
+        })
+    }
+
+    /// Applies one message.
+    pub fn update(&mut self, msg: Msg) -> Effect {
+        match msg {
+            Msg::Frame(frame) => {
+                self.frames_seen += 1;
+                if let Some((_, left)) = &mut self.flash {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        self.flash = None;
+                    }
+                }
+                if !self.paused {
+                    self.history.push(Arc::new(frame));
+                    self.refresh();
+                }
+                Effect::None
+            }
+            Msg::Exported(result) => {
+                self.flash = Some((
+                    match result {
+                        Ok(files) => format!("wrote {}", files.join(", ")),
+                        Err(e) => format!("export failed: {e}"),
+                    },
+                    5,
+                ));
+                Effect::None
+            }
+            Msg::Resize(height) => {
+                self.page = usize::from(height).saturating_sub(8).max(1);
+                Effect::None
+            }
+            Msg::Key(key) => self.key(key),
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Effect {
+        if let Some(text) = &mut self.editing {
+            match key.code {
+                KeyCode::Enter => {
+                    self.filter = self.editing.take().unwrap_or_default();
+                    self.refresh();
+                }
+                KeyCode::Esc => self.editing = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    return Effect::Quit;
+                }
+                KeyCode::Char(c)
+                    if !key.modifiers.contains(KeyModifiers::CONTROL)
+                        && text.chars().count() < 64 =>
+                {
+                    text.push(c);
+                }
+                _ => {}
+            }
+            return Effect::None;
+        }
+        let Some(action) = action_for(&key) else {
+            return Effect::None;
+        };
+        if self.help && !matches!(action, Action::Quit | Action::Help | Action::Back) {
+            return Effect::None;
+        }
+        let last = self.rows.len().saturating_sub(1);
+        match action {
+            Action::Quit => return Effect::Quit,
+            Action::Help => self.help = !self.help,
+            Action::Filter => self.editing = Some(self.filter.clone()),
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(self.page),
+            Action::PageDown => self.selected = (self.selected + self.page).min(last),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = last,
+            Action::SortLeft | Action::SortRight => {
+                let i = Column::ALL
+                    .iter()
+                    .position(|c| *c == self.sort)
+                    .unwrap_or(0);
+                let n = Column::ALL.len();
+                let i = if action == Action::SortLeft {
+                    (i + n - 1) % n
+                } else {
+                    (i + 1) % n
+                };
+                self.sort = Column::ALL[i];
+                self.descending = self.sort != Column::Function && self.sort != Column::Ok;
+                self.refresh();
+            }
+            Action::Invert => {
+                self.descending = !self.descending;
+                self.refresh();
+            }
+            Action::Detail => {
+                if let Some(r) = self.selected_row() {
+                    let s = &r.series;
+                    self.screen =
+                        Screen::Detail(s.service.clone(), s.function.clone(), s.module.clone());
+                }
+            }
+            Action::Back => {
+                if self.help {
+                    self.help = false;
+                } else if self.screen != Screen::List {
+                    self.screen = Screen::List;
+                } else if !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.refresh();
+                }
+            }
+            Action::Pause => self.paused = !self.paused,
+            Action::WindowLonger => self.set_window(self.window.longer()),
+            Action::WindowShorter => self.set_window(self.window.shorter()),
+            Action::WindowReset => self.set_window(self.settings.default_window),
+            Action::Export => return Effect::Export,
+            Action::Problems => {
+                self.only_problems = !self.only_problems;
+                self.refresh();
+            }
+            Action::Redraw => return Effect::Redraw,
+        }
+        Effect::None
+    }
+
+    fn set_window(&mut self, window: Window) {
+        self.window = window;
+        self.refresh();
+    }
+
+    /// Rebuilds the rows from the history, keeping the selected function selected.
+    pub fn refresh(&mut self) {
+        let keep = self.selected_row().map(|r| r.series.key());
+        let mut rows = rows(&self.history, self.window, &self.settings.limits);
+        self.total_rows = rows.len();
+        let needle = self.filter.to_lowercase();
+        if !needle.is_empty() {
+            rows.retain(|r| {
+                let s = &r.series;
+                s.function.to_lowercase().contains(&needle)
+                    || s.service.to_lowercase().contains(&needle)
+                    || s.module.to_lowercase().contains(&needle)
+            });
+        }
+        if self.only_problems {
+            rows.retain(|r| !r.warnings.is_empty());
+        }
+        let (sort, descending) = (self.sort, self.descending);
+        rows.sort_by(|a, b| {
+            let o = sort.compare(a, b);
+            let o = if descending { o.reverse() } else { o };
+            o.then_with(|| name_order(a, b))
+        });
+        self.rows = rows;
+        self.selected = keep
+            .and_then(|k| self.rows.iter().position(|r| r.series.key() == k))
+            .unwrap_or(self.selected)
+            .min(self.rows.len().saturating_sub(1));
+    }
+
+    /// The rows with a warning.
+    pub fn warnings(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| !r.warnings.is_empty())
+    }
+}

@@ -1,0 +1,118 @@
+//! The recorder of this process as a source of frames (the embedded dashboard).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::series::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use crate::{Outcome, Snapshot};
+
+type Key = (&'static str, &'static str, &'static str);
+
+/// Turns [`crate::snapshot()`]s into frames, remembering when each error kind last grew.
+#[derive(Debug, Default)]
+pub struct RecorderSource {
+    service: Arc<str>,
+    last: HashMap<Key, Arc<Series>>,
+    calls: HashMap<Key, u64>,
+}
+
+impl RecorderSource {
+    /// A source for a process named `service` (its `OTEL_SERVICE_NAME`, or the binary's name).
+    pub fn new(service: &str) -> RecorderSource {
+        RecorderSource {
+            service: service.into(),
+            ..RecorderSource::default()
+        }
+    }
+
+    /// The frame for the recorder's state now.
+    pub fn frame(&mut self) -> Frame {
+        self.frame_from(&crate::snapshot())
+    }
+
+    /// The frame for `snapshot` (cumulative).
+    pub fn frame_from(&mut self, snapshot: &Snapshot) -> Frame {
+        let at = snapshot.taken_at;
+        let mut series = Vec::with_capacity(snapshot.functions.len());
+        let mut kind_overflow = 0;
+        for f in &snapshot.functions {
+            let key: Key = (f.name, f.module, f.target);
+            let calls = f.calls();
+            let previous = self.last.get(&key);
+            // Unchanged functions keep their Arc: the checkpoints share them.
+            if let Some(p) = previous
+                && self.calls.get(&key) == Some(&calls)
+                && p.in_flight == f.in_flight as i64
+            {
+                series.push(p.clone());
+                continue;
+            }
+            let mut s = Series::new(&self.service, f.name, f.module, SeriesKind::Function);
+            for (i, o) in Outcome::ALL.iter().enumerate() {
+                s.calls[i] = f.count(*o);
+            }
+            s.in_flight = f.in_flight as i64;
+            s.polls = f.polls();
+            s.slow_polls = f.slow_polls();
+            s.busy_seconds = f.busy().sum as f64 / 1e9;
+            s.latency = Dist::Hdr(f.wall());
+            s.error_kinds = f
+                .error_kinds
+                .iter()
+                .map(|k| {
+                    let before =
+                        previous.and_then(|p| p.error_kinds.iter().find(|o| &*o.kind == k.kind));
+                    let last_seen = match before {
+                        Some(b) if b.count == k.count => b.last_seen,
+                        _ => Some(at),
+                    };
+                    KindCount {
+                        kind: k.kind.into(),
+                        count: k.count,
+                        last_seen,
+                    }
+                })
+                .collect();
+            kind_overflow += f.overflowed_errors();
+            let s = Arc::new(s);
+            self.last.insert(key, s.clone());
+            self.calls.insert(key, calls);
+            series.push(s);
+        }
+        // Spans over the layer's function limit are counted under one overflow function.
+        let overflow = snapshot
+            .functions
+            .iter()
+            .filter(|f| f.name == crate::OVERFLOW_KIND)
+            .map(|f| f.calls())
+            .sum();
+        let e = &snapshot.exports;
+        Frame {
+            at,
+            series,
+            status: SourceStatus {
+                label: "in-process".into(),
+                connection: "live".into(),
+                services: 1,
+                dropped: 0,
+                overflow,
+                rejected: 0,
+                export_dropped: e.dropped_points + e.dropped_spans,
+                kind_overflow,
+            },
+        }
+    }
+}
+
+/// The name the embedded dashboard shows for this process.
+pub fn service_name() -> String {
+    std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        })
+        .unwrap_or_else(|| "app".into())
+}

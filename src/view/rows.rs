@@ -1,0 +1,439 @@
+//! From frames to rows: the checkpoints a time window is measured against, and the numbers
+//! of each function over that window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::series::{Dist, Frame, Series, SeriesKind};
+
+/// The time windows `+` and `-` step through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Window {
+    /// The last 10 seconds.
+    TenSeconds,
+    /// The last minute.
+    OneMinute,
+    /// The last 5 minutes.
+    FiveMinutes,
+    /// The last 15 minutes.
+    FifteenMinutes,
+    /// The last hour.
+    OneHour,
+    /// Everything since the dashboard started.
+    All,
+}
+
+impl Window {
+    /// Every window, shortest first.
+    pub const ALL: [Window; 6] = [
+        Window::TenSeconds,
+        Window::OneMinute,
+        Window::FiveMinutes,
+        Window::FifteenMinutes,
+        Window::OneHour,
+        Window::All,
+    ];
+
+    /// The length, `None` for [`Window::All`].
+    pub fn length(self) -> Option<Duration> {
+        Some(Duration::from_secs(match self {
+            Window::TenSeconds => 10,
+            Window::OneMinute => 60,
+            Window::FiveMinutes => 300,
+            Window::FifteenMinutes => 900,
+            Window::OneHour => 3600,
+            Window::All => return None,
+        }))
+    }
+
+    /// The name shown in the header.
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::TenSeconds => "10s",
+            Window::OneMinute => "1m",
+            Window::FiveMinutes => "5m",
+            Window::FifteenMinutes => "15m",
+            Window::OneHour => "1h",
+            Window::All => "all",
+        }
+    }
+
+    /// Parses `10s`, `1m`, `5m`, `15m`, `1h` or `all`.
+    pub fn parse(text: &str) -> Option<Window> {
+        Window::ALL.into_iter().find(|w| w.label() == text)
+    }
+
+    /// The next longer window (the longest stays).
+    pub fn longer(self) -> Window {
+        let i = Window::ALL.iter().position(|w| *w == self).unwrap_or(0);
+        Window::ALL[(i + 1).min(Window::ALL.len() - 1)]
+    }
+
+    /// The next shorter window (the shortest stays).
+    pub fn shorter(self) -> Window {
+        let i = Window::ALL.iter().position(|w| *w == self).unwrap_or(0);
+        Window::ALL[i.saturating_sub(1)]
+    }
+}
+
+/// How many recent per-tick call counts a sparkline shows.
+pub const SPARK_TICKS: usize = 60;
+
+type Key = (Arc<str>, Arc<str>, Arc<str>);
+
+/// Frames kept as checkpoints: every frame of the last 10 s, then thinner with age (one per
+/// 5 s to a minute, 30 s to 5 minutes, 90 s to 15 minutes, 6 minutes to an hour), so a
+/// window's start is never off by more than a tenth of the window and memory stays bounded
+/// (about 45 frames) however long the dashboard runs.
+#[derive(Debug, Default)]
+pub struct History {
+    frames: VecDeque<Arc<Frame>>,
+    first: Option<Arc<Frame>>,
+    /// Calls per tick of each series, newest last.
+    ticks: HashMap<Key, VecDeque<u64>>,
+    last_totals: HashMap<Key, u64>,
+}
+
+fn spacing(age: Duration) -> Duration {
+    Duration::from_secs(match age.as_secs() {
+        0..=10 => 0,
+        11..=60 => 5,
+        61..=300 => 30,
+        301..=900 => 90,
+        _ => 360,
+    })
+}
+
+impl History {
+    /// Adds the newest frame.
+    pub fn push(&mut self, frame: Arc<Frame>) {
+        if self.first.is_none() {
+            self.first = Some(frame.clone());
+        }
+        // Per-tick call counts for the sparklines.
+        let mut seen = HashMap::with_capacity(frame.series.len());
+        for s in &frame.series {
+            let key = s.key();
+            let total = s.total_calls();
+            let before = self.last_totals.get(&key).copied();
+            let ticks = self.ticks.entry(key.clone()).or_default();
+            if let Some(before) = before {
+                ticks.push_back(total.saturating_sub(before));
+                if ticks.len() > SPARK_TICKS {
+                    ticks.pop_front();
+                }
+            }
+            seen.insert(key, total);
+        }
+        self.ticks.retain(|k, _| seen.contains_key(k));
+        self.last_totals = seen;
+
+        let now = frame.at;
+        self.frames.push_back(frame);
+        // Thin: drop a frame when the one after it is within the spacing its age allows.
+        let mut i = 0;
+        while i + 2 < self.frames.len() {
+            let older = self.frames[i].at;
+            let newer = self.frames[i + 1].at;
+            let age = now.saturating_sub(newer);
+            if newer.saturating_sub(older) < spacing(age) {
+                self.frames.remove(i + 1);
+            } else {
+                i += 1;
+            }
+        }
+        while self.frames.len() > 2
+            && now.saturating_sub(self.frames[1].at) > Duration::from_secs(3600 + 360)
+        {
+            self.frames.pop_front();
+        }
+    }
+
+    /// The newest frame.
+    pub fn latest(&self) -> Option<&Arc<Frame>> {
+        self.frames.back()
+    }
+
+    /// The frame a window is measured from: the oldest checkpoint inside the window, or the
+    /// first frame for [`Window::All`] and for a window longer than the data so far.
+    pub fn base(&self, window: Window) -> Option<&Arc<Frame>> {
+        let now = self.latest()?.at;
+        let first = self.first.as_ref()?;
+        let from = match window.length().and_then(|l| now.checked_sub(l)) {
+            Some(from) if from > first.at => from,
+            _ => return Some(first),
+        };
+        self.frames.iter().find(|f| f.at >= from)
+    }
+
+    /// The window's actual length: from its base frame to the newest.
+    pub fn span(&self, window: Window) -> Duration {
+        match (self.latest(), self.base(window)) {
+            (Some(now), Some(base)) => now.at.saturating_sub(base.at),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Calls per tick of a series, oldest first.
+    pub fn ticks(&self, key: &Key) -> Vec<u64> {
+        self.ticks
+            .get(key)
+            .map(|t| t.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The number of checkpoints held.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether no frame has arrived.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
+
+/// A warning on a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Warning {
+    /// Errors over the limit.
+    ErrorRate,
+    /// p99 over the budget.
+    SlowP99,
+    /// Calls in flight growing with none finishing.
+    Stuck,
+    /// Polls that held an executor thread too long.
+    SlowPolls,
+    /// Error kinds went to the overflow kind.
+    KindOverflow,
+}
+
+impl Warning {
+    /// A short name for lists.
+    pub fn label(self) -> &'static str {
+        match self {
+            Warning::ErrorRate => "error rate",
+            Warning::SlowP99 => "p99 over budget",
+            Warning::Stuck => "in flight, none finishing",
+            Warning::SlowPolls => "slow polls (blocks the executor)",
+            Warning::KindOverflow => "error kinds overflowed",
+        }
+    }
+}
+
+/// The limits warnings are raised at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// Error ratio (0 to 1) over which a function is flagged.
+    pub error_rate: f64,
+    /// p99 (seconds) over which a function is flagged.
+    pub p99_budget: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            error_rate: 0.05,
+            p99_budget: 1.0,
+        }
+    }
+}
+
+/// An error kind over the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindRow {
+    /// The kind.
+    pub kind: Arc<str>,
+    /// Errors of this kind in the window.
+    pub count: u64,
+    /// When it was last seen, as an age from the newest frame.
+    pub age: Option<Duration>,
+}
+
+/// One function over the chosen window.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The series' cumulative state now.
+    pub series: Arc<Series>,
+    /// Calls finished in the window, by outcome: ok, error, cancelled, panicked.
+    pub calls: [u64; 4],
+    /// Finished calls per second.
+    pub rate: f64,
+    /// Calls per tick, oldest first (for the sparkline).
+    pub ticks: Vec<u64>,
+    /// In flight now.
+    pub in_flight: i64,
+    /// Wall time distribution of the window's calls.
+    pub latency: Dist,
+    /// Busy time over wall time of the window's calls.
+    pub busy_ratio: Option<f64>,
+    /// Polls in the window.
+    pub polls: u64,
+    /// Slow polls in the window.
+    pub slow_polls: u64,
+    /// Error kinds in the window, most frequent first.
+    pub kinds: Vec<KindRow>,
+    /// Warnings raised.
+    pub warnings: Vec<Warning>,
+}
+
+impl Row {
+    /// Finished calls in the window.
+    pub fn total(&self) -> u64 {
+        self.calls.iter().sum()
+    }
+
+    /// Share of ok among calls that finished with a verdict (cancelled calls left out),
+    /// in per cent.
+    pub fn ok_percent(&self) -> Option<f64> {
+        let judged = self.calls[0] + self.calls[1] + self.calls[3];
+        (judged > 0).then(|| self.calls[0] as f64 * 100.0 / judged as f64)
+    }
+
+    /// Errors and panics in the window.
+    pub fn failures(&self) -> u64 {
+        self.calls[1] + self.calls[3]
+    }
+
+    /// A percentile (0 to 1) of the window's latency, in seconds.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.latency.quantile(q)
+    }
+}
+
+/// Builds every row for `window`.
+pub fn rows(history: &History, window: Window, limits: &Limits) -> Vec<Row> {
+    let Some(latest) = history.latest() else {
+        return Vec::new();
+    };
+    let base = history.base(window);
+    let base_map: HashMap<Key, &Arc<Series>> = base
+        .map(|b| b.series.iter().map(|s| (s.key(), s)).collect())
+        .unwrap_or_default();
+    let span = history.span(window).as_secs_f64();
+    let now = latest.at;
+    latest
+        .series
+        .iter()
+        .map(|s| {
+            let key = s.key();
+            let before = base_map.get(&key).copied();
+            row(s, before, span, now, history.ticks(&key), limits)
+        })
+        .collect()
+}
+
+fn row(
+    s: &Arc<Series>,
+    before: Option<&Arc<Series>>,
+    span: f64,
+    now: Duration,
+    ticks: Vec<u64>,
+    limits: &Limits,
+) -> Row {
+    let mut calls = s.calls;
+    let mut latency = s.latency.clone();
+    let mut busy = s.busy_seconds;
+    let (mut polls, mut slow_polls) = (s.polls, s.slow_polls);
+    let mut kinds: Vec<KindRow> = s
+        .error_kinds
+        .iter()
+        .map(|k| KindRow {
+            kind: k.kind.clone(),
+            count: k.count,
+            age: k.last_seen.map(|t| now.saturating_sub(t)),
+        })
+        .collect();
+    if let Some(b) = before {
+        for (c, old) in calls.iter_mut().zip(b.calls) {
+            *c = c.saturating_sub(old);
+        }
+        latency = s.latency.delta(&b.latency);
+        busy = (busy - b.busy_seconds).max(0.0);
+        polls = polls.saturating_sub(b.polls);
+        slow_polls = slow_polls.saturating_sub(b.slow_polls);
+        for k in &mut kinds {
+            if let Some(old) = b.error_kinds.iter().find(|o| o.kind == k.kind) {
+                k.count = k.count.saturating_sub(old.count);
+            }
+        }
+    }
+    kinds.retain(|k| k.count > 0);
+    kinds.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    let wall = latency.sum();
+    let total: u64 = calls.iter().sum();
+    let mut row = Row {
+        series: s.clone(),
+        calls,
+        rate: if span > 0.0 { total as f64 / span } else { 0.0 },
+        ticks,
+        in_flight: s.in_flight,
+        busy_ratio: (s.kind == SeriesKind::Function && wall > 0.0)
+            .then(|| (busy / wall).clamp(0.0, 1.0)),
+        latency,
+        polls,
+        slow_polls,
+        kinds,
+        warnings: Vec::new(),
+    };
+    let failures = row.failures();
+    let judged = calls[0] + failures;
+    if failures > 0 && failures as f64 > limits.error_rate * judged as f64 {
+        row.warnings.push(Warning::ErrorRate);
+    }
+    if row.quantile(0.99).is_some_and(|p| p > limits.p99_budget) {
+        row.warnings.push(Warning::SlowP99);
+    }
+    let in_flight_before = before.map_or(0, |b| b.in_flight);
+    if s.in_flight > 0 && total == 0 && s.in_flight >= in_flight_before && span >= 1.0 {
+        row.warnings.push(Warning::Stuck);
+    }
+    if slow_polls > 0 {
+        row.warnings.push(Warning::SlowPolls);
+    }
+    if row.kinds.iter().any(|k| &*k.kind == "_overflow") {
+        row.warnings.push(Warning::KindOverflow);
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(at: u64, calls: u64) -> Arc<Frame> {
+        let mut s = Series::new("svc", "f", "m", SeriesKind::Function);
+        s.calls = [calls, 0, 0, 0];
+        Arc::new(Frame {
+            at: Duration::from_secs(at),
+            series: vec![Arc::new(s)],
+            status: Default::default(),
+        })
+    }
+
+    #[test]
+    fn checkpoints_stay_bounded_and_windows_start_inside() {
+        let mut h = History::default();
+        for t in 0..=7200 {
+            h.push(frame(t, t * 10));
+        }
+        assert!(h.len() < 60, "{} checkpoints", h.len());
+        for w in &Window::ALL[..5] {
+            let len = w.length().unwrap().as_secs_f64();
+            let span = h.span(*w).as_secs_f64();
+            assert!(span <= len && span >= len * 0.85, "{w:?}: {span}");
+            let r = &rows(&h, *w, &Limits::default())[0];
+            assert!((r.rate - 10.0).abs() < 1e-9, "{w:?}: {}", r.rate);
+        }
+        assert_eq!(h.span(Window::All), Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn windows_step_and_stop_at_the_ends() {
+        assert_eq!(Window::OneMinute.longer(), Window::FiveMinutes);
+        assert_eq!(Window::All.longer(), Window::All);
+        assert_eq!(Window::TenSeconds.shorter(), Window::TenSeconds);
+        assert_eq!(Window::parse("15m"), Some(Window::FifteenMinutes));
+    }
+}

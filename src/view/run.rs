@@ -1,0 +1,259 @@
+//! The runners: the interactive loop on a terminal, and the plain loop that prints
+//! summaries where there is no terminal. Both feed frames from a source into the model.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+
+use super::draw::draw;
+use super::model::{Effect, Model, Msg};
+use super::series::Frame;
+use super::summary;
+
+/// How the dashboard ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The user pressed `q`.
+    Quit,
+    /// The user pressed Ctrl-C.
+    Interrupted,
+    /// The program asked it to stop (the app ended, a signal, or the run's duration).
+    Stopped,
+}
+
+/// Why the dashboard could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TopError {
+    /// Standard output is not a terminal.
+    #[error(
+        "standard output is not a terminal, so the dashboard cannot draw: run it in a terminal, or print summaries instead (`taskscope top --no-tui`, or `taskscope::report()` in an app)"
+    )]
+    NotATerminal,
+    /// Another dashboard already has the terminal.
+    #[error("a taskscope dashboard is already running in this process")]
+    AlreadyRunning,
+    /// The terminal refused raw mode or the alternate screen.
+    #[error("the terminal could not be set up: {0}")]
+    Terminal(#[from] io::Error),
+}
+
+/// Options of a run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Time between frames.
+    pub refresh: Duration,
+    /// Where Ctrl-S writes its files.
+    pub export_dir: PathBuf,
+    /// Set by the program to end the run.
+    pub stop: Arc<AtomicBool>,
+    /// End the run after this long.
+    pub duration: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            refresh: Duration::from_secs(1),
+            export_dir: PathBuf::from("."),
+            stop: Arc::new(AtomicBool::new(false)),
+            duration: None,
+        }
+    }
+}
+
+/// True while a dashboard owns the terminal (one per process).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Set when another thread printed a panic over the screen: the next frame redraws it all.
+static DIRTY: AtomicBool = AtomicBool::new(false);
+static HOOK: std::sync::Once = std::sync::Once::new();
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
+}
+
+/// Installs (once) a panic hook that gives the terminal back before the panic is printed
+/// when the dashboard's own thread or the main thread panics. A panic on another thread (a
+/// task's panic that the app catches) leaves the dashboard running and redraws it.
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if ACTIVE.load(Ordering::Acquire) {
+                let thread = std::thread::current();
+                let name = thread.name().unwrap_or("");
+                if name == "main" || name == "taskscope-top" {
+                    ACTIVE.store(false, Ordering::Release);
+                    restore_terminal();
+                } else {
+                    DIRTY.store(true, Ordering::Release);
+                }
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Runs the interactive dashboard on this thread until the user quits or `options.stop` is
+/// set. The terminal is restored on every way out, panics included.
+pub fn run_terminal(
+    mut model: Model,
+    mut source: impl FnMut() -> Frame,
+    options: &RunOptions,
+) -> Result<(Exit, Model), TopError> {
+    if !io::stdout().is_terminal() {
+        return Err(TopError::NotATerminal);
+    }
+    if ACTIVE.swap(true, Ordering::AcqRel) {
+        return Err(TopError::AlreadyRunning);
+    }
+    install_panic_hook();
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if ACTIVE.swap(false, Ordering::AcqRel) {
+                restore_terminal();
+            }
+        }
+    }
+    let _guard = Guard;
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let started = Instant::now();
+    model.update(Msg::Resize(terminal.size()?.height));
+    model.update(Msg::Frame(source()));
+    let mut next = Instant::now() + options.refresh;
+    let exit = loop {
+        if DIRTY.swap(false, Ordering::AcqRel) {
+            terminal.clear()?;
+        }
+        terminal.draw(|f| draw(f, &model))?;
+        let wait = next
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(100));
+        let mut effect = Effect::None;
+        if event::poll(wait)? {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    let ctrl_c = k.code == event::KeyCode::Char('c')
+                        && k.modifiers.contains(event::KeyModifiers::CONTROL);
+                    effect = model.update(Msg::Key(k));
+                    if effect == Effect::Quit {
+                        break if ctrl_c {
+                            Exit::Interrupted
+                        } else {
+                            Exit::Quit
+                        };
+                    }
+                }
+                Event::Resize(_, h) => {
+                    model.update(Msg::Resize(h));
+                }
+                _ => {}
+            }
+        }
+        match effect {
+            Effect::Export => {
+                let result = export(&model, &options.export_dir);
+                model.update(Msg::Exported(result));
+            }
+            Effect::Redraw => terminal.clear()?,
+            _ => {}
+        }
+        if options.stop.load(Ordering::Acquire)
+            || options.duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break Exit::Stopped;
+        }
+        if Instant::now() >= next {
+            model.update(Msg::Frame(source()));
+            next += options.refresh;
+            if next < Instant::now() {
+                next = Instant::now() + options.refresh;
+            }
+        }
+    };
+    drop(terminal);
+    Ok((exit, model))
+}
+
+/// Writes the visible table as CSV and the snapshot as JSON into `dir`; the file names.
+pub fn export(model: &Model, dir: &Path) -> Result<Vec<String>, String> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut names = Vec::new();
+    for (ext, text) in [
+        ("csv", summary::csv(&model.rows)),
+        ("json", summary::json(model)),
+    ] {
+        let path = dir.join(format!("taskscope-top-{stamp}.{ext}"));
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        names.push(path.display().to_string());
+    }
+    Ok(names)
+}
+
+/// Runs without a terminal: a frame every `options.refresh`, a summary (table or JSON
+/// line) every `interval`, and a last one when the run ends.
+pub fn run_plain(
+    mut model: Model,
+    mut source: impl FnMut() -> Frame,
+    options: &RunOptions,
+    interval: Duration,
+    json: bool,
+    out: &mut dyn Write,
+) -> io::Result<Model> {
+    let started = Instant::now();
+    let mut next_print = started + interval;
+    model.update(Msg::Frame(source()));
+    let print = |model: &Model, out: &mut dyn Write| -> io::Result<()> {
+        if json {
+            writeln!(out, "{}", summary::json(model))?;
+        } else {
+            writeln!(out, "{}", summary::table(model))?;
+        }
+        out.flush()
+    };
+    let mut next_frame = started + options.refresh;
+    loop {
+        if options.stop.load(Ordering::Acquire)
+            || options.duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        let wake = next_frame.min(next_print);
+        std::thread::sleep(
+            wake.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+        let now = Instant::now();
+        if now >= next_frame {
+            model.update(Msg::Frame(source()));
+            next_frame = (next_frame + options.refresh).max(now);
+        }
+        if now >= next_print {
+            print(&model, out)?;
+            next_print = (next_print + interval).max(now);
+        }
+    }
+    model.update(Msg::Frame(source()));
+    print(&model, out)?;
+    Ok(model)
+}

@@ -1,0 +1,248 @@
+//! The dashboard's numbers as text: the plain summary table (no TTY, `--no-tui`), the CSV of
+//! the visible table and the JSON snapshot (Ctrl-S, `--json`).
+
+use std::fmt::Write;
+
+use super::format::{self, Glyphs, sanitize};
+use super::model::Model;
+use super::rows::Row;
+use super::series::SeriesKind;
+
+/// The plain-text table of `model`'s rows, with a one-line heading.
+pub fn table(model: &Model) -> String {
+    let g = &Glyphs::ASCII;
+    let mut out = String::new();
+    let status = model.frame().map(|f| f.status.clone()).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "taskscope top | {} | {} | window {} ({}) | {} functions | dropped {} | overflow {} | rejected {}",
+        sanitize(&status.label),
+        sanitize(&status.connection),
+        model.window.label(),
+        format::window(model.history.span(model.window)),
+        model.rows.len(),
+        status.dropped + status.export_dropped,
+        status.overflow + status.kind_overflow,
+        status.rejected,
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+        "function",
+        "calls/s",
+        "ok%",
+        "err",
+        "canc",
+        "inflt",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "busy%",
+        "slow"
+    );
+    for r in &model.rows {
+        let latency = r.series.kind != SeriesKind::Counter;
+        let q = |q: f64| {
+            if latency {
+                format::opt_seconds(r.quantile(q), g)
+            } else {
+                "-".into()
+            }
+        };
+        let mut name = sanitize(&r.series.function);
+        if status.services > 1 {
+            name = format!("{}/{}", sanitize(&r.series.service), name);
+        }
+        let _ = writeln!(
+            out,
+            "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+            name,
+            format::rate(r.rate),
+            format::percent(r.ok_percent()),
+            format::count(r.failures()),
+            format::count(r.calls[2]),
+            r.in_flight,
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            if latency {
+                format::opt_seconds(r.latency.max(), g)
+            } else {
+                "-".into()
+            },
+            format::percent(r.busy_ratio.map(|b| b * 100.0)),
+            format::count(r.slow_polls),
+        );
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    let text = sanitize(text);
+    if text.contains([',', '"']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v}"))
+}
+
+/// The visible rows as CSV, durations in seconds.
+pub fn csv(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "service,function,module,calls,calls_per_second,ok,error,cancelled,panicked,ok_percent,in_flight,p50_s,p90_s,p99_s,p999_s,max_s,busy_ratio,polls,slow_polls\n",
+    );
+    for r in rows {
+        let s = &r.series;
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            csv_field(&s.service),
+            csv_field(&s.function),
+            csv_field(&s.module),
+            r.total(),
+            r.rate,
+            r.calls[0],
+            r.calls[1],
+            r.calls[2],
+            r.calls[3],
+            num(r.ok_percent()),
+            r.in_flight,
+            num(r.quantile(0.5)),
+            num(r.quantile(0.9)),
+            num(r.quantile(0.99)),
+            num(r.quantile(0.999)),
+            num(r.latency.max()),
+            num(r.busy_ratio),
+            r.polls,
+            r.slow_polls,
+        );
+    }
+    out
+}
+
+fn json_str(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_num(out: &mut String, v: Option<f64>) {
+    match v {
+        Some(v) if v.is_finite() => {
+            let _ = write!(out, "{v}");
+        }
+        _ => out.push_str("null"),
+    }
+}
+
+/// The snapshot of the window as JSON: status, window, and every shown function with its
+/// counts, percentiles (seconds), error kinds and warnings.
+pub fn json(model: &Model) -> String {
+    let mut o = String::with_capacity(256 + model.rows.len() * 512);
+    let status = model.frame().map(|f| f.status.clone()).unwrap_or_default();
+    o.push_str("{\"window\":");
+    json_str(&mut o, model.window.label());
+    o.push_str(",\"window_seconds\":");
+    json_num(&mut o, Some(model.history.span(model.window).as_secs_f64()));
+    o.push_str(",\"source\":");
+    json_str(&mut o, &status.label);
+    o.push_str(",\"connection\":");
+    json_str(&mut o, &status.connection);
+    let _ = write!(
+        o,
+        ",\"services\":{},\"dropped\":{},\"overflow\":{},\"rejected\":{},\"export_dropped\":{},\"kind_overflow\":{},\"paused\":{},\"functions\":[",
+        status.services,
+        status.dropped,
+        status.overflow,
+        status.rejected,
+        status.export_dropped,
+        status.kind_overflow,
+        model.paused
+    );
+    for (i, r) in model.rows.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        let s = &r.series;
+        o.push_str("{\"service\":");
+        json_str(&mut o, &s.service);
+        o.push_str(",\"function\":");
+        json_str(&mut o, &s.function);
+        o.push_str(",\"module\":");
+        json_str(&mut o, &s.module);
+        o.push_str(",\"kind\":");
+        json_str(
+            &mut o,
+            match s.kind {
+                SeriesKind::Function => "function",
+                SeriesKind::Histogram => "histogram",
+                SeriesKind::Counter => "counter",
+            },
+        );
+        let _ = write!(
+            o,
+            ",\"calls\":{},\"ok\":{},\"error\":{},\"cancelled\":{},\"panicked\":{},\"in_flight\":{},\"polls\":{},\"slow_polls\":{},\"calls_per_second\":",
+            r.total(),
+            r.calls[0],
+            r.calls[1],
+            r.calls[2],
+            r.calls[3],
+            r.in_flight,
+            r.polls,
+            r.slow_polls
+        );
+        json_num(&mut o, Some(r.rate));
+        o.push_str(",\"ok_percent\":");
+        json_num(&mut o, r.ok_percent());
+        o.push_str(",\"busy_ratio\":");
+        json_num(&mut o, r.busy_ratio);
+        o.push_str(",\"latency_seconds\":{");
+        for (j, (name, q)) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)]
+            .iter()
+            .enumerate()
+        {
+            if j > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "\"{name}\":");
+            json_num(&mut o, r.quantile(*q));
+        }
+        o.push_str(",\"max\":");
+        json_num(&mut o, r.latency.max());
+        o.push_str("},\"error_kinds\":[");
+        for (j, k) in r.kinds.iter().enumerate() {
+            if j > 0 {
+                o.push(',');
+            }
+            o.push_str("{\"kind\":");
+            json_str(&mut o, &k.kind);
+            let _ = write!(o, ",\"count\":{}}}", k.count);
+        }
+        o.push_str("],\"warnings\":[");
+        for (j, w) in r.warnings.iter().enumerate() {
+            if j > 0 {
+                o.push(',');
+            }
+            json_str(&mut o, w.label());
+        }
+        o.push_str("]}");
+    }
+    o.push_str("]}");
+    o
+}

@@ -1,0 +1,139 @@
+//! Synthetic frames for the dashboard's screen and update tests: the same every run.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use taskscope::Histogram;
+use taskscope::view::{
+    Dist, Frame, KindCount, Model, Series, SeriesKind, Settings, SourceStatus, draw,
+};
+
+/// One function's numbers at a moment.
+pub struct Spec {
+    pub name: &'static str,
+    pub calls: [u64; 4],
+    pub latency_ms: f64,
+    pub in_flight: i64,
+    pub slow_polls: u64,
+    pub kinds: &'static [(&'static str, u64)],
+}
+
+fn series(spec: &Spec, scale: u64) -> Arc<Series> {
+    let mut s = Series::new("checkout", spec.name, "shop::orders", SeriesKind::Function);
+    s.calls = spec.calls.map(|c| c * scale);
+    s.in_flight = spec.in_flight;
+    s.slow_polls = spec.slow_polls * scale;
+    s.polls = s.total_calls() * 3;
+    let mut h = Histogram::new();
+    let n = s.total_calls();
+    for i in 0..n {
+        // A spread of latencies around the function's typical one, with a tail.
+        let f = 0.5 + (i % 100) as f64 / 100.0 + if i % 100 == 99 { 4.0 } else { 0.0 };
+        h.record(Duration::from_secs_f64(spec.latency_ms * f / 1e3));
+    }
+    s.busy_seconds = h.sum as f64 / 1e9 * 0.4;
+    s.latency = Dist::Hdr(h);
+    s.error_kinds = spec
+        .kinds
+        .iter()
+        .map(|(k, c)| KindCount {
+            kind: (*k).into(),
+            count: c * scale,
+            last_seen: Some(Duration::from_secs(scale)),
+        })
+        .collect();
+    Arc::new(s)
+}
+
+pub fn specs() -> Vec<Spec> {
+    vec![
+        Spec {
+            name: "load_user",
+            calls: [300, 3, 0, 0],
+            latency_ms: 2.0,
+            in_flight: 2,
+            slow_polls: 0,
+            kinds: &[("NotFound", 3)],
+        },
+        Spec {
+            name: "place_order",
+            calls: [80, 12, 6, 1],
+            latency_ms: 25.0,
+            in_flight: 4,
+            slow_polls: 0,
+            kinds: &[("OutOfStock", 8), ("PaymentDeclined", 4)],
+        },
+        Spec {
+            name: "render_invoice",
+            calls: [40, 0, 0, 0],
+            latency_ms: 1500.0,
+            in_flight: 1,
+            slow_polls: 7,
+            kinds: &[],
+        },
+        Spec {
+            name: "wait_for_stock",
+            calls: [0, 0, 0, 0],
+            latency_ms: 0.0,
+            in_flight: 5,
+            slow_polls: 0,
+            kinds: &[],
+        },
+    ]
+}
+
+/// The frame `seconds` into the run: every count grows linearly with time.
+pub fn frame(seconds: u64) -> Frame {
+    Frame {
+        at: Duration::from_secs(seconds),
+        series: specs().iter().map(|s| series(s, seconds)).collect(),
+        status: SourceStatus {
+            label: "in-process".into(),
+            connection: "live".into(),
+            services: 1,
+            ..SourceStatus::default()
+        },
+    }
+}
+
+/// Plain settings: Unicode glyphs and colours, whatever the environment says.
+pub fn settings() -> Settings {
+    Settings::default()
+}
+
+/// A model that has seen `ticks` frames, one a second.
+pub fn model(ticks: u64) -> Model {
+    let mut m = Model::new(settings());
+    for t in 1..=ticks {
+        m.update(taskscope::view::Msg::Frame(frame(t)));
+    }
+    m
+}
+
+/// The screen of `model` at `width` x `height`, as text.
+pub fn render(model: &Model, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| draw(f, model)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..height {
+        let mut line = String::new();
+        for x in 0..width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The terminal after drawing `model`, for style checks.
+pub fn terminal(model: &Model, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| draw(f, model)).unwrap();
+    terminal
+}

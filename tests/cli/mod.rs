@@ -1,0 +1,132 @@
+//! Helpers for tests that drive the `taskscope` binary and the `otlp` example.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The `taskscope` binary cargo built for this test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_taskscope"))
+}
+
+/// The `otlp` example, which `cargo test` builds next to the binary.
+pub fn example() -> PathBuf {
+    let path = binary()
+        .parent()
+        .expect("the binary has a directory")
+        .join("examples")
+        .join(format!("otlp{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --features full`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the `otlp` example for `seconds`, exporting to `endpoint` every 200 ms.
+pub fn run_example(endpoint: &str, protocol: &str, seconds: u64) -> Output {
+    let out = Command::new(example())
+        .arg(seconds.to_string())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "example failed: {out:?}");
+    out
+}
+
+/// Sends a raw HTTP/1.1 POST and returns the status code.
+pub fn post(port: u16, path: &str, content_type: &str, body: &[u8]) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut response = String::new();
+    let _ = s.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Parses `850ns`, `12.3µs`/`12.3us`, `4.56ms`, `1.23s` into seconds.
+pub fn seconds(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_alphabetic() || c == 'µ')?;
+    let (n, unit) = text.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "ns" => n * 1e-9,
+        "µs" | "us" => n * 1e-6,
+        "ms" => n * 1e-3,
+        "s" => n,
+        _ => return None,
+    })
+}
+
+/// The row of `function` in a summary table or a captured screen, as its last eleven
+/// columns: ok%, err, canc, inflt, p50, p90, p99, p99.9, max, busy%, slow.
+pub fn row<'a>(screen: &'a str, function: &str) -> Option<Vec<&'a str>> {
+    let line = screen
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(function))?;
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    (tokens.len() >= 12).then(|| tokens[tokens.len() - 11..].to_vec())
+}
+
+/// Checks a row: calls made, some errors, and percentiles in order within the example's
+/// latencies (1 ms to 20 ms of sleep).
+pub fn assert_sane(screen: &str, function: &str, errors: bool) {
+    let r = row(screen, function).unwrap_or_else(|| panic!("no row for {function}:\n{screen}"));
+    let ok: f64 = r[0]
+        .parse()
+        .unwrap_or_else(|_| panic!("ok% {:?}:\n{screen}", r[0]));
+    let err: u64 = r[1].parse().unwrap();
+    if errors {
+        assert!(err > 0 && ok < 100.0 && ok > 80.0, "{r:?}");
+    } else {
+        assert!(err == 0 && ok == 100.0, "{r:?}");
+    }
+    let p: Vec<f64> = r[4..9]
+        .iter()
+        .map(|t| seconds(t).unwrap_or_else(|| panic!("{t:?} in {r:?}:\n{screen}")))
+        .collect();
+    assert!(p[0] >= 0.0009 && p[0] < 0.05, "p50 {r:?}");
+    assert!(
+        p.windows(2).all(|w| w[0] <= w[1] * 1.000_001),
+        "percentiles out of order {r:?}"
+    );
+    assert!(p[4] < 1.0, "max {r:?}");
+}

@@ -1,0 +1,154 @@
+//! The `taskscope top` binary without a terminal: plain summaries from a real app's OTLP
+//! export, JSON on request, and clear failures for a port in use and an unknown flag.
+
+#![cfg(feature = "cli")]
+
+mod cli;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn plain_summaries_show_a_real_apps_functions() {
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let top = Command::new(cli::binary())
+        .args(["top", "--grpc", &format!("127.0.0.1:{grpc}")])
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .args([
+            "--window",
+            "all",
+            "--refresh",
+            "200ms",
+            "--interval",
+            "1s",
+            "--duration",
+            "6s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Over HTTP this time (the tmux test uses gRPC).
+    cli::run_example(&format!("http://127.0.0.1:{http}"), "http/protobuf", 2);
+    let out = top.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // The last summary is the final report.
+    let last = stdout.rsplit("taskscope top |").next().unwrap();
+    assert!(last.contains("window all"), "{last}");
+    cli::assert_sane(last, "authorize", true);
+    cli::assert_sane(last, "load_cart", false);
+}
+
+#[test]
+fn json_summaries_are_one_object_per_line() {
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let top = Command::new(cli::binary())
+        .args(["top", "--grpc", &format!("127.0.0.1:{grpc}")])
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .args([
+            "--no-tui",
+            "--json",
+            "--window",
+            "all",
+            "--refresh",
+            "200ms",
+        ])
+        .args(["--interval", "1s", "--duration", "5s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    cli::run_example(&format!("http://127.0.0.1:{grpc}"), "grpc", 2);
+    let out = top.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let functions = last["functions"].as_array().unwrap();
+    let authorize = functions
+        .iter()
+        .find(|f| f["function"] == "authorize")
+        .unwrap_or_else(|| panic!("{last}"));
+    assert_eq!(authorize["service"], "otlp-example");
+    let calls = authorize["calls"].as_u64().unwrap();
+    let errors = authorize["error"].as_u64().unwrap();
+    assert!(
+        calls > 0 && errors > 0 && errors < calls / 10,
+        "{authorize}"
+    );
+    let kinds: Vec<&str> = authorize["error_kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"Declined") && kinds.contains(&"Timeout"),
+        "{kinds:?}"
+    );
+    let p50 = authorize["latency_seconds"]["p50"].as_f64().unwrap();
+    assert!(p50 > 0.002 && p50 < 0.05, "{p50}");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error_and_a_failing_exit() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(cli::binary())
+        .args(["top", "--no-tui", "--grpc", &format!("127.0.0.1:{port}")])
+        .args(["--http", &format!("127.0.0.1:{}", cli::free_port())])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("in use"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error() {
+    let out = Command::new(cli::binary())
+        .args(["top", "--frobnicate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--frobnicate") && stderr.contains("Usage"),
+        "{stderr}"
+    );
+    let out = Command::new(cli::binary())
+        .args(["top", "--window", "2d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10s, 1m, 5m, 15m, 1h or all"));
+}
+
+#[test]
+fn sigterm_ends_a_plain_run_with_its_last_summary() {
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let mut top = Command::new(cli::binary())
+        .args(["top", "--no-tui", "--grpc", &format!("127.0.0.1:{grpc}")])
+        .args(["--http", &format!("127.0.0.1:{http}"), "--interval", "1h"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it listens, then ask it to stop.
+    cli::wait_for(Duration::from_secs(20), "the receiver", || {
+        std::net::TcpStream::connect(("127.0.0.1", http)).ok()
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &top.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::mem::replace(&mut top, Command::new("true").spawn().unwrap())
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("taskscope top |"));
+    let _ = top.wait();
+}

@@ -1,0 +1,118 @@
+//! End to end: `taskscope top` in a real terminal (a tmux pane) receives a real app's OTLP
+//! export and shows its functions with sane numbers; a malformed request is refused with the
+//! protocol's error while the screen keeps running; `q` gives the terminal back.
+//! `.ci/run` installs Debian's `tmux`.
+
+#![cfg(feature = "cli")]
+
+mod cli;
+
+use std::process::Command;
+use std::time::Duration;
+
+struct Session(String);
+
+impl Session {
+    fn start(command: &str) -> Session {
+        let name = format!("taskscope-e2e-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "48"])
+            .args(["-e", "LANG=C.UTF-8"])
+            .arg(command)
+            .status()
+            .expect("tmux is not installed: `apt-get install tmux` (.ci/run does it)");
+        assert!(status.success());
+        Session(name)
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.0, keys])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn top_in_a_terminal_shows_a_real_apps_functions_and_survives_bad_input() {
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let session = Session::start(&format!(
+        "{} top --grpc 127.0.0.1:{grpc} --http 127.0.0.1:{http} --window all --refresh 250ms; echo EXITED=$?; sleep 30",
+        cli::binary().display()
+    ));
+    cli::wait_for(Duration::from_secs(20), "the dashboard", || {
+        session.capture().contains("taskscope top").then_some(())
+    });
+    cli::run_example(&format!("http://127.0.0.1:{grpc}"), "grpc", 2);
+    let screen = cli::wait_for(Duration::from_secs(10), "the app's functions", || {
+        let s = session.capture();
+        (cli::row(&s, "authorize").is_some() && cli::row(&s, "load_cart").is_some()).then_some(s)
+    });
+    // Wait one more refresh so the final export is in.
+    std::thread::sleep(Duration::from_millis(600));
+    let screen = {
+        let s = session.capture();
+        if cli::row(&s, "authorize").is_some() {
+            s
+        } else {
+            screen
+        }
+    };
+    assert!(screen.contains("live"), "{screen}");
+    cli::assert_sane(&screen, "authorize", true);
+    cli::assert_sane(&screen, "load_cart", false);
+
+    // Malformed protobuf: refused with 400, counted, and the screen goes on.
+    let status = cli::post(
+        http,
+        "/v1/metrics",
+        "application/x-protobuf",
+        b"\xff\xff\xff\xff garbage",
+    );
+    assert_eq!(status, 400);
+    let screen = cli::wait_for(Duration::from_secs(10), "the rejected count", || {
+        let s = session.capture();
+        s.contains("rejected 1").then_some(s)
+    });
+    assert!(cli::row(&screen, "authorize").is_some(), "{screen}");
+
+    // Keys work: the detail of the selected function, then back, then quit.
+    session.keys("Enter");
+    cli::wait_for(Duration::from_secs(10), "the detail screen", || {
+        session
+            .capture()
+            .contains("percentiles")
+            .then_some(())
+            .or_else(|| {
+                session
+                    .capture()
+                    .contains("latency histogram")
+                    .then_some(())
+            })
+    });
+    session.keys("Escape");
+    session.keys("q");
+    let end = cli::wait_for(Duration::from_secs(10), "the exit", || {
+        let s = session.capture();
+        s.contains("EXITED=").then_some(s)
+    });
+    assert!(end.contains("EXITED=0"), "{end}");
+    // The alternate screen is gone: the dashboard's header no longer shows.
+    assert!(!end.contains("taskscope top ·"), "{end}");
+}

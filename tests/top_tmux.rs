@@ -7,55 +7,18 @@
 
 mod cli;
 
-use std::process::Command;
 use std::time::Duration;
-
-struct Session(String);
-
-impl Session {
-    fn start(command: &str) -> Session {
-        let name = format!("taskscope-e2e-{}", std::process::id());
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "48"])
-            .args(["-e", "LANG=C.UTF-8"])
-            .arg(command)
-            .status()
-            .expect("tmux is not installed: `apt-get install tmux` (.ci/run does it)");
-        assert!(status.success());
-        Session(name)
-    }
-
-    fn capture(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.0])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &str) {
-        Command::new("tmux")
-            .args(["send-keys", "-t", &self.0, keys])
-            .status()
-            .unwrap();
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
-}
 
 #[test]
 fn top_in_a_terminal_shows_a_real_apps_functions_and_survives_bad_input() {
     let (grpc, http) = (cli::free_port(), cli::free_port());
-    let session = Session::start(&format!(
-        "{} top --grpc 127.0.0.1:{grpc} --http 127.0.0.1:{http} --window all --refresh 250ms; echo EXITED=$?; sleep 30",
-        cli::binary().display()
-    ));
+    let session = cli::Session::start(
+        "e2e",
+        &format!(
+            "{} top --grpc 127.0.0.1:{grpc} --http 127.0.0.1:{http} --window all --refresh 250ms; echo EXITED=$?; sleep 30",
+            cli::binary().display()
+        ),
+    );
     cli::wait_for(Duration::from_secs(20), "the dashboard", || {
         session.capture().contains("taskscope top").then_some(())
     });

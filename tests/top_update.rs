@@ -236,3 +236,50 @@ fn a_counter_reset_never_makes_a_negative_rate() {
             .all(|r| r.rate >= 0.0 && r.total() < 1_000_000)
     );
 }
+
+#[test]
+fn rows_are_grouped_by_service_whatever_the_sort() {
+    use std::sync::Arc;
+    let mut m = Model::new(top::settings());
+    for t in 1..=5 {
+        let mut f = top::frame(t);
+        let others: Vec<_> = f
+            .series
+            .iter()
+            .map(|s| {
+                let mut s = (**s).clone();
+                s.service = "billing".into();
+                s.calls = s.calls.map(|c| c * 2);
+                Arc::new(s)
+            })
+            .collect();
+        f.series.extend(others);
+        f.status.services = 2;
+        m.update(Msg::Frame(f));
+    }
+    let services: Vec<&str> = m.rows.iter().map(|r| &*r.series.service).collect();
+    assert_eq!(
+        services,
+        ["billing"; 4]
+            .iter()
+            .chain(&["checkout"; 4])
+            .copied()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(names(&m)[0], "load_user", "busiest of billing first");
+    assert!(top::render(&m, 160, 48).contains("billing > load_user"));
+}
+
+#[test]
+fn series_over_the_cap_are_a_warning() {
+    let mut m = Model::new(top::settings());
+    let mut f = top::frame(1);
+    f.status.overflow = 12;
+    m.update(Msg::Frame(f));
+    let screen = top::render(&m, 160, 48);
+    assert!(
+        screen.contains("12 data points over the series cap"),
+        "{screen}"
+    );
+    assert!(screen.contains("overflow 12"), "{screen}");
+}

@@ -319,7 +319,7 @@ impl Histogram {
         let q = (percentile / 100.0).clamp(0.0, 1.0);
         // The rank of the value asked for, 1-based: the smallest value with at least q of
         // the values at or below it.
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let rank = rank(q, total);
         let mut seen = 0;
         for &(i, c) in &self.buckets {
             seen += c;
@@ -461,9 +461,40 @@ impl Histogram {
     }
 }
 
+/// The 1-based rank of quantile `q` among `total` values: the smallest rank with at least
+/// `q` of the values at or below it. A product within a millionth of a whole number is that
+/// number, so that `99.9 / 100` (0.9990000000000001 in floating point) of 100,000 values is
+/// rank 99,900, not 99,901.
+pub(crate) fn rank(q: f64, total: u64) -> u64 {
+    let exact = q.clamp(0.0, 1.0) * total as f64;
+    let whole = exact.round();
+    let rank = if (exact - whole).abs() < 1e-6 {
+        whole
+    } else {
+        exact.ceil()
+    };
+    (rank as u64).clamp(1, total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p999_of_a_round_count_is_its_own_rank_not_the_next() {
+        assert_eq!(rank(99.9 / 100.0, 100_000), 99_900);
+        assert_eq!(rank(0.5, 3), 2);
+        assert_eq!(rank(0.0, 10), 1);
+        assert_eq!(rank(1.0, 10), 10);
+        // Values 1 ms apart: p99.9 of 1..=100000 ms is 99,900 ms (within the bucket), not
+        // 99,901 ms.
+        let mut h = Histogram::new();
+        for ms in 1..=100_000u64 {
+            h.record(Duration::from_millis(ms));
+        }
+        let p = h.percentile(99.9).as_secs_f64();
+        assert!((p / 99.9 - 1.0).abs() < 0.008, "{p}");
+    }
 
     #[test]
     fn every_value_lands_in_the_bucket_that_covers_it() {

@@ -197,6 +197,22 @@ fn warning_lines(model: &Model, paint: &Paint, height: u16) -> Vec<Line<'static>
             ])
         })
         .collect();
+    let status = model.frame().map(|f| f.status.clone()).unwrap_or_default();
+    if status.overflow > 0 {
+        lines.insert(
+            0,
+            Line::from(vec![
+                Span::styled("! ", paint.bad()),
+                Span::styled(
+                    format!(
+                        "{} data points over the series cap were not kept (raise --max-series)",
+                        status.overflow
+                    ),
+                    paint.warn(),
+                ),
+            ]),
+        );
+    }
     if all.len() > limit {
         lines.push(Line::styled(
             format!("  and {} more (! shows only these)", all.len() - limit),

@@ -407,10 +407,15 @@ impl Model {
             rows.retain(|r| !r.warnings.is_empty());
         }
         let (sort, descending) = (self.sort, self.descending);
+        // Rows are grouped by service, then ordered by the sort column.
         rows.sort_by(|a, b| {
             let o = sort.compare(a, b);
             let o = if descending { o.reverse() } else { o };
-            o.then_with(|| name_order(a, b))
+            a.series
+                .service
+                .cmp(&b.series.service)
+                .then(o)
+                .then_with(|| name_order(a, b))
         });
         self.rows = rows;
         self.selected = keep

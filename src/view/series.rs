@@ -271,7 +271,7 @@ impl Dist {
         if let Dist::Hdr(h) = self {
             return Some(h.percentile(q * 100.0).as_secs_f64());
         }
-        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
+        let rank = crate::record::histogram::rank(q, total);
         let mut seen = 0;
         let mut value = None;
         for b in self.buckets() {

@@ -13,13 +13,13 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_taskscope"))
 }
 
-/// The `otlp` example, which `cargo test` builds next to the binary.
-pub fn example() -> PathBuf {
+/// An example, which `cargo test` builds next to the binary.
+pub fn example(name: &str) -> PathBuf {
     let path = binary()
         .parent()
         .expect("the binary has a directory")
         .join("examples")
-        .join(format!("otlp{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: run the tests with `cargo test --features full`, which builds the examples",
@@ -39,7 +39,7 @@ pub fn free_port() -> u16 {
 
 /// Runs the `otlp` example for `seconds`, exporting to `endpoint` every 200 ms.
 pub fn run_example(endpoint: &str, protocol: &str, seconds: u64) -> Output {
-    let out = Command::new(example())
+    let out = Command::new(example("otlp"))
         .arg(seconds.to_string())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
@@ -129,4 +129,55 @@ pub fn assert_sane(screen: &str, function: &str, errors: bool) {
         "percentiles out of order {r:?}"
     );
     assert!(p[4] < 1.0, "max {r:?}");
+}
+
+/// A detached tmux session 160x48 running `command` in a UTF-8 locale; killed on drop.
+pub struct Session(String);
+
+impl Session {
+    /// Starts `command` (a shell command line) in a new session named after `tag`.
+    pub fn start(tag: &str, command: &str) -> Session {
+        let name = format!("taskscope-{tag}-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "48"])
+            .args(["-e", "LANG=C.UTF-8"])
+            .arg(command)
+            .status()
+            .expect("tmux is not installed: `apt-get install tmux` (.ci/run does it)");
+        assert!(status.success());
+        Session(name)
+    }
+
+    /// The visible pane, as text.
+    pub fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends keys in tmux's notation (`q`, `Enter`, `C-c`).
+    pub fn keys(&self, keys: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.0, keys])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits until the pane contains `text`; the pane then.
+    pub fn wait_for(&self, text: &str) -> String {
+        wait_for(Duration::from_secs(20), text, || {
+            let s = self.capture();
+            s.contains(text).then_some(s)
+        })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
 }

@@ -58,6 +58,7 @@ fn frame(second: u64) -> Frame {
         at: Duration::from_secs(second),
         series,
         status: Default::default(),
+        tasks: None,
     }
 }
 

@@ -29,6 +29,26 @@
 //! - [`measure_future!`] and [`measure_block!`]: a future or a block under a name.
 //! - `layer()` (cargo feature `layer`): a `tracing_subscriber` layer that records every
 //!   `tracing` span the same way, so existing `#[tracing::instrument]` code needs no change.
+//! - `subscriber()` (cargo feature `layer`): the process's whole `tracing` subscriber in one
+//!   builder: the taskscope layer, a fmt layer, tokio-console's layer (cargo feature
+//!   `console`) and the OTLP exporter, each layer behind its own filter, so tokio's task
+//!   instrumentation reaches only the console.
+//! - `spawn!` and `spawn_named()` (cargo feature `console`): tokio tasks named after the
+//!   function they run, so tokio-console and taskscope show the same names.
+//!
+//! tokio-console needs the final binary built with `--cfg tokio_unstable`, which no library
+//! can set for it: `RUSTFLAGS="--cfg tokio_unstable" cargo build`, or in the application's
+//! `.cargo/config.toml`:
+//!
+//! ```toml
+//! [build]
+//! rustflags = ["--cfg", "tokio_unstable"]
+//! ```
+//!
+//! `cfg` flags are chosen by whoever builds the final binary, a dependency has no way to
+//! add `rustflags` to the build, and tokio reads the flag when tokio itself is compiled.
+//! Without it, `subscriber().with_console()` warns once on stderr, naming the fix, and
+//! everything else works.
 //! - `otlp()` (cargo feature `otlp`): periodic OTLP export of the metrics to a collector,
 //!   and of a sampled share of calls as trace spans (joined to the user's
 //!   tracing-opentelemetry traces with the feature `otel-context`).
@@ -49,6 +69,10 @@ mod config;
 mod export;
 mod instrument;
 mod record;
+#[cfg(feature = "layer")]
+mod subscriber;
+#[cfg(feature = "console")]
+mod task;
 #[cfg(feature = "tui")]
 pub mod view;
 
@@ -76,6 +100,10 @@ pub use record::snapshot::{
     ErrorKindCount, FunctionSnapshot, Interval, OVERFLOW_KIND, OutcomeStats, Sampler, Snapshot,
     memory_usage, snapshot,
 };
+#[cfg(feature = "layer")]
+pub use subscriber::{ConsoleStatus, SubscriberBuilder, SubscriberError, Telemetry, subscriber};
+#[cfg(feature = "console")]
+pub use task::spawn_named;
 #[cfg(feature = "tui")]
 pub use view::top;
 

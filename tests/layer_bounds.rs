@@ -103,11 +103,12 @@ fn runtime_span_names_beyond_the_limit_go_to_the_overflow_function() {
     });
     let snap = taskscope::snapshot();
     assert_eq!(snap.functions.len(), functions, "no function was added");
-    // Real durations may reach a power-of-two range not seen before, which adds one 512-byte
-    // histogram chunk; a thousand new function states would add megabytes.
+    // Real durations may reach a power-of-two range not seen before (a preempted span on a
+    // loaded machine reaches several), each adding one 512-byte histogram chunk per
+    // distribution; a thousand new function states would add megabytes.
     let grown = taskscope::memory_usage() - held;
     assert!(
-        grown.is_multiple_of(512) && grown <= 4 * 512,
+        grown.is_multiple_of(512) && grown <= 32 * 512,
         "grew by {grown} bytes"
     );
     assert_eq!(

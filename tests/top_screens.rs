@@ -106,3 +106,42 @@ fn no_color_means_no_colour_anywhere() {
             .any(|c| c.fg == Color::Red)
     );
 }
+
+#[test]
+fn tasks_view_next_to_the_functions() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use taskscope::view::{TaskRow, TaskState, Tasks};
+    let ms = Duration::from_millis;
+    let row = |id, name: &str, state, busy, scheduled, idle, polls| TaskRow {
+        id,
+        name: name.into(),
+        state,
+        busy: ms(busy),
+        scheduled: ms(scheduled),
+        idle: ms(idle),
+        polls,
+        location: "orders.rs:42".into(),
+    };
+    let mut tasks = Tasks {
+        url: "http://127.0.0.1:6669".into(),
+        connection: "live".into(),
+        rows: vec![
+            row(1, "place_order", TaskState::Idle, 12, 3, 900, 40),
+            row(2, "load_user", TaskState::Running, 450, 8, 100, 310),
+            row(3, "", TaskState::Scheduled, 2, 1, 30, 4),
+            row(4, "render_invoice", TaskState::Done, 1500, 20, 5, 9),
+        ],
+    };
+    tasks.sort();
+    let mut m = Model::new(top::settings());
+    for t in 1..=20 {
+        let mut f = top::frame(t);
+        f.tasks = Some(Arc::new(tasks.clone()));
+        m.update(Msg::Frame(f));
+    }
+    both_sizes("tasks", &m);
+    // `t` hides them; the function list takes the whole screen again.
+    m.update(key(KeyCode::Char('t')));
+    assert!(!top::render(&m, 160, 48).contains("tasks · http"));
+}

@@ -12,6 +12,7 @@ use super::keys::{KEYS, hints};
 use super::model::{Column, Model, Screen as Page};
 use super::rows::{Row, Warning};
 use super::series::SeriesKind;
+use super::tasks::{TaskState, Tasks};
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
     top_left: "+",
@@ -100,8 +101,20 @@ pub fn draw(screen: &mut Screen<'_>, model: &Model) {
     .areas(area);
     draw_header(screen, header, model, &paint);
     screen.render_widget(Paragraph::new(warnings), warn);
+    let tasks = model
+        .frame()
+        .and_then(|f| f.tasks.clone())
+        .filter(|_| model.show_tasks);
     match &model.screen {
-        Page::List => draw_list(screen, body, model, &paint),
+        Page::List => match tasks {
+            Some(tasks) => {
+                let [list, below] =
+                    Layout::vertical([Constraint::Fill(3), Constraint::Fill(2)]).areas(body);
+                draw_list(screen, list, model, &paint);
+                draw_tasks(screen, below, &tasks, model, &paint);
+            }
+            None => draw_list(screen, body, model, &paint),
+        },
         Page::Detail(..) => draw_detail(screen, body, model, &paint),
     }
     draw_hints(screen, hint, model, &paint);
@@ -226,11 +239,15 @@ fn warning_text(w: Warning, r: &Row, model: &Model) -> String {
     let g = &model.settings.glyphs;
     let l = &model.settings.limits;
     match w {
-        Warning::ErrorRate => format!(
-            "errors {:.1}% > {:.1}%",
-            100.0 - r.ok_percent().unwrap_or(0.0),
-            l.error_rate * 100.0
-        ),
+        Warning::ErrorRate => {
+            let (rate, limit) = (100.0 - r.ok_percent().unwrap_or(0.0), l.error_rate * 100.0);
+            // One more decimal when one would show the two as equal.
+            if format!("{rate:.1}") == format!("{limit:.1}") {
+                format!("errors {rate:.2}% > {limit:.2}%")
+            } else {
+                format!("errors {rate:.1}% > {limit:.1}%")
+            }
+        }
         Warning::SlowP99 => format!(
             "p99 {} > {}",
             format::opt_seconds(r.quantile(0.99), g),
@@ -751,5 +768,80 @@ fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
     screen.render_widget(
         Paragraph::new(lines).block(block("keys (Esc closes)", g)),
         popup,
+    );
+}
+
+fn draw_tasks(screen: &mut Screen<'_>, area: Rect, tasks: &Tasks, model: &Model, paint: &Paint) {
+    let g = &model.settings.glyphs;
+    let title = format!(
+        "tasks{}{}{}{}{}{} tasks: {} running, {} scheduled, {} idle",
+        g.dot,
+        sanitize(&tasks.url),
+        g.dot,
+        sanitize(&tasks.connection),
+        g.dot,
+        tasks.rows.len(),
+        tasks.count(TaskState::Running),
+        tasks.count(TaskState::Scheduled),
+        tasks.count(TaskState::Idle),
+    );
+    let header = TableRow::new(
+        [
+            "task",
+            "state",
+            "busy",
+            "sched",
+            "idle",
+            "polls",
+            "spawned at",
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let cell = if (2..=5).contains(&i) {
+                Cell::from(Line::from(t).alignment(Alignment::Right))
+            } else {
+                Cell::from(t)
+            };
+            cell.style(paint.title())
+        }),
+    );
+    let visible = usize::from(area.height.saturating_sub(3));
+    let rows = tasks.rows.iter().take(visible).map(|t| {
+        let name = if t.name.is_empty() {
+            format!("#{}", t.id)
+        } else {
+            sanitize(&t.name)
+        };
+        let state = match t.state {
+            TaskState::Running => paint.fg(Color::Green),
+            TaskState::Scheduled => paint.warn(),
+            TaskState::Idle => Style::new(),
+            TaskState::Done => paint.dim(),
+        };
+        TableRow::new(vec![
+            Cell::from(name),
+            Cell::from(t.state.label()).style(state),
+            right(format::seconds(t.busy.as_secs_f64(), g), Style::new()),
+            right(format::seconds(t.scheduled.as_secs_f64(), g), Style::new()),
+            right(format::seconds(t.idle.as_secs_f64(), g), Style::new()),
+            right(format::count(t.polls), Style::new()),
+            Cell::from(sanitize(&t.location)).style(paint.dim()),
+        ])
+    });
+    let widths = [
+        Constraint::Min(16),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Fill(1),
+    ];
+    screen.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(block(&title, g)),
+        area,
     );
 }

@@ -48,6 +48,8 @@ pub enum Action {
     Problems,
     /// Redraw the whole screen.
     Redraw,
+    /// Show or hide tokio-console's tasks.
+    Tasks,
 }
 
 /// A key, with the modifiers it needs.
@@ -231,6 +233,13 @@ pub const KEYS: &[Binding] = &[
         help: "only functions with a warning",
         hint: Some("problems"),
         action: Action::Problems,
+    },
+    Binding {
+        keys: &[ch('t')],
+        label: "t",
+        help: "show or hide the console's tasks (with --console)",
+        hint: None,
+        action: Action::Tasks,
     },
     Binding {
         keys: &[ctrl('l')],

@@ -15,7 +15,11 @@ mod rows;
 mod run;
 mod series;
 mod summary;
+mod tasks;
 mod top;
+
+#[cfg(feature = "tasks")]
+mod console_client;
 
 #[cfg(feature = "receiver")]
 pub mod receive;
@@ -29,4 +33,8 @@ pub use series::{
     Bucket, Dist, Explicit, Exponential, Frame, KindCount, Series, SeriesKind, SourceStatus,
 };
 pub use summary::{csv, json, table};
+pub use tasks::{TaskRow, TaskState, Tasks};
 pub use top::{TopBuilder, TopHandle, top};
+
+#[cfg(feature = "tasks")]
+pub use console_client::{ConsoleClient, ConsoleClientError, DONE_RETENTION, MAX_TASKS};

@@ -210,6 +210,8 @@ pub struct Model {
     pub page: usize,
     /// Frames received, paused or not.
     pub frames_seen: u64,
+    /// Whether the console's tasks are shown (when the frames carry them).
+    pub show_tasks: bool,
 }
 
 impl Model {
@@ -233,6 +235,7 @@ impl Model {
             flash: None,
             page: 20,
             frames_seen: 0,
+            show_tasks: true,
         }
     }
 
@@ -380,6 +383,7 @@ impl Model {
                 self.refresh();
             }
             Action::Redraw => return Effect::Redraw,
+            Action::Tasks => self.show_tasks = !self.show_tasks,
         }
         Effect::None
     }

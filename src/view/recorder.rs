@@ -100,6 +100,7 @@ impl RecorderSource {
                 export_dropped: e.dropped_points + e.dropped_spans,
                 kind_overflow,
             },
+            tasks: None,
         }
     }
 }

@@ -409,6 +409,7 @@ mod tests {
             at: Duration::from_secs(at),
             series: vec![Arc::new(s)],
             status: Default::default(),
+            tasks: None,
         })
     }
 

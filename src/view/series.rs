@@ -534,6 +534,8 @@ pub struct Frame {
     pub series: Vec<Arc<Series>>,
     /// The source's state.
     pub status: SourceStatus,
+    /// The app's tasks from tokio-console, when the dashboard watches a console.
+    pub tasks: Option<Arc<super::Tasks>>,
 }
 
 #[cfg(test)]

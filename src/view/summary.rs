@@ -27,11 +27,12 @@ pub fn table(model: &Model) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+        "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
         "function",
         "calls/s",
         "ok%",
         "err",
+        "panic",
         "canc",
         "inflt",
         "p50",
@@ -57,11 +58,12 @@ pub fn table(model: &Model) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+            "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
             name,
             format::rate(r.rate),
             format::percent(r.ok_percent()),
-            format::count(r.failures()),
+            format::count(r.calls[1]),
+            format::count(r.calls[3]),
             format::count(r.calls[2]),
             r.in_flight,
             q(0.5),
@@ -76,6 +78,36 @@ pub fn table(model: &Model) -> String {
             format::percent(r.busy_ratio.map(|b| b * 100.0)),
             format::count(r.slow_polls),
         );
+    }
+    let with_kinds: Vec<&Row> = model.rows.iter().filter(|r| !r.kinds.is_empty()).collect();
+    if !with_kinds.is_empty() {
+        out.push_str("error kinds:\n");
+        for r in with_kinds {
+            let kinds: Vec<String> = r
+                .kinds
+                .iter()
+                .map(|k| format!("{} {}", sanitize(&k.kind), k.count))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                sanitize(&r.series.function),
+                kinds.join(", ")
+            );
+        }
+    }
+    let flagged: Vec<&Row> = model.warnings().collect();
+    if !flagged.is_empty() {
+        out.push_str("warnings:\n");
+        for r in flagged {
+            let text: Vec<&str> = r.warnings.iter().map(|w| w.label()).collect();
+            let _ = writeln!(
+                out,
+                "  ! {}: {}",
+                sanitize(&r.series.function),
+                text.join(", ")
+            );
+        }
     }
     out
 }

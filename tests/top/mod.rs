@@ -97,6 +97,7 @@ pub fn frame(seconds: u64) -> Frame {
             services: 1,
             ..SourceStatus::default()
         },
+        tasks: None,
     }
 }
 

@@ -12,7 +12,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use taskscope::view::format::Glyphs;
 use taskscope::view::receive::Receiver;
-use taskscope::view::{Exit, Model, RunOptions, Settings, Window, run_plain, run_terminal};
+use taskscope::view::{
+    ConsoleClient, Exit, Model, RunOptions, Settings, Window, run_plain, run_terminal,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +87,10 @@ struct Top {
     /// Where Ctrl-S writes its files.
     #[arg(long, value_name = "DIR", default_value = ".")]
     export_dir: PathBuf,
+    /// Also show the tasks of an app's tokio-console endpoint (for example
+    /// http://127.0.0.1:6669); reconnects when the app restarts.
+    #[arg(long, value_name = "URL")]
+    console: Option<String>,
 }
 
 fn parse_window(text: &str) -> Result<Window, String> {
@@ -145,6 +151,12 @@ fn run_top(top: Top) -> Result<()> {
         builder.with_http_addr(top.http)
     };
     let receiver = builder.start().context("taskscope top could not start")?;
+    let console = top
+        .console
+        .as_deref()
+        .map(ConsoleClient::connect)
+        .transpose()
+        .context("taskscope top could not start")?;
 
     let mut settings = Settings::from_env();
     settings.default_window = top.window;
@@ -165,7 +177,11 @@ fn run_top(top: Top) -> Result<()> {
         duration: top.duration,
     };
     let model = Model::new(settings);
-    let source = || receiver.frame();
+    let source = || {
+        let mut frame = receiver.frame();
+        frame.tasks = console.as_ref().map(|c| Arc::new(c.tasks()));
+        frame
+    };
     if top.no_tui || !std::io::stdout().is_terminal() {
         let mut out = std::io::stdout().lock();
         run_plain(model, source, &options, top.interval, top.json, &mut out)

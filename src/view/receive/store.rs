@@ -391,6 +391,7 @@ impl Store {
                 export_dropped: self.totals.export_dropped,
                 kind_overflow: self.totals.kind_overflow,
             },
+            tasks: None,
         }
     }
 

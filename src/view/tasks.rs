@@ -1,0 +1,81 @@
+//! The Tasks view's data: tokio-console's tasks as the dashboard shows them next to the
+//! functions (name, state, busy, scheduled, idle, polls). The client that fills it is
+//! [`ConsoleClient`](super::ConsoleClient) (cargo feature `tasks`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a task is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskState {
+    /// Being polled now.
+    Running,
+    /// Woken and waiting for a worker thread.
+    Scheduled,
+    /// Waiting for something to wake it.
+    Idle,
+    /// Finished (kept for a few seconds).
+    Done,
+}
+
+impl TaskState {
+    /// The word the view shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskState::Running => "running",
+            TaskState::Scheduled => "scheduled",
+            TaskState::Idle => "idle",
+            TaskState::Done => "done",
+        }
+    }
+}
+
+/// One task of the watched app.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRow {
+    /// The console's id of the task.
+    pub id: u64,
+    /// The task's name (`task.name`), empty when it has none.
+    pub name: Arc<str>,
+    /// Its state now.
+    pub state: TaskState,
+    /// Time spent being polled.
+    pub busy: Duration,
+    /// Time spent woken but not yet polled.
+    pub scheduled: Duration,
+    /// The rest of its life: waiting to be woken.
+    pub idle: Duration,
+    /// Times it was polled.
+    pub polls: u64,
+    /// Where it was spawned (`file:line`).
+    pub location: Arc<str>,
+}
+
+/// The tasks of one console connection.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tasks {
+    /// The console's address.
+    pub url: String,
+    /// The connection state in words (`connecting`, `live`, `reconnecting in 2s: ...`).
+    pub connection: String,
+    /// The tasks, running ones first, then by busy time.
+    pub rows: Vec<TaskRow>,
+}
+
+impl Tasks {
+    /// Puts the rows in the order the view shows them: live tasks before finished ones,
+    /// running, then scheduled, then idle, each by busy time, most first.
+    pub fn sort(&mut self) {
+        self.rows.sort_by(|a, b| {
+            a.state
+                .cmp(&b.state)
+                .then(b.busy.cmp(&a.busy))
+                .then(a.id.cmp(&b.id))
+        });
+    }
+
+    /// Tasks in `state`.
+    pub fn count(&self, state: TaskState) -> usize {
+        self.rows.iter().filter(|r| r.state == state).count()
+    }
+}

@@ -1,93 +1,494 @@
-//! A small simulated service: measured handlers with successes, errors by kind, timeouts
-//! (cancelled calls), a panic, and a blocking handler with slow polls. Runs about two
-//! seconds, printing one interval report a second and the full report at exit.
+//! The taskscope demo: a simulated async service (loopback only, nothing leaves the machine)
+//! with the failure modes async teams fight, watched live in the embedded dashboard.
 //!
 //! ```sh
-//! cargo run --example demo
+//! cargo run --release --example demo                    # the dashboard; q quits
+//! cargo run --release --example demo -- --no-tui --duration 10s
 //! ```
+//!
+//! What runs, all of it measured with `#[taskscope::measure]`:
+//! - `handle_request` fans out to three downstream calls under a concurrency-limiting
+//!   semaphore; `wait_for_permit` is how long callers queue for a permit.
+//! - `fetch_with_retry` retries `fetch_once` with exponential backoff: compare their call
+//!   rates for the attempts per fetch; its own outcome is the final one.
+//! - a worker pool drains a bounded queue: `wait_in_queue` is each job's time in the queue,
+//!   `process_job` the work.
+//! - a batch pipeline: `fetch_batch`, `transform`, `validate` (some records fail), `save_batch`.
+//! - `process_order` with a timeout (cancelled calls) and business errors; `charge_card`
+//!   panics now and then, caught at its task boundary.
+//! - `render_invoice` sometimes blocks the executor thread (slow polls).
+//!
+//! Latencies are heavy-tailed (log-normal with a Pareto tail). The same `--seed` gives the
+//! same workload: every random draw comes from the seed and the request's number.
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{sleep, timeout};
+
+const USAGE: &str = "usage: demo [--duration 30s] [--rate 200] [--seed 1] [--no-tui]
+            [--otlp [URL]] [--prometheus [ADDR]] [--console [ADDR]]";
+
+// ---------------------------------------------------------------------------------------
+// Random draws: xorshift64*, seeded per request, so a seed always gives the same workload.
+
+#[derive(Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64) -> Rng {
+        let mut r = Rng((seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
+        r.next();
+        r
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+    /// Log-normal around `median_ms`, with a Pareto tail on 1 % of draws.
+    fn latency(&mut self, median_ms: f64) -> Duration {
+        let (u1, u2) = (self.unit().max(1e-12), self.unit());
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        let mut ms = median_ms * (0.5 * z).exp();
+        if self.chance(0.01) {
+            ms *= (1.0 - self.unit()).max(1e-3).powf(-1.0 / 1.5);
+        }
+        Duration::from_secs_f64((ms / 1e3).min(2.0))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors, by kind.
+
+#[derive(Debug, taskscope::ErrorKind)]
+enum FetchError {
+    Network,
+    RetriesExhausted,
+}
+
+#[derive(Debug, taskscope::ErrorKind)]
+enum RequestError {
+    Downstream,
+}
+
+#[derive(Debug, taskscope::ErrorKind)]
+enum ValidationError {
+    MissingField,
+    OutOfRange,
+}
 
 #[derive(Debug, taskscope::ErrorKind)]
 enum OrderError {
     OutOfStock,
     PaymentDeclined,
+    Timeout,
+    Crashed,
 }
 
+// ---------------------------------------------------------------------------------------
+// The request handler: fan-out under a semaphore, downstream calls with retries.
+
 #[taskscope::measure]
-async fn load_user(id: u64) -> Result<String, std::io::Error> {
-    sleep(Duration::from_millis(2 + id % 5)).await;
-    if id.is_multiple_of(50) {
-        return Err(std::io::ErrorKind::NotFound.into());
+async fn fetch_once(service: &'static str, rng: &mut Rng) -> Result<u32, FetchError> {
+    let median = match service {
+        "inventory" => 4.0,
+        "pricing" => 2.0,
+        _ => 8.0,
+    };
+    sleep(rng.latency(median)).await;
+    if rng.chance(0.12) {
+        return Err(FetchError::Network);
     }
-    Ok(format!("user-{id}"))
+    Ok(service.len() as u32)
 }
 
 #[taskscope::measure]
-async fn place_order(id: u64) -> Result<u64, OrderError> {
-    sleep(Duration::from_millis(5 + id % 20)).await;
-    match id % 17 {
-        3 => Err(OrderError::OutOfStock),
-        11 => Err(OrderError::PaymentDeclined),
-        _ => Ok(id * 10),
-    }
-}
-
-#[taskscope::measure]
-async fn slow_search(id: u64) -> Vec<u64> {
-    sleep(Duration::from_millis(10 + (id % 7) * 10)).await;
-    vec![id]
-}
-
-#[taskscope::measure]
-async fn blocking_report(id: u64) -> u64 {
-    // Blocks the executor thread: every poll of this call is a slow poll.
-    std::thread::sleep(Duration::from_micros(200));
-    if id == 13 {
-        panic!("report generator crashed");
-    }
-    id
-}
-
-#[taskscope::measure]
-async fn handle(id: u64) -> Result<u64, String> {
-    let user = load_user(id).await.map_err(|e| e.to_string())?;
-    let order = place_order(id)
-        .await
-        .map_err(|e| format!("{user}: {e:?}"))?;
-    // Searches slower than 40 ms are abandoned: counted as cancelled, not failed.
-    let _ = timeout(Duration::from_millis(40), slow_search(id)).await;
-    Ok(order)
-}
-
-#[tokio::main]
-async fn main() {
-    let mut sampler = taskscope::Sampler::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.tick().await;
-    let mut id = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while tokio::time::Instant::now() < deadline {
-        tokio::select! {
-            _ = tick.tick() => {
-                let interval = sampler.sample();
-                println!("--- last {:.1} s", interval.delta.window.as_secs_f64());
-                print!("{}", taskscope::Report::of(interval.delta));
-            }
-            _ = sleep(Duration::from_millis(2)) => {
-                for _ in 0..4 {
-                    id += 1;
-                    tokio::spawn(handle(id));
-                }
-                if id.is_multiple_of(40) {
-                    let _ = tokio::spawn(blocking_report(id / 40)).await;
-                }
+async fn fetch_with_retry(service: &'static str, mut rng: Rng) -> Result<u32, FetchError> {
+    let mut backoff = Duration::from_millis(2);
+    for _ in 0..3 {
+        // An attempt slower than 40 ms is abandoned: `fetch_once` counts it as cancelled.
+        match timeout(Duration::from_millis(40), fetch_once(service, &mut rng)).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(_)) | Err(_) => {
+                sleep(backoff).await;
+                backoff *= 2;
             }
         }
     }
-    sleep(Duration::from_millis(150)).await;
-    println!("--- whole run");
-    print!("{}", taskscope::report());
+    Err(FetchError::RetriesExhausted)
+}
+
+#[taskscope::measure]
+async fn handle_request(id: u64, seed: u64, permits: Arc<Semaphore>) -> Result<u32, RequestError> {
+    let _permit = taskscope::measure_future!("wait_for_permit", permits.acquire())
+        .await
+        .map_err(|_| RequestError::Downstream)?;
+    let rng = Rng::new(seed, id);
+    let (a, b, c) = tokio::join!(
+        fetch_with_retry("inventory", Rng::new(rng.0, 1)),
+        fetch_with_retry("pricing", Rng::new(rng.0, 2)),
+        fetch_with_retry("reviews", Rng::new(rng.0, 3)),
+    );
+    match (a, b, c) {
+        (Ok(a), Ok(b), Ok(c)) => Ok(a + b + c),
+        _ => Err(RequestError::Downstream),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A worker pool draining a bounded queue.
+
+struct Job {
+    id: u64,
+    picked_up: oneshot::Sender<()>,
+}
+
+/// Completes when a worker takes the job: its duration is the job's time in the queue.
+#[taskscope::measure]
+async fn wait_in_queue(picked_up: oneshot::Receiver<()>) -> Result<(), oneshot::error::RecvError> {
+    picked_up.await
+}
+
+#[taskscope::measure]
+async fn process_job(id: u64, seed: u64) -> Result<(), std::io::Error> {
+    let mut rng = Rng::new(seed, id ^ 0xB0B);
+    sleep(rng.latency(6.0)).await;
+    if rng.chance(0.02) {
+        return Err(std::io::ErrorKind::ConnectionReset.into());
+    }
+    Ok(())
+}
+
+async fn worker(jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, seed: u64) {
+    loop {
+        let job = jobs.lock().await.recv().await;
+        let Some(job) = job else { return };
+        let _ = job.picked_up.send(());
+        let _ = process_job(job.id, seed).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A batch pipeline.
+
+#[taskscope::measure]
+async fn fetch_batch(batch: u64, seed: u64) -> Result<Vec<u64>, std::io::Error> {
+    let mut rng = Rng::new(seed, batch ^ 0xBA7C);
+    sleep(rng.latency(10.0)).await;
+    Ok((0..50).map(|i| batch * 50 + i).collect())
+}
+
+#[taskscope::measure]
+fn transform(records: Vec<u64>) -> Vec<u64> {
+    records
+        .into_iter()
+        .map(|r| r.wrapping_mul(31) % 1000)
+        .collect()
+}
+
+#[taskscope::measure]
+async fn validate(record: u64) -> Result<u64, ValidationError> {
+    tokio::task::yield_now().await;
+    match record % 97 {
+        0 => Err(ValidationError::MissingField),
+        1 | 2 => Err(ValidationError::OutOfRange),
+        _ => Ok(record),
+    }
+}
+
+#[taskscope::measure]
+async fn save_batch(records: Vec<u64>, seed: u64) -> Result<usize, std::io::Error> {
+    let mut rng = Rng::new(seed, records.len() as u64);
+    sleep(rng.latency(15.0)).await;
+    Ok(records.len())
+}
+
+async fn run_batch(batch: u64, seed: u64) {
+    let Ok(records) = fetch_batch(batch, seed).await else {
+        return;
+    };
+    let mut valid = Vec::new();
+    for r in transform(records) {
+        if let Ok(r) = validate(r).await {
+            valid.push(r);
+        }
+    }
+    let _ = save_batch(valid, seed).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Orders: timeouts, business errors, a panic at a task boundary, and a blocking render.
+
+#[taskscope::measure]
+async fn charge_card(id: u64, mut rng: Rng) -> Result<(), OrderError> {
+    sleep(rng.latency(12.0)).await;
+    if rng.chance(0.01) {
+        panic!("demo: charge_card hit an impossible state for order {id}");
+    }
+    if rng.chance(0.05) {
+        return Err(OrderError::PaymentDeclined);
+    }
+    Ok(())
+}
+
+#[taskscope::measure]
+async fn render_invoice(id: u64, mut rng: Rng) -> String {
+    if rng.chance(0.03) {
+        // A synchronous PDF library: it holds the executor thread for milliseconds.
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    sleep(rng.latency(1.0)).await;
+    format!("invoice {id}")
+}
+
+#[taskscope::measure]
+async fn process_order(id: u64, seed: u64) -> Result<String, OrderError> {
+    let mut rng = Rng::new(seed, id ^ 0x0DE5);
+    if rng.chance(0.03) {
+        return Err(OrderError::OutOfStock);
+    }
+    let charge = tokio::spawn(charge_card(id, rng.clone()));
+    match timeout(Duration::from_millis(40), charge).await {
+        Err(_) => return Err(OrderError::Timeout),
+        Ok(Err(_panicked)) => return Err(OrderError::Crashed),
+        Ok(Ok(result)) => result?,
+    }
+    Ok(render_invoice(id, rng).await)
+}
+
+// ---------------------------------------------------------------------------------------
+// Load: requests at `rate` per second, jobs, batches and orders alongside.
+
+async fn load(args: Args, stop: Arc<AtomicBool>) {
+    let permits = Arc::new(Semaphore::new(8));
+    let (queue, jobs) = mpsc::channel::<Job>(64);
+    let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+    for _ in 0..2 {
+        tokio::spawn(worker(jobs.clone(), args.seed));
+    }
+    let tick = Duration::from_millis(10);
+    let per_tick = args.rate * tick.as_secs_f64();
+    let mut owed = 0.0;
+    let mut id = 0u64;
+    let mut interval = tokio::time::interval(tick);
+    while !stop.load(Ordering::Relaxed) {
+        interval.tick().await;
+        owed += per_tick;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            id += 1;
+            tokio::spawn(handle_request(id, args.seed, permits.clone()));
+            if id.is_multiple_of(2) {
+                let (tx, rx) = oneshot::channel();
+                tokio::spawn(wait_in_queue(rx));
+                // A full queue sheds the job (its wait ends as an error: the sender dropped).
+                let _ = queue.try_send(Job { id, picked_up: tx });
+            }
+            if id.is_multiple_of(3) {
+                tokio::spawn(process_order(id, args.seed));
+            }
+            if id.is_multiple_of(50) {
+                tokio::spawn(run_batch(id / 50, args.seed));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Args {
+    duration: Option<Duration>,
+    rate: f64,
+    seed: u64,
+    no_tui: bool,
+    otlp: Option<String>,
+    prometheus: Option<String>,
+    console: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let (n, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let secs = n.parse::<f64>().ok()? * scale;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        duration: None,
+        rate: 200.0,
+        seed: 1,
+        no_tui: false,
+        otlp: None,
+        prometheus: None,
+        console: None,
+    };
+    let mut it = std::env::args().skip(1).peekable();
+    let optional = |it: &mut std::iter::Peekable<std::iter::Skip<std::env::Args>>,
+                    default: &str| {
+        match it.peek() {
+            Some(v) if !v.starts_with("--") => it.next().unwrap_or_default(),
+            _ => default.to_string(),
+        }
+    };
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--duration" => {
+                let v = value("--duration")?;
+                args.duration =
+                    Some(parse_duration(&v).ok_or(format!("--duration {v}: write 30s or 2m"))?);
+            }
+            "--rate" => {
+                let v = value("--rate")?;
+                args.rate = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| *r > 0.0 && *r <= 100_000.0)
+                    .ok_or(format!("--rate {v}: requests per second, 1 to 100000"))?;
+            }
+            "--seed" => {
+                let v = value("--seed")?;
+                args.seed = v.parse().map_err(|_| format!("--seed {v}: a number"))?;
+            }
+            "--no-tui" => args.no_tui = true,
+            "--otlp" => args.otlp = Some(optional(&mut it, "http://127.0.0.1:4317")),
+            "--prometheus" => args.prometheus = Some(optional(&mut it, "127.0.0.1:9464")),
+            "--console" => args.console = Some(optional(&mut it, "127.0.0.1:6669")),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("demo: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    // The demo's own panics are expected: keep them off the dashboard, print the rest.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let expected = info
+            .payload()
+            .downcast_ref::<String>()
+            .is_some_and(|m| m.starts_with("demo:"));
+        if !expected {
+            previous(info);
+        }
+    }));
+    // A poll over 1 ms is slow here: the demo's one blocking function stands out, and a
+    // debug build's slower polls do not.
+    let _ = taskscope::builder()
+        .with_slow_poll_threshold(Duration::from_millis(1))
+        .try_init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let _enter = runtime.enter();
+    let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
+    if let Some(url) = &args.otlp {
+        match taskscope::otlp()
+            .with_endpoint(url.as_str())
+            .with_service_name("demo")
+            .try_start()
+        {
+            Ok(e) => guards.push(Box::new(e)),
+            Err(e) => fail(&e.to_string()),
+        }
+    }
+    if let Some(addr) = &args.prometheus {
+        let addr = addr
+            .parse()
+            .unwrap_or_else(|_| fail(&format!("--prometheus {addr}: write 127.0.0.1:9464")));
+        match taskscope::prometheus().with_address(addr).try_start() {
+            Ok(e) => {
+                eprintln!("demo: metrics on http://{}/metrics", e.local_addr());
+                guards.push(Box::new(e));
+            }
+            Err(e) => fail(&e.to_string()),
+        }
+    }
+    if let Some(addr) = &args.console {
+        let addr = addr
+            .parse()
+            .unwrap_or_else(|_| fail(&format!("--console {addr}: write 127.0.0.1:6669")));
+        match taskscope::subscriber().with_console_addr(addr).try_init() {
+            Ok(t) => guards.push(Box::new(t)),
+            Err(e) => fail(&e.to_string()),
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(load(args.clone(), stop.clone()));
+
+    let tui = !args.no_tui && std::io::stdout().is_terminal();
+    if tui {
+        let dashboard = taskscope::top()
+            .with_service_name("demo")
+            .with_window(taskscope::view::Window::TenSeconds)
+            .with_p99_budget(Duration::from_millis(250))
+            .start()
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        let start = std::time::Instant::now();
+        while !dashboard.is_finished() && args.duration.is_none_or(|d| start.elapsed() < d) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        dashboard.close();
+        stop.store(true, Ordering::Relaxed);
+    } else {
+        // No terminal: a summary every few seconds, then the final report.
+        let mut source = taskscope::view::RecorderSource::new("demo");
+        let options = taskscope::view::RunOptions {
+            duration: Some(args.duration.unwrap_or(Duration::from_secs(30))),
+            ..Default::default()
+        };
+        let mut settings = taskscope::view::Settings::from_env();
+        settings.default_window = taskscope::view::Window::All;
+        settings.limits.p99_budget = 0.25;
+        let model = taskscope::view::Model::new(settings);
+        let mut out = std::io::stdout().lock();
+        let _ = taskscope::view::run_plain(
+            model,
+            || source.frame(),
+            &options,
+            Duration::from_secs(3),
+            false,
+            &mut out,
+        );
+        stop.store(true, Ordering::Relaxed);
+    }
+    // Let the calls in flight finish or time out, then stop everything.
+    std::thread::sleep(Duration::from_millis(200));
+    drop(guards);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("demo: {message}");
+    std::process::exit(1);
 }

@@ -37,8 +37,8 @@ fn plain_summaries_show_a_real_apps_functions() {
     // The last summary is the final report.
     let last = stdout.rsplit("taskscope top |").next().unwrap();
     assert!(last.contains("window all"), "{last}");
-    cli::assert_sane(last, "authorize", true);
-    cli::assert_sane(last, "load_cart", false);
+    cli::assert_sane(last, "authorize", true, true);
+    cli::assert_sane(last, "load_cart", false, true);
 }
 
 #[test]

@@ -38,8 +38,8 @@ fn top_in_a_terminal_shows_a_real_apps_functions_and_survives_bad_input() {
         }
     };
     assert!(screen.contains("live"), "{screen}");
-    cli::assert_sane(&screen, "authorize", true);
-    cli::assert_sane(&screen, "load_cart", false);
+    cli::assert_sane(&screen, "authorize", true, false);
+    cli::assert_sane(&screen, "load_cart", false, false);
 
     // Malformed protobuf: refused with 400, counted, and the screen goes on.
     let status = cli::post(

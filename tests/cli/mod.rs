@@ -96,30 +96,37 @@ pub fn seconds(text: &str) -> Option<f64> {
     })
 }
 
-/// The row of `function` in a summary table or a captured screen, as its last eleven
-/// columns: ok%, err, canc, inflt, p50, p90, p99, p99.9, max, busy%, slow.
+/// The columns of `function`'s row in a summary table or a captured screen, after its name.
 pub fn row<'a>(screen: &'a str, function: &str) -> Option<Vec<&'a str>> {
     let line = screen
         .lines()
         .find(|l| l.split_whitespace().next() == Some(function))?;
-    let tokens: Vec<&str> = line.split_whitespace().collect();
-    (tokens.len() >= 12).then(|| tokens[tokens.len() - 11..].to_vec())
+    let tokens: Vec<&str> = line.split_whitespace().skip(1).collect();
+    (tokens.len() >= 11).then_some(tokens)
 }
 
-/// Checks a row: calls made, some errors, and percentiles in order within the example's
-/// latencies (1 ms to 20 ms of sleep).
-pub fn assert_sane(screen: &str, function: &str, errors: bool) {
+/// Checks a row: calls made, errors or none, and percentiles in order within the example's
+/// latencies (1 ms to 20 ms of sleep). Both layouts end in `inflt p50 p90 p99 p99.9 max
+/// busy% slow`; before that the screen has `ok% err canc` and the plain table
+/// `ok% err panic canc`.
+pub fn assert_sane(screen: &str, function: &str, errors: bool, plain: bool) {
     let r = row(screen, function).unwrap_or_else(|| panic!("no row for {function}:\n{screen}"));
-    let ok: f64 = r[0]
+    let n = r.len();
+    let (ok, err) = if plain {
+        (r[n - 12], r[n - 11])
+    } else {
+        (r[n - 11], r[n - 10])
+    };
+    let ok: f64 = ok
         .parse()
-        .unwrap_or_else(|_| panic!("ok% {:?}:\n{screen}", r[0]));
-    let err: u64 = r[1].parse().unwrap();
+        .unwrap_or_else(|_| panic!("ok% {ok:?}:\n{screen}"));
+    let err: u64 = err.parse().unwrap();
     if errors {
         assert!(err > 0 && ok < 100.0 && ok > 80.0, "{r:?}");
     } else {
         assert!(err == 0 && ok == 100.0, "{r:?}");
     }
-    let p: Vec<f64> = r[4..9]
+    let p: Vec<f64> = r[n - 7..n - 2]
         .iter()
         .map(|t| seconds(t).unwrap_or_else(|| panic!("{t:?} in {r:?}:\n{screen}")))
         .collect();

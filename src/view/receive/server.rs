@@ -226,6 +226,17 @@ async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
     }
     let Ok(_permit) = shared.permits.try_acquire() else {
         shared.count(|c| &c.dropped);
+        // Read the body and throw it away, without holding it: answering before the sender
+        // has written it all would break the connection under it, and the sender would see
+        // a broken pipe instead of this 503.
+        let mut body = req.into_body();
+        let mut read = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > shared.max_request_bytes {
+                break;
+            }
+        }
         let mut r = text(
             StatusCode::SERVICE_UNAVAILABLE,
             "the receiver is busy: try again",

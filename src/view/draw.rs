@@ -326,14 +326,8 @@ const SPARK: u16 = 10;
 fn cell(r: &Row, c: Column, model: &Model, paint: &Paint) -> Cell<'static> {
     let g = &model.settings.glyphs;
     let l = &model.settings.limits;
-    let latency = r.series.kind != SeriesKind::Counter;
-    let q = |q: f64| {
-        if latency {
-            format::opt_seconds(r.quantile(q), g)
-        } else {
-            "-".into()
-        }
-    };
+    // A counter has no latency: its distribution is empty and shows as `-`.
+    let q = |q: f64| format::opt_seconds(r.quantile(q), g);
     match c {
         Column::Function => Cell::from(row_name(r, model)),
         Column::Rate => {
@@ -370,14 +364,7 @@ fn cell(r: &Row, c: Column, model: &Model, paint: &Paint) -> Cell<'static> {
             right(q(0.99), if over { paint.bad() } else { Style::new() })
         }
         Column::P999 => right(q(0.999), Style::new()),
-        Column::Max => right(
-            if latency {
-                format::opt_seconds(r.latency.max(), g)
-            } else {
-                "-".into()
-            },
-            Style::new(),
-        ),
+        Column::Max => right(format::opt_seconds(r.latency.max(), g), Style::new()),
         Column::Busy => right(
             format::percent(r.busy_ratio.map(|b| b * 100.0)),
             Style::new(),

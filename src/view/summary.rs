@@ -44,14 +44,7 @@ pub fn table(model: &Model) -> String {
         "slow"
     );
     for r in &model.rows {
-        let latency = r.series.kind != SeriesKind::Counter;
-        let q = |q: f64| {
-            if latency {
-                format::opt_seconds(r.quantile(q), g)
-            } else {
-                "-".into()
-            }
-        };
+        let q = |q: f64| format::opt_seconds(r.quantile(q), g);
         let mut name = sanitize(&r.series.function);
         if status.services > 1 {
             name = format!("{}/{}", sanitize(&r.series.service), name);
@@ -70,11 +63,7 @@ pub fn table(model: &Model) -> String {
             q(0.9),
             q(0.99),
             q(0.999),
-            if latency {
-                format::opt_seconds(r.latency.max(), g)
-            } else {
-                "-".into()
-            },
+            format::opt_seconds(r.latency.max(), g),
             format::percent(r.busy_ratio.map(|b| b * 100.0)),
             format::count(r.slow_polls),
         );

@@ -153,11 +153,19 @@ pub fn window(d: std::time::Duration) -> String {
     }
 }
 
-/// Text from a sender with every control character (escape sequences included) replaced,
-/// so nothing a sender writes can move the cursor or recolour the screen.
+/// Text from a sender with every control character (C0 and C1, so escape sequences too)
+/// and every bidirectional override or isolate replaced, so nothing a sender writes can move
+/// the cursor, recolour the screen, or reorder what is shown around it.
 pub fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -179,6 +187,7 @@ mod tests {
     #[test]
     fn control_characters_never_reach_the_screen() {
         assert_eq!(sanitize("a\x1b[2Jb\n"), "a\u{FFFD}[2Jb\u{FFFD}");
+        assert_eq!(sanitize("\u{9b}31m\u{202e}x\u{2066}"), "\u{FFFD}31m\u{FFFD}x\u{FFFD}");
     }
 
     #[test]

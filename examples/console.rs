@@ -57,19 +57,32 @@ async fn refresh_cache(round: u64) -> Result<(), FetchError> {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let addr: SocketAddr = args.next().map_or(([127, 0, 0, 1], 6669).into(), |a| {
+    let usage = |what: &str| -> ! {
+        eprintln!("console: {what}\nusage: console [ADDR|-] [SECONDS]");
+        std::process::exit(2);
+    };
+    // No address (or `-`): TOKIO_CONSOLE_BIND, else 127.0.0.1:6669.
+    let addr: Option<SocketAddr> = args.next().filter(|a| a != "-").map(|a| {
         a.parse()
-            .expect("the first argument is the console's address, such as 127.0.0.1:6669")
+            .unwrap_or_else(|_| usage(&format!("{a} is not an address such as 127.0.0.1:6669")))
     });
     let seconds: Option<u64> = args.next().map(|s| {
         s.parse()
-            .expect("the second argument is the number of seconds to run")
+            .unwrap_or_else(|_| usage(&format!("{s} is not a number of seconds")))
     });
 
-    let telemetry = taskscope::subscriber()
-        .with_fmt("warn")
-        .with_console_addr(addr)
-        .init();
+    let builder = taskscope::subscriber().with_fmt("warn");
+    let builder = match addr {
+        Some(addr) => builder.with_console_addr(addr),
+        None => builder.with_console(),
+    };
+    let telemetry = match builder.try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("console: {e}");
+            std::process::exit(1);
+        }
+    };
     match telemetry.console() {
         ConsoleStatus::Serving(addr) => eprintln!("tokio-console http://{addr}"),
         other => eprintln!("tokio-console: {other:?}"),

@@ -35,15 +35,23 @@ async fn load_cart(id: u64) -> Result<Vec<u64>, std::io::Error> {
 
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(u64::MAX);
-    let exporter = match taskscope::otlp()
-        .with_service_name("otlp-example")
-        .with_interval(Duration::from_secs(1))
-        .try_start()
-    {
+    let seconds: u64 = match std::env::args().nth(1) {
+        None => u64::MAX,
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            eprintln!("otlp: {s} is not a number of seconds\nusage: otlp [SECONDS]");
+            std::process::exit(2);
+        }),
+    };
+    // Builder settings win over the variables, so set here only what they leave open: a
+    // one-second interval (the standard default is a minute) and the service's name.
+    let mut builder = taskscope::otlp();
+    if std::env::var_os("OTEL_METRIC_EXPORT_INTERVAL").is_none() {
+        builder = builder.with_interval(Duration::from_secs(1));
+    }
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        builder = builder.with_service_name("otlp-example");
+    }
+    let exporter = match builder.try_start() {
         Ok(exporter) => exporter,
         Err(e) => {
             eprintln!("{e}");

@@ -22,10 +22,13 @@ async fn lookup(id: u64) -> Result<u64, LookupError> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let seconds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(u64::MAX);
+    let seconds: u64 = match std::env::args().nth(1) {
+        None => u64::MAX,
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            eprintln!("prometheus: {s} is not a number of seconds\nusage: prometheus [SECONDS]");
+            std::process::exit(2);
+        }),
+    };
     let endpoint = taskscope::prometheus().start();
     println!("serving http://{}/metrics", endpoint.local_addr());
     let start = Instant::now();

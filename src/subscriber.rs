@@ -530,6 +530,12 @@ mod console {
                 };
             }
         };
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "taskscope: warning: tokio-console listens on {addr}, beyond this machine; its \
+                 server has no authentication (set TOKIO_CONSOLE_BIND=127.0.0.1:6669 to keep it local)"
+            );
+        }
         // The probe listener is closed by now, before the server binds the address.
         let (layer, server) = console_subscriber::ConsoleLayer::builder()
             .server_addr(addr)

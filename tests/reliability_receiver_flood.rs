@@ -107,8 +107,12 @@ fn a_flooded_receiver_sheds_with_counted_drops_and_the_dashboard_keeps_drawing()
     let mut senders = Vec::new();
     for sender in 0..SENDERS {
         let (client, url, stop) = (client.clone(), url.clone(), stop.clone());
-        let (ok, shed, other, accepted_round) =
-            (ok.clone(), shed.clone(), other.clone(), accepted_round.clone());
+        let (ok, shed, other, accepted_round) = (
+            ok.clone(),
+            shed.clone(),
+            other.clone(),
+            accepted_round.clone(),
+        );
         senders.push(rt.spawn(async move {
             let mut round = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -207,6 +211,10 @@ fn a_flooded_receiver_sheds_with_counted_drops_and_the_dashboard_keeps_drawing()
             .map(|s| s.calls[0])
             .collect();
         assert_eq!(calls.len(), 1000, "{service}");
-        assert!(calls.iter().all(|&c| c == round), "{service}: {:?}", &calls[..3]);
+        assert!(
+            calls.iter().all(|&c| c == round),
+            "{service}: {:?}",
+            &calls[..3]
+        );
     }
 }

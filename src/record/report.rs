@@ -50,6 +50,23 @@ const HEADER: [&str; 11] = [
     "max",
 ];
 
+/// `text` with every control character (C0 and C1, so escape sequences too) and every
+/// bidirectional override or isolate replaced by U+FFFD: names made at run time (span
+/// names, `name = ...`) can then never move the cursor, recolour the terminal or reorder
+/// what is printed around them.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows: Vec<[String; 11]> = self
@@ -59,7 +76,7 @@ impl fmt::Display for Report {
             .map(|s| {
                 let wall = s.wall();
                 [
-                    format!("{}::{}", s.module, s.name),
+                    printable(&format!("{}::{}", s.module, s.name)),
                     s.calls().to_string(),
                     s.ok.count.to_string(),
                     s.error.count.to_string(),

@@ -157,16 +157,7 @@ pub fn window(d: std::time::Duration) -> String {
 /// and every bidirectional override or isolate replaced, so nothing a sender writes can move
 /// the cursor, recolour the screen, or reorder what is shown around it.
 pub fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-            if c.is_control() || bidi {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .collect()
+    crate::record::report::printable(text)
 }
 
 #[cfg(test)]
@@ -187,7 +178,10 @@ mod tests {
     #[test]
     fn control_characters_never_reach_the_screen() {
         assert_eq!(sanitize("a\x1b[2Jb\n"), "a\u{FFFD}[2Jb\u{FFFD}");
-        assert_eq!(sanitize("\u{9b}31m\u{202e}x\u{2066}"), "\u{FFFD}31m\u{FFFD}x\u{FFFD}");
+        assert_eq!(
+            sanitize("\u{9b}31m\u{202e}x\u{2066}"),
+            "\u{FFFD}31m\u{FFFD}x\u{FFFD}"
+        );
     }
 
     #[test]

@@ -73,16 +73,16 @@ struct Top {
     #[arg(long)]
     ascii: bool,
     /// Flag functions whose error ratio is over this (0 to 1).
-    #[arg(long, value_name = "RATIO", default_value_t = 0.05)]
+    #[arg(long, value_name = "RATIO", default_value_t = 0.05, value_parser = parse_ratio)]
     error_rate: f64,
     /// Flag functions whose p99 is over this.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     p99_budget: Duration,
     /// The most series kept; more are counted as overflow.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = parse_positive)]
     max_series: usize,
     /// The largest request accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = parse_positive)]
     max_request_bytes: usize,
     /// Where Ctrl-S writes its files.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -91,6 +91,20 @@ struct Top {
     /// http://127.0.0.1:6669); reconnects when the app restarts.
     #[arg(long, value_name = "URL")]
     console: Option<String>,
+}
+
+fn parse_ratio(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or_else(|| format!("`{text}` is not a ratio from 0 to 1 (0.05 is 5 %)"))
+}
+
+fn parse_positive(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a whole number above zero"))
 }
 
 fn parse_window(text: &str) -> Result<Window, String> {
@@ -131,11 +145,6 @@ fn run_top(top: Top) -> Result<()> {
     anyhow::ensure!(
         !(top.no_grpc && top.no_http),
         "--no-grpc and --no-http together leave nothing to listen on: drop one of them"
-    );
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&top.error_rate),
-        "--error-rate is a ratio from 0 to 1, not {}",
-        top.error_rate
     );
     let mut builder = Receiver::builder()
         .with_max_series(top.max_series)

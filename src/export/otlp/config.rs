@@ -58,6 +58,16 @@ pub(crate) const EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 pub(crate) const TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 pub(crate) const SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+pub(crate) const METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+pub(crate) const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+pub(crate) const METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+pub(crate) const TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+pub(crate) const METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+pub(crate) const TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+pub(crate) const METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+pub(crate) const COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+pub(crate) const METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+pub(crate) const TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -79,22 +89,41 @@ pub(crate) fn resolve(
 ) -> Result<Settings, OtlpError> {
     let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
 
-    let protocol = match (req.protocol, var(PROTOCOL)) {
-        (Some(p), _) => p,
-        (None, Some(v)) => match v.trim() {
-            "grpc" => Protocol::Grpc,
-            "http/protobuf" => Protocol::HttpProtobuf,
-            "http/json" => {
-                return Err(invalid(
-                    PROTOCOL,
-                    &v,
-                    "grpc or http/protobuf (http/json is not supported)",
-                ));
-            }
-            _ => return Err(invalid(PROTOCOL, &v, "grpc or http/protobuf")),
-        },
-        (None, None) => Protocol::Grpc,
+    // A per-signal variable wins over the general one; every one that is set is checked,
+    // so a bad value never passes unnoticed. One protocol, timeout and header set serve
+    // both signals: the metrics ones when both are given.
+    let parse_protocol = |name: &'static str, v: &str| match v.trim() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Err(invalid(
+            name,
+            v,
+            "grpc or http/protobuf (http/json is not supported)",
+        )),
+        _ => Err(invalid(name, v, "grpc or http/protobuf")),
     };
+    let mut env_protocol = None;
+    for name in [TRACES_PROTOCOL, PROTOCOL, METRICS_PROTOCOL] {
+        if let Some(v) = var(name) {
+            env_protocol = Some(parse_protocol(name, &v)?);
+        }
+    }
+    let protocol = req.protocol.or(env_protocol).unwrap_or(Protocol::Grpc);
+    for name in [COMPRESSION, METRICS_COMPRESSION, TRACES_COMPRESSION] {
+        if let Some(v) = var(name) {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "none" => {}
+                "gzip" => {
+                    return Err(invalid(
+                        name,
+                        &v,
+                        "none (taskscope sends uncompressed protobuf; gzip is not supported)",
+                    ));
+                }
+                _ => return Err(invalid(name, &v, "none")),
+            }
+        }
+    }
 
     // The metrics endpoint: the builder's base endpoint, else the signal's own variable
     // (used as it is), else the base variable (with the signal's path for HTTP).
@@ -145,6 +174,17 @@ pub(crate) fn resolve(
         Some(v) => key_values(HEADERS, &v)?,
         None => Vec::new(),
     };
+    for name in [TRACES_HEADERS, METRICS_HEADERS] {
+        if let Some(v) = var(name) {
+            let specific = key_values(name, &v)?;
+            if name == METRICS_HEADERS {
+                for (k, v) in specific {
+                    headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
+                    headers.push((k, v));
+                }
+            }
+        }
+    }
     for (k, v) in req.headers.clone() {
         headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
         headers.push((k, v));
@@ -163,21 +203,31 @@ pub(crate) fn resolve(
         }
     }
 
-    let timeout = match (req.timeout, var(TIMEOUT)) {
-        (Some(t), _) => t,
-        (None, Some(v)) => millis(TIMEOUT, &v)?,
-        (None, None) => DEFAULT_TIMEOUT,
-    };
-    let interval = match (req.interval, var(EXPORT_INTERVAL)) {
-        (Some(t), _) => t,
-        (None, Some(v)) => millis(EXPORT_INTERVAL, &v)?,
-        (None, None) => DEFAULT_INTERVAL,
+    let mut timeout = req.timeout.map(|t| ("with_timeout", t));
+    for name in [
+        TRACES_TIMEOUT,
+        METRIC_EXPORT_TIMEOUT,
+        TIMEOUT,
+        METRICS_TIMEOUT,
+    ] {
+        if let Some(v) = var(name) {
+            let t = millis(name, &v)?;
+            if req.timeout.is_none() {
+                timeout = Some((name, t));
+            }
+        }
+    }
+    let (timeout_from, timeout) = timeout.unwrap_or(("default timeout", DEFAULT_TIMEOUT));
+    let (interval_from, interval) = match (req.interval, var(EXPORT_INTERVAL)) {
+        (Some(t), _) => ("with_interval", t),
+        (None, Some(v)) => (EXPORT_INTERVAL, millis(EXPORT_INTERVAL, &v)?),
+        (None, None) => ("default interval", DEFAULT_INTERVAL),
     };
     if timeout.is_zero() {
-        return Err(invalid("with_timeout", "0", "a timeout above zero"));
+        return Err(invalid(timeout_from, "0", "a timeout above zero"));
     }
     if interval.is_zero() {
-        return Err(invalid("with_interval", "0", "an interval above zero"));
+        return Err(invalid(interval_from, "0", "an interval above zero"));
     }
 
     let temporality = match (req.temporality, var(TEMPORALITY)) {
@@ -474,6 +524,41 @@ mod tests {
         );
         assert_eq!(get("deployment.environment"), Some("prod"));
         assert_eq!(get("telemetry.sdk.name"), Some("taskscope"));
+    }
+
+    #[test]
+    fn per_signal_variables_win_and_every_one_is_checked() {
+        let s = with_env(&[
+            (PROTOCOL, "grpc"),
+            (METRICS_PROTOCOL, "http/protobuf"),
+            (TIMEOUT, "2000"),
+            (METRICS_TIMEOUT, "500"),
+            (HEADERS, "a=1,b=2"),
+            (METRICS_HEADERS, "b=3"),
+            (COMPRESSION, "none"),
+        ])
+        .unwrap();
+        assert_eq!(s.protocol, Protocol::HttpProtobuf);
+        assert_eq!(s.timeout, Duration::from_millis(500));
+        assert_eq!(
+            s.headers,
+            vec![("a".into(), "1".into()), ("b".into(), "3".into())]
+        );
+        for (name, value) in [
+            (TRACES_PROTOCOL, "pigeon"),
+            (TRACES_TIMEOUT, "-5"),
+            (TRACES_HEADERS, "broken"),
+            (METRIC_EXPORT_TIMEOUT, "soon"),
+            (COMPRESSION, "gzip"),
+            (METRICS_COMPRESSION, "zstd"),
+        ] {
+            let e = with_env(&[(name, value)]).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains(value), "{e}");
+        }
+        let e = with_env(&[(TIMEOUT, "0")]).unwrap_err().to_string();
+        assert!(e.contains(TIMEOUT), "{e}");
+        let e = with_env(&[(EXPORT_INTERVAL, "0")]).unwrap_err().to_string();
+        assert!(e.contains(EXPORT_INTERVAL), "{e}");
     }
 
     #[test]

@@ -309,7 +309,10 @@ fn the_console_example_refuses_a_bad_address() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(stderr(&out).contains("nowhere is not an address"), "{out:?}");
+    assert!(
+        stderr(&out).contains("nowhere is not an address"),
+        "{out:?}"
+    );
     let out = Command::new(example("console"))
         .args(["-", "0"])
         .env("TOKIO_CONSOLE_BIND", "nowhere")

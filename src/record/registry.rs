@@ -228,15 +228,19 @@ impl FunctionState {
         call: CallRecord,
     ) {
         let (shard, exclusive) = self.shard();
+        // The kind first: a reader that sees the call in the wall histogram (its buckets are
+        // read with Acquire, after these Release stores) then sees its kind too, so the kinds
+        // of a reading never add up to less than its errors, and no error goes unlabelled
+        // for a moment under load.
+        if let Some(index) = kind {
+            add(&shard.kinds[index.min(self.kinds.limit)], 1, exclusive);
+        }
         let cells = shard.outcome(outcome as usize);
         cells.wall.record(call.wall_ns, exclusive);
         cells.busy.record(call.busy_ns, exclusive);
         add(&cells.polls, u64::from(call.polls), exclusive);
         if call.slow_polls != 0 {
             add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
-        }
-        if let Some(index) = kind {
-            add(&shard.kinds[index.min(self.kinds.limit)], 1, exclusive);
         }
         #[cfg(feature = "otlp")]
         super::samples::offer(self, outcome, kind, call.wall_ns);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use collector::{Collector, Point, find};
+use collector::{Collector, Point, calls_at, find};
 use taskscope::{ExportStats, Protocol};
 
 /// Polls the export counters (real time) until `done` holds, failing after 30 s.
@@ -35,21 +35,6 @@ fn wait_for_stats(what: &str, done: impl Fn(&ExportStats) -> bool) -> ExportStat
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn collector_count(points: &[Point], function: &str, outcome: &str) -> u64 {
-    let (outcome, kind) = match outcome.split_once(':') {
-        Some((o, k)) => (o, Some(k)),
-        None => (outcome, None),
-    };
-    let mut with = vec![("function", function), ("outcome", outcome)];
-    if let Some(k) = kind {
-        with.push(("error.kind", k));
-    }
-    find(points, "function.calls", &with)
-        .iter()
-        .map(|p| p.value.expect("a counter has a value") as u64)
-        .sum()
 }
 
 #[test]
@@ -129,12 +114,12 @@ fn a_collector_restart_mid_soak_loses_no_call_and_every_drop_is_counted() {
         report
             .rows
             .iter()
-            .all(|r| collector_count(points, r.function, r.outcome) == r.issued)
+            .all(|r| calls_at(points, r.function, r.outcome) == r.issued)
     };
     let (_, points) = c.wait_for_export("soak_fetch", matches);
     for r in &report.rows {
         assert_eq!(
-            collector_count(&points, r.function, r.outcome),
+            calls_at(&points, r.function, r.outcome),
             r.issued,
             "collector: {r:?}"
         );

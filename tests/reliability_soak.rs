@@ -18,7 +18,7 @@ mod soak;
 
 use std::time::Duration;
 
-use collector::{Collector, Point, find};
+use collector::{Collector, Point, calls_at, find};
 use taskscope::Protocol;
 
 /// Resident memory may grow by this much from the end of warm-up (1.5 s: the scrapers have
@@ -30,22 +30,6 @@ use taskscope::Protocol;
 /// A leak proportional to calls (hundreds of millions in a long run; millions here) or to
 /// scrapes (thousands here, ~50 KB each) would exceed it at once.
 const RSS_GROWTH_BOUND: u64 = 8 << 20;
-
-/// The collector's total for one function and `outcome` key of the soak (`error:Kind`).
-fn collector_count(points: &[Point], function: &str, outcome: &str) -> u64 {
-    let (outcome, kind) = match outcome.split_once(':') {
-        Some((o, k)) => (o, Some(k)),
-        None => (outcome, None),
-    };
-    let mut with = vec![("function", function), ("outcome", outcome)];
-    if let Some(k) = kind {
-        with.push(("error.kind", k));
-    }
-    find(points, "function.calls", &with)
-        .iter()
-        .map(|p| p.value.expect("a counter has a value") as u64)
-        .sum()
-}
 
 #[test]
 fn soak_loses_no_call_anywhere_and_scrapes_stay_consistent() {
@@ -105,12 +89,12 @@ fn soak_loses_no_call_anywhere_and_scrapes_stay_consistent() {
         report
             .rows
             .iter()
-            .all(|r| collector_count(points, r.function, r.outcome) == r.issued)
+            .all(|r| calls_at(points, r.function, r.outcome) == r.issued)
     };
     let (_, points) = c.wait_for_export("soak_fetch", matches);
     for r in &report.rows {
         assert_eq!(
-            collector_count(&points, r.function, r.outcome),
+            calls_at(&points, r.function, r.outcome),
             r.issued,
             "collector: {r:?}"
         );

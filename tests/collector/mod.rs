@@ -381,3 +381,20 @@ pub fn spans(output: &str) -> Vec<SpanOut> {
     }
     out
 }
+
+/// The `function.calls` total of `function` at the collector, for an outcome written as
+/// `ok` or `error:Kind` (one error kind), summed over the points given.
+pub fn calls_at(points: &[Point], function: &str, outcome: &str) -> u64 {
+    let (outcome, kind) = match outcome.split_once(':') {
+        Some((o, k)) => (o, Some(k)),
+        None => (outcome, None),
+    };
+    let mut with = vec![("function", function), ("outcome", outcome)];
+    if let Some(k) = kind {
+        with.push(("error.kind", k));
+    }
+    find(points, "function.calls", &with)
+        .iter()
+        .map(|p| p.value.expect("a counter has a value") as u64)
+        .sum()
+}

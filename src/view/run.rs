@@ -3,8 +3,8 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratatui::Terminal;
@@ -76,6 +76,9 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Set when another thread printed a panic over the screen: the next frame redraws it all.
 static DIRTY: AtomicBool = AtomicBool::new(false);
 static HOOK: std::sync::Once = std::sync::Once::new();
+/// Held while a frame is written, so a panic hook on another thread gives the terminal back
+/// between two frames, never in the middle of one, and no frame follows it.
+static SCREEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn restore_terminal() {
     let _ = disable_raw_mode();
@@ -96,9 +99,27 @@ fn install_panic_hook() {
             if ACTIVE.load(Ordering::Acquire) {
                 let thread = std::thread::current();
                 let name = thread.name().unwrap_or("");
-                if name == "main" || name == "taskscope-top" {
+                if name == "taskscope-top" {
+                    // The dashboard's own thread may hold SCREEN: never wait for it here.
                     ACTIVE.store(false, Ordering::Release);
                     restore_terminal();
+                } else if name == "main" {
+                    // Wait for the frame being written (a few milliseconds at most), then
+                    // end the dashboard before giving the terminal back.
+                    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+                    let guard = loop {
+                        match SCREEN.try_lock() {
+                            Ok(g) => break Some(g),
+                            Err(std::sync::TryLockError::Poisoned(p)) => {
+                                break Some(p.into_inner());
+                            }
+                            Err(_) if std::time::Instant::now() >= deadline => break None,
+                            Err(_) => std::thread::yield_now(),
+                        }
+                    };
+                    ACTIVE.store(false, Ordering::Release);
+                    restore_terminal();
+                    drop(guard);
                 } else {
                     DIRTY.store(true, Ordering::Release);
                 }
@@ -140,10 +161,17 @@ pub fn run_terminal(
     model.update(Msg::Frame(source()));
     let mut next = Instant::now() + options.refresh;
     let exit = loop {
-        if DIRTY.swap(false, Ordering::AcqRel) {
-            terminal.clear()?;
+        {
+            let _screen = SCREEN.lock().unwrap_or_else(PoisonError::into_inner);
+            if !ACTIVE.load(Ordering::Acquire) {
+                // A panic hook gave the terminal back: draw nothing more.
+                break Exit::Stopped;
+            }
+            if DIRTY.swap(false, Ordering::AcqRel) {
+                terminal.clear()?;
+            }
+            terminal.draw(|f| draw(f, &model))?;
         }
-        terminal.draw(|f| draw(f, &model))?;
         let wait = next
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(100));
@@ -173,7 +201,7 @@ pub fn run_terminal(
                 let result = export(&model, &options.export_dir);
                 model.update(Msg::Exported(result));
             }
-            Effect::Redraw => terminal.clear()?,
+            Effect::Redraw => DIRTY.store(true, Ordering::Release),
             _ => {}
         }
         if options.stop.load(Ordering::Acquire)

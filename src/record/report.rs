@@ -56,15 +56,14 @@ const HEADER: [&str; 11] = [
 /// what is printed around them.
 pub(crate) fn printable(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-            if c.is_control() || bidi {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
+        .map(|c| if unprintable(c) { '\u{FFFD}' } else { c })
         .collect()
+}
+
+/// Whether `c` must never reach a terminal as it is: a control character (C0, DEL, C1) or
+/// a bidirectional override or isolate.
+pub(crate) fn unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 impl fmt::Display for Report {

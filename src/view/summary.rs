@@ -156,10 +156,7 @@ fn json_str(out: &mut String, text: &str) {
             '\\' => out.push_str("\\\\"),
             // Control characters (C0, DEL, C1) and bidi overrides are escaped, so the JSON
             // is safe to print on a terminal.
-            c if (c as u32) < 0x20
-                || ('\u{7f}'..='\u{9f}').contains(&c)
-                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') =>
-            {
+            c if crate::record::report::unprintable(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

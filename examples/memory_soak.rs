@@ -10,7 +10,7 @@
 //! that could grow is the recorder's bookkeeping: the run must end with exactly the recorder
 //! heap it had after the first million calls. With the real clock, a call delayed by
 //! preemption can land in a power-of-two range of durations not seen before, which allocates
-//! that range's 512-byte bucket chunk once; the run checks that growth is whole chunks and
+//! that range's 512-byte bucket chunk (`CHUNK_BYTES`) once; the run checks that growth is whole chunks and
 //! under the layout's ceiling (37 chunks per distribution). Both print the recorder's heap
 //! bytes (exact, from `taskscope::memory_usage`) and the process's resident memory.
 
@@ -139,13 +139,14 @@ fn main() {
             "the process grew by {rss_growth} B after warm-up"
         );
     } else {
-        // 100 functions x 2 outcomes x 2 distributions x 37 chunks x 512 B is the ceiling.
-        let ceiling = 100 * 2 * 2 * 37 * 512;
-        assert_eq!(growth % 512, 0, "growth other than whole bucket chunks");
+        // 100 functions x 2 outcomes x 2 distributions x 37 chunks is the ceiling.
+        let chunk = taskscope::__private::CHUNK_BYTES;
+        let ceiling = 100 * 2 * 2 * 37 * chunk;
+        assert_eq!(growth % chunk, 0, "growth other than whole bucket chunks");
         assert!(heap_end <= ceiling + heap_warm, "over the layout's ceiling");
         println!(
             "chunks added         {} (ceiling of the layout: {} B in all)",
-            growth / 512,
+            growth / chunk,
             ceiling
         );
     }

@@ -266,4 +266,5 @@ pub mod __private {
     pub use crate::instrument::outcome::{
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
+    pub use crate::record::histogram::CHUNK_BYTES;
 }

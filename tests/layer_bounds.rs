@@ -104,11 +104,12 @@ fn runtime_span_names_beyond_the_limit_go_to_the_overflow_function() {
     let snap = taskscope::snapshot();
     assert_eq!(snap.functions.len(), functions, "no function was added");
     // Real durations may reach a power-of-two range not seen before (a preempted span on a
-    // loaded machine reaches several), each adding one 512-byte histogram chunk per
+    // loaded machine reaches several), each adding one histogram chunk (`CHUNK_BYTES`) per
     // distribution; a thousand new function states would add megabytes.
     let grown = taskscope::memory_usage() - held;
     assert!(
-        grown.is_multiple_of(512) && grown <= 32 * 512,
+        grown.is_multiple_of(taskscope::__private::CHUNK_BYTES)
+            && grown <= 32 * taskscope::__private::CHUNK_BYTES,
         "grew by {grown} bytes"
     );
     assert_eq!(

@@ -42,11 +42,29 @@ fn bucket_range(index: usize) -> (u64, u64) {
     (low, 1u64 << shift)
 }
 
+/// Bytes of one chunk of buckets: what a distribution allocates for each power-of-two range
+/// of durations it sees.
+pub const CHUNK_BYTES: usize = std::mem::size_of::<Chunk>();
+
 type Chunk = [AtomicU64; SUB];
+
+/// One power of two of the layout: its chunk, once allocated, and a mark for each of its
+/// buckets ever written, so a reader visits only those (a histogram spanning a few powers
+/// of two is mostly empty buckets). The mark sits beside the pointer, in the line the writer
+/// reads anyway, not in the chunk: a reader then touches one line per few chunks for the
+/// marks, and the lines of the buckets in use.
+struct Slot {
+    chunk: AtomicPtr<Chunk>,
+    /// Bit `i` is set once bucket `i` has been written: set after the count, with
+    /// `Release`, so a reader that sees the bit sees the count.
+    written: AtomicU64,
+}
 
 /// The recording side: written by one thread (or with atomic adds when shared), read by any.
 pub(crate) struct AtomicHistogram {
-    chunks: [AtomicPtr<Chunk>; CHUNKS],
+    slots: [Slot; CHUNKS],
+    /// Bit `n` is set once chunk `n` is installed, so a reader visits only those.
+    allocated: AtomicU64,
     sum: AtomicU64,
     max: AtomicU64,
     /// `u64::MAX` until the first value.
@@ -56,7 +74,13 @@ pub(crate) struct AtomicHistogram {
 impl AtomicHistogram {
     pub(crate) const fn new() -> Self {
         Self {
-            chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS],
+            slots: [const {
+                Slot {
+                    chunk: AtomicPtr::new(std::ptr::null_mut()),
+                    written: AtomicU64::new(0),
+                }
+            }; CHUNKS],
+            allocated: AtomicU64::new(0),
             sum: AtomicU64::new(0),
             max: AtomicU64::new(0),
             min: AtomicU64::new(u64::MAX),
@@ -68,8 +92,14 @@ impl AtomicHistogram {
     #[inline(always)]
     pub(crate) fn record(&self, value: u64, exclusive: bool) {
         let index = bucket_index(value);
+        let slot = &self.slots[index >> SUB_BITS];
         let chunk = self.chunk(index >> SUB_BITS);
-        add(&chunk[index & (SUB - 1)], 1, exclusive);
+        let i = index & (SUB - 1);
+        add(&chunk[i], 1, exclusive);
+        // After warm-up the bit is set: one load from the line of the chunk pointer.
+        if slot.written.load(Ordering::Relaxed) & (1 << i) == 0 {
+            slot.written.fetch_or(1 << i, Ordering::Release);
+        }
         add(&self.sum, value, exclusive);
         if value > self.max.load(Ordering::Relaxed) {
             if exclusive {
@@ -89,7 +119,7 @@ impl AtomicHistogram {
 
     #[inline(always)]
     fn chunk(&self, n: usize) -> &Chunk {
-        let ptr = self.chunks[n].load(Ordering::Acquire);
+        let ptr = self.slots[n].chunk.load(Ordering::Acquire);
         if ptr.is_null() {
             return self.alloc_chunk(n);
         }
@@ -102,13 +132,16 @@ impl AtomicHistogram {
     #[inline(never)]
     fn alloc_chunk(&self, n: usize) -> &Chunk {
         let fresh = Box::into_raw(Box::new([const { AtomicU64::new(0) }; SUB]));
-        let ptr = match self.chunks[n].compare_exchange(
+        let ptr = match self.slots[n].chunk.compare_exchange(
             std::ptr::null_mut(),
             fresh,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => fresh,
+            Ok(_) => {
+                self.allocated.fetch_or(1 << n, Ordering::Release);
+                fresh
+            }
             Err(existing) => {
                 // SAFETY: `fresh` was never shared; another writer installed its chunk first.
                 drop(unsafe { Box::from_raw(fresh) });
@@ -117,6 +150,18 @@ impl AtomicHistogram {
         };
         // SAFETY: as in `chunk`.
         unsafe { &*ptr }
+    }
+
+    /// Asks for the lines of the chunk pointers and marks of the slots in use, before a
+    /// `read_into` that follows other work.
+    pub(crate) fn prefetch(&self) {
+        let allocated = self.allocated.load(Ordering::Relaxed);
+        let mut bits = allocated;
+        while bits != 0 {
+            let n = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            prefetch(&self.slots[n].written);
+        }
     }
 
     /// Adds the current contents into a plain histogram.
@@ -129,15 +174,37 @@ impl AtomicHistogram {
             out.merge(&mine);
             return;
         }
-        for (n, slot) in self.chunks.iter().enumerate() {
-            let ptr = slot.load(Ordering::Acquire);
-            if ptr.is_null() {
-                continue;
+        // The installed chunks (a chunk installed after this load is read next time).
+        let allocated = self.allocated.load(Ordering::Acquire);
+        let installed = || {
+            let mut bits = allocated;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let n = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let slot = &self.slots[n];
+                    let ptr = slot.chunk.load(Ordering::Acquire);
+                    // SAFETY: as in `chunk`; the bit is set after the pointer is installed.
+                    (n, slot, unsafe { &*ptr })
+                })
+            })
+        };
+        // First ask for every cache line holding a written bucket, so that their misses
+        // overlap (the recorder's lines are usually in another core's cache, or none).
+        for (_, slot, chunk) in installed() {
+            let written = slot.written.load(Ordering::Relaxed);
+            for line in 0..SUB / 8 {
+                if (written >> (line * 8)) & 0xff != 0 {
+                    prefetch(&chunk[line * 8]);
+                }
             }
-            // SAFETY: as in `chunk`.
-            let chunk = unsafe { &*ptr };
-            for (i, bucket) in chunk.iter().enumerate() {
-                let c = bucket.load(Ordering::Acquire);
+        }
+        for (n, slot, chunk) in installed() {
+            let mut written = slot.written.load(Ordering::Acquire);
+            while written != 0 {
+                let i = written.trailing_zeros() as usize;
+                written &= written - 1;
+                let c = chunk[i].load(Ordering::Acquire);
                 if c != 0 {
                     out.add_to_bucket((n << SUB_BITS) + i, c);
                 }
@@ -153,18 +220,18 @@ impl AtomicHistogram {
 
     /// Bytes allocated by this histogram beyond its own struct.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.chunks
+        self.slots
             .iter()
-            .filter(|c| !c.load(Ordering::Relaxed).is_null())
+            .filter(|s| !s.chunk.load(Ordering::Relaxed).is_null())
             .count()
-            * std::mem::size_of::<Chunk>()
+            * CHUNK_BYTES
     }
 }
 
 impl Drop for AtomicHistogram {
     fn drop(&mut self) {
-        for slot in &mut self.chunks {
-            let ptr = *slot.get_mut();
+        for slot in &mut self.slots {
+            let ptr = *slot.chunk.get_mut();
             if !ptr.is_null() {
                 // SAFETY: allocated by `alloc_chunk` and owned by this histogram.
                 drop(unsafe { Box::from_raw(ptr) });
@@ -185,6 +252,18 @@ pub(crate) fn add(cell: &AtomicU64, value: u64, exclusive: bool) {
     } else {
         cell.fetch_add(value, Ordering::Release);
     }
+}
+
+/// A hint to load the cache line holding `cell`; nothing else.
+#[inline(always)]
+pub(crate) fn prefetch(cell: &AtomicU64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no effect but on the cache, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(cell.as_ptr().cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = cell;
 }
 
 /// A distribution of durations: plain data, read from the recorder, merged and subtracted

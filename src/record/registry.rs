@@ -250,17 +250,34 @@ impl FunctionState {
     /// call seen as finished is always seen as started too and in-flight never goes negative.
     pub(crate) fn read(&self) -> FunctionReading {
         let mut reading = FunctionReading::default();
-        let shards: Vec<&Shard> = self
-            .shards
-            .iter()
-            .filter_map(|s| {
+        let shards = || {
+            self.shards.iter().filter_map(|s| {
                 let ptr = s.load(Ordering::Acquire);
                 // SAFETY: as in `shard`.
                 (!ptr.is_null()).then(|| unsafe { &*ptr })
             })
-            .collect();
-        let mut kind_counts = vec![0u64; self.kinds.limit + 1];
-        for shard in &shards {
+        };
+        // The kind counts summed over shards: on the stack for the usual limits.
+        let (mut stack, mut heap) = ([0u64; 65], Vec::new());
+        let kind_counts: &mut [u64] = if self.kinds.limit < stack.len() {
+            &mut stack[..=self.kinds.limit]
+        } else {
+            heap.resize(self.kinds.limit + 1, 0);
+            &mut heap
+        };
+        // Ask for the lines of every distribution first, so that their misses overlap.
+        for shard in shards() {
+            for cells in &shard.outcomes {
+                let ptr = cells.load(Ordering::Acquire);
+                if !ptr.is_null() {
+                    // SAFETY: as in `Shard::outcome`.
+                    let cells = unsafe { &*ptr };
+                    cells.wall.prefetch();
+                    cells.busy.prefetch();
+                }
+            }
+        }
+        for shard in shards() {
             for (i, out) in reading.outcomes.iter_mut().enumerate() {
                 let ptr = shard.outcomes[i].load(Ordering::Acquire);
                 if ptr.is_null() {
@@ -280,18 +297,14 @@ impl FunctionState {
         let finished: u64 = reading.outcomes.iter().map(|o| o.wall.count()).sum();
         // Wrapping: a call taken back by `record_unstart` on another slot is a wrapped
         // subtraction there.
-        let started: u64 = shards
-            .iter()
+        let started: u64 = shards()
             .map(|s| s.started.load(Ordering::Acquire))
             .fold(0, u64::wrapping_add);
         reading.in_flight = started.saturating_sub(finished);
-        let names = self.kinds.names();
-        for (i, count) in kind_counts.into_iter().enumerate() {
-            if count == 0 {
-                continue;
+        for (i, &count) in kind_counts.iter().enumerate() {
+            if count != 0 {
+                reading.kinds.push((self.kinds.name(i), count));
             }
-            let kind = names.get(i).copied().unwrap_or(crate::OVERFLOW_KIND);
-            reading.kinds.push((kind, count));
         }
         reading
     }
@@ -450,20 +463,11 @@ impl KindTable {
     }
 
     /// The kind at an index (the overflow kind for the overflow index).
-    #[cfg(feature = "otlp")]
     fn name(&self, index: usize) -> &'static str {
         self.names
             .get(index)
             .and_then(|n| n.get().copied())
             .unwrap_or(crate::OVERFLOW_KIND)
-    }
-
-    fn names(&self) -> Vec<&'static str> {
-        let len = self.len.load(Ordering::Acquire);
-        self.names[..len]
-            .iter()
-            .filter_map(|n| n.get().copied())
-            .collect()
     }
 
     fn heap_bytes(&self) -> usize {

@@ -106,8 +106,6 @@ pub fn snapshot() -> Snapshot {
     let taken_at = crate::clock::since_start();
     let states = registry::all();
     let mut functions: Vec<FunctionSnapshot> = Vec::with_capacity(states.len());
-    let mut index: std::collections::HashMap<(&str, &str, &str), usize> =
-        std::collections::HashMap::new();
     for state in states {
         let reading = state.read();
         let mut f = FunctionSnapshot {
@@ -142,20 +140,22 @@ pub fn snapshot() -> Snapshot {
         if f.calls() == 0 && f.in_flight == 0 {
             continue;
         }
-        // Callsites that share a name, module and target (a name given twice, or one span
-        // name at several places) report as one.
-        match index.entry((f.module, f.name, f.target)) {
-            std::collections::hash_map::Entry::Occupied(e) => functions[*e.get()].merge(&f),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(functions.len());
-                functions.push(f);
-            }
-        }
+        functions.push(f);
     }
+    // Callsites that share a name, module and target (a name given twice, or one span name
+    // at several places) report as one, under the first registered (the sort is stable).
+    functions.sort_by(|a, b| (a.module, a.name, a.target).cmp(&(b.module, b.name, b.target)));
+    functions.dedup_by(|later, kept| {
+        let same =
+            (later.module, later.name, later.target) == (kept.module, kept.name, kept.target);
+        if same {
+            kept.merge(later);
+        }
+        same
+    });
     for f in &mut functions {
         f.normalise_kinds();
     }
-    functions.sort_by(|a, b| (a.module, a.name, a.target).cmp(&(b.module, b.name, b.target)));
     Snapshot {
         taken_at,
         window: taken_at,

@@ -1,5 +1,6 @@
 //! The cost of OTLP export: one export of 1000 functions (snapshot, OTLP request, protobuf
-//! bytes), and a measured call while an exporter runs. Run:
+//! bytes, as the exporter makes them; `_prost_only` builds the whole request and encodes it
+//! with prost, for comparison), and a measured call while an exporter runs. Run:
 //! `cargo bench --bench export --features otlp,layer`.
 
 mod common;
@@ -82,20 +83,24 @@ fn export(c: &mut Criterion) {
         println!(
             "one export of {} functions, {name} histograms: {} bytes of protobuf",
             snap.functions.len(),
-            encode(&snap, format).len()
+            encode(&snap, format, false).len()
         );
+        assert_eq!(encode(&snap, format, false), encode(&snap, format, true));
     }
     c.bench_function("export_1000_functions/snapshot", |b| {
         b.iter(|| black_box(taskscope::snapshot()))
     });
     c.bench_function("export_1000_functions/encode_exponential", |b| {
-        b.iter(|| black_box(encode(&snap, &exponential)))
+        b.iter(|| black_box(encode(&snap, &exponential, false)))
+    });
+    c.bench_function("export_1000_functions/encode_exponential_prost_only", |b| {
+        b.iter(|| black_box(encode(&snap, &exponential, true)))
     });
     c.bench_function("export_1000_functions/encode_explicit", |b| {
-        b.iter(|| black_box(encode(&snap, &explicit)))
+        b.iter(|| black_box(encode(&snap, &explicit, false)))
     });
     c.bench_function("export_1000_functions/snapshot_and_encode", |b| {
-        b.iter(|| black_box(encode(&taskscope::snapshot(), &exponential)))
+        b.iter(|| black_box(encode(&taskscope::snapshot(), &exponential, false)))
     });
 }
 

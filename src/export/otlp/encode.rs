@@ -1,17 +1,30 @@
 //! A snapshot as an OTLP metrics request, with the names of `docs/METRICS.md`.
 //!
-//! Built with the OpenTelemetry project's generated protobuf types (`opentelemetry-proto`):
-//! the SDK's instruments aggregate values themselves and cannot take histograms that are
-//! already aggregated, so taskscope fills the data points directly.
+//! Every data point is one of the OpenTelemetry project's generated protobuf types
+//! (`opentelemetry-proto`), filled directly: the SDK's instruments aggregate values
+//! themselves and cannot take histograms that are already aggregated.
+//!
+//! The points go to a [`Sink`]. [`Request`] collects them into an
+//! `ExportMetricsServiceRequest`, the reference. [`Framed`] encodes each point with prost as
+//! it is made, into one buffer per metric (reused from export to export), and then writes
+//! the request's bytes from those buffers. The bytes are the same as prost's encoding of the
+//! `ExportMetricsServiceRequest` (a test compares them), at a third of the cost: prost
+//! computes the length of a nested message at every level that encloses it, so a bucket
+//! count seven messages deep is measured eight times. Here each point is measured by prost
+//! as a whole, and the five enclosing messages get their length prefixes from the lengths
+//! of the encoded buffers. The envelopes' own fields (resource, scope, names, units,
+//! temporality) are prost's encoding of the same generated types without their points.
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
     Histogram as OtlpHistogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
     ScopeMetrics, Sum, exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use super::spans::Timed;
 use super::{HistogramFormat, Temporality};
@@ -22,6 +35,25 @@ use crate::{FunctionSnapshot, Outcome, Snapshot};
 /// The finest scale used: 64 buckets per power of two, the recorder's own resolution.
 const MAX_SCALE: i32 = 6;
 
+/// Field numbers of the enclosing messages, from `opentelemetry/proto/collector/metrics/v1/
+/// metrics_service.proto` and `opentelemetry/proto/metrics/v1/metrics.proto`.
+mod field {
+    /// `ExportMetricsServiceRequest.resource_metrics`.
+    pub(super) const RESOURCE_METRICS: u32 = 1;
+    /// `ResourceMetrics.scope_metrics`.
+    pub(super) const SCOPE_METRICS: u32 = 2;
+    /// `ScopeMetrics.metrics`.
+    pub(super) const METRICS: u32 = 2;
+    /// `data_points` of `Gauge`, `Sum`, `Histogram` and `ExponentialHistogram`.
+    pub(super) const DATA_POINTS: u32 = 1;
+    /// The members of the `Metric.data` oneof.
+    pub(super) const GAUGE: u32 = 5;
+    pub(super) const SUM: u32 = 7;
+    pub(super) const HISTOGRAM: u32 = 9;
+    pub(super) const EXPONENTIAL_HISTOGRAM: u32 = 10;
+    pub(super) const SUMMARY: u32 = 11;
+}
+
 /// The time frame of one export.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Frame {
@@ -31,40 +63,317 @@ pub(crate) struct Frame {
     pub(crate) temporality: Temporality,
 }
 
-/// Builds the request; also returns its number of data points.
-pub(crate) fn request(
-    snap: &Snapshot,
-    frame: Frame,
-    histograms: &HistogramFormat,
-    resource: &[(String, String)],
-    exports: ExportStats,
-    samples: &[Timed<'_>],
-) -> (ExportMetricsServiceRequest, u64) {
-    let mut m = Metrics::new(frame);
-    for f in &snap.functions {
-        m.function(f, histograms, samples);
-    }
-    m.self_metrics(exports);
-    let points = m.point_count();
-    let request = ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: resource.iter().map(|(k, v)| kv(k, v)).collect(),
-                ..Default::default()
+/// The metrics of `docs/METRICS.md`, in the order they are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Series {
+    Calls,
+    Duration,
+    Busy,
+    Polls,
+    SlowPolls,
+    Concurrent,
+    Dropped,
+}
+
+impl Series {
+    const ALL: [Series; 7] = [
+        Self::Calls,
+        Self::Duration,
+        Self::Busy,
+        Self::Polls,
+        Self::SlowPolls,
+        Self::Concurrent,
+        Self::Dropped,
+    ];
+
+    /// The metric without its data points, and its data (of the right kind) without them.
+    fn envelope(self, frame: Frame, histograms: &HistogramFormat) -> (Metric, Data) {
+        let temporality = match frame.temporality {
+            Temporality::Cumulative => AggregationTemporality::Cumulative,
+            Temporality::Delta => AggregationTemporality::Delta,
+        } as i32;
+        let sum = |aggregation_temporality| {
+            Data::Sum(Sum {
+                data_points: Vec::new(),
+                aggregation_temporality,
+                is_monotonic: true,
+            })
+        };
+        let histogram = || match histograms {
+            HistogramFormat::Exponential { .. } => {
+                Data::ExponentialHistogram(ExponentialHistogram {
+                    data_points: Vec::new(),
+                    aggregation_temporality: temporality,
+                })
+            }
+            HistogramFormat::Explicit(_) => Data::Histogram(OtlpHistogram {
+                data_points: Vec::new(),
+                aggregation_temporality: temporality,
             }),
-            scope_metrics: vec![ScopeMetrics {
-                scope: Some(InstrumentationScope {
-                    name: "taskscope".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    ..Default::default()
+        };
+        let (name, unit, description, data) = match self {
+            Self::Calls => (
+                "function.calls",
+                "{call}",
+                "Finished calls, by outcome and error kind.",
+                sum(temporality),
+            ),
+            Self::Duration => (
+                "function.calls.duration",
+                "s",
+                "Wall time of a call: first poll to completion or drop.",
+                histogram(),
+            ),
+            Self::Busy => (
+                "function.calls.busy",
+                "s",
+                "Busy time of a call: the sum of its polls.",
+                histogram(),
+            ),
+            Self::Polls => (
+                "function.calls.polls",
+                "{poll}",
+                "Polls made by finished calls.",
+                sum(temporality),
+            ),
+            Self::SlowPolls => (
+                "function.calls.slow_polls",
+                "{poll}",
+                "Polls longer than the slow-poll threshold.",
+                sum(temporality),
+            ),
+            Self::Concurrent => (
+                "function.calls.concurrent",
+                "{call}",
+                "Calls started and not finished.",
+                Data::Gauge(Gauge {
+                    data_points: Vec::new(),
                 }),
-                metrics: m.into_metrics(),
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
-    };
-    (request, points)
+            ),
+            // Always cumulative since the process started: the totals of loss, whatever the
+            // temporality of the function metrics.
+            Self::Dropped => (
+                "taskscope.export.dropped",
+                "{point}",
+                "Data points of batches the exporter gave up on, since the process started.",
+                sum(AggregationTemporality::Cumulative as i32),
+            ),
+        };
+        let metric = Metric {
+            name: name.into(),
+            unit: unit.into(),
+            description: description.into(),
+            ..Default::default()
+        };
+        (metric, data)
+    }
+}
+
+/// Where the data points of one export go.
+pub(crate) trait Sink {
+    fn number(&mut self, series: Series, point: &NumberDataPoint);
+    fn exponential(&mut self, series: Series, point: &ExponentialHistogramDataPoint);
+    fn explicit(&mut self, series: Series, point: &HistogramDataPoint);
+}
+
+/// The points of one export, made from a snapshot. Holds reusable scratch points, so that
+/// after the first export a point costs no allocation beyond its sink's.
+#[derive(Default)]
+pub(crate) struct Points {
+    number: NumberDataPoint,
+    exponential: ExponentialHistogramDataPoint,
+    explicit: HistogramDataPoint,
+    /// Attribute values of the current point: function, module, outcome, error kind.
+    attrs: Vec<KeyValue>,
+    indexed: Vec<(i64, u64)>,
+    /// Points made by the last `fill`.
+    pub(crate) count: u64,
+}
+
+impl Points {
+    /// Makes every point of the snapshot and the self-metrics, in metric order per function.
+    pub(crate) fn fill(
+        &mut self,
+        sink: &mut impl Sink,
+        snap: &Snapshot,
+        frame: Frame,
+        histograms: &HistogramFormat,
+        exports: ExportStats,
+        samples: &[Timed<'_>],
+    ) {
+        self.count = 0;
+        for f in &snap.functions {
+            self.function(sink, f, frame, histograms, samples);
+        }
+        set_attrs(&mut self.attrs, &[]);
+        self.int(
+            sink,
+            Series::Dropped,
+            exports.dropped_points,
+            frame.start_unix_ns,
+            frame,
+        );
+    }
+
+    fn int(&mut self, sink: &mut impl Sink, series: Series, value: u64, start: u64, frame: Frame) {
+        let p = &mut self.number;
+        copy_attrs(&mut p.attributes, &self.attrs);
+        p.start_time_unix_nano = start;
+        p.time_unix_nano = frame.now_unix_ns;
+        p.value = Some(number_data_point::Value::AsInt(
+            i64::try_from(value).unwrap_or(i64::MAX),
+        ));
+        sink.number(series, p);
+        self.count += 1;
+    }
+
+    fn function(
+        &mut self,
+        sink: &mut impl Sink,
+        f: &FunctionSnapshot,
+        frame: Frame,
+        histograms: &HistogramFormat,
+        samples: &[Timed<'_>],
+    ) {
+        let start = frame.start_unix_ns;
+        for outcome in Outcome::ALL {
+            let stats = f.stats(outcome);
+            if stats.count == 0 {
+                continue;
+            }
+            let base = [f.name, f.module, outcome.as_str()];
+            if outcome == Outcome::Error {
+                let mut counted = 0;
+                for k in &f.error_kinds {
+                    set_attrs(&mut self.attrs, &[base[0], base[1], base[2], k.kind]);
+                    self.int(sink, Series::Calls, k.count, start, frame);
+                    counted += k.count;
+                }
+                set_attrs(&mut self.attrs, &base);
+                if counted < stats.count {
+                    self.int(sink, Series::Calls, stats.count - counted, start, frame);
+                }
+            } else {
+                set_attrs(&mut self.attrs, &base);
+                self.int(sink, Series::Calls, stats.count, start, frame);
+            }
+            self.int(sink, Series::Polls, stats.polls, start, frame);
+            self.int(sink, Series::SlowPolls, stats.slow_polls, start, frame);
+            // The latest sampled call of this function and outcome links the point to a
+            // trace.
+            let exemplar = samples
+                .iter()
+                .rev()
+                .find(|s| s.is_of(f.module, f.name, outcome))
+                .map(Timed::exemplar);
+            self.histogram(
+                sink,
+                Series::Duration,
+                &stats.wall,
+                frame,
+                histograms,
+                exemplar,
+            );
+            self.histogram(sink, Series::Busy, &stats.busy, frame, histograms, None);
+        }
+        set_attrs(&mut self.attrs, &[f.name, f.module]);
+        // A gauge: no start time.
+        self.int(sink, Series::Concurrent, f.in_flight, 0, frame);
+    }
+
+    fn histogram(
+        &mut self,
+        sink: &mut impl Sink,
+        series: Series,
+        h: &Histogram,
+        frame: Frame,
+        format: &HistogramFormat,
+        exemplar: Option<Exemplar>,
+    ) {
+        let (sum, min, max) = (Some(secs(h.sum)), Some(secs(h.min)), Some(secs(h.max)));
+        match format {
+            HistogramFormat::Exponential { max_buckets } => {
+                let p = &mut self.exponential;
+                copy_attrs(&mut p.attributes, &self.attrs);
+                let buckets = p.positive.get_or_insert_with(Buckets::default);
+                let (scale, zero_count, offset) = exponential_into(
+                    h,
+                    i64::from(*max_buckets),
+                    &mut self.indexed,
+                    &mut buckets.bucket_counts,
+                );
+                buckets.offset = offset;
+                p.count = zero_count + buckets.bucket_counts.iter().sum::<u64>();
+                p.start_time_unix_nano = frame.start_unix_ns;
+                p.time_unix_nano = frame.now_unix_ns;
+                (p.sum, p.min, p.max) = (sum, min, max);
+                p.scale = scale;
+                p.zero_count = zero_count;
+                p.exemplars.clear();
+                p.exemplars.extend(exemplar);
+                sink.exponential(series, p);
+            }
+            HistogramFormat::Explicit(bounds) => {
+                let p = &mut self.explicit;
+                copy_attrs(&mut p.attributes, &self.attrs);
+                p.bucket_counts = crate::export::explicit_counts(h, bounds);
+                p.count = p.bucket_counts.iter().sum();
+                if p.explicit_bounds != *bounds {
+                    p.explicit_bounds.clone_from(bounds);
+                }
+                p.start_time_unix_nano = frame.start_unix_ns;
+                p.time_unix_nano = frame.now_unix_ns;
+                (p.sum, p.min, p.max) = (sum, min, max);
+                p.exemplars.clear();
+                p.exemplars.extend(exemplar);
+                sink.explicit(series, p);
+            }
+        }
+        self.count += 1;
+    }
+}
+
+/// The attribute names of a function's points, in order.
+const ATTRIBUTE_KEYS: [&str; 4] = ["function", "module", "outcome", "error.kind"];
+
+/// Sets the attributes to the first `values.len()` of [`ATTRIBUTE_KEYS`] with these values,
+/// reusing the strings already there.
+fn set_attrs(attrs: &mut Vec<KeyValue>, values: &[&str]) {
+    attrs.truncate(values.len());
+    while attrs.len() < values.len() {
+        attrs.push(kv(ATTRIBUTE_KEYS[attrs.len()], ""));
+    }
+    for (a, v) in attrs.iter_mut().zip(values) {
+        if let Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        }) = &mut a.value
+        {
+            s.clear();
+            s.push_str(v);
+        }
+    }
+}
+
+/// Copies attributes into a point, reusing its strings (`clone_from` on a `KeyValue` is a
+/// fresh clone).
+fn copy_attrs(into: &mut Vec<KeyValue>, from: &[KeyValue]) {
+    into.truncate(from.len());
+    let have = into.len();
+    for (to, from) in into.iter_mut().zip(from) {
+        to.key.clone_from(&from.key);
+        match (&mut to.value, &from.value) {
+            (
+                Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(to)),
+                }),
+                Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(from)),
+                }),
+            ) => to.clone_from(from),
+            (to, from) => to.clone_from(from),
+        }
+    }
+    into.extend_from_slice(&from[have..]);
 }
 
 pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
@@ -77,292 +386,213 @@ pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-struct Metrics {
-    frame: Frame,
-    calls: Vec<NumberDataPoint>,
-    duration: HistogramPoints,
-    busy: HistogramPoints,
-    polls: Vec<NumberDataPoint>,
-    slow_polls: Vec<NumberDataPoint>,
-    concurrent: Vec<NumberDataPoint>,
-    dropped: Vec<NumberDataPoint>,
+/// The common parts of every request.
+pub(crate) struct Envelope<'a> {
+    pub(crate) frame: Frame,
+    pub(crate) histograms: &'a HistogramFormat,
+    pub(crate) resource: &'a [(String, String)],
 }
 
-enum HistogramPoints {
-    Exponential(Vec<ExponentialHistogramDataPoint>),
-    Explicit(Vec<HistogramDataPoint>),
-}
+impl Envelope<'_> {
+    fn resource_metrics(&self, scope_metrics: Vec<ScopeMetrics>) -> ResourceMetrics {
+        ResourceMetrics {
+            resource: Some(Resource {
+                attributes: self.resource.iter().map(|(k, v)| kv(k, v)).collect(),
+                ..Default::default()
+            }),
+            scope_metrics,
+            schema_url: String::new(),
+        }
+    }
 
-impl HistogramPoints {
-    fn len(&self) -> usize {
-        match self {
-            Self::Exponential(p) => p.len(),
-            Self::Explicit(p) => p.len(),
+    fn scope_metrics(metrics: Vec<Metric>) -> ScopeMetrics {
+        ScopeMetrics {
+            scope: Some(InstrumentationScope {
+                name: "taskscope".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            }),
+            metrics,
+            schema_url: String::new(),
         }
     }
 }
 
-impl Metrics {
-    fn new(frame: Frame) -> Self {
-        Self {
-            frame,
-            calls: Vec::new(),
-            duration: HistogramPoints::Exponential(Vec::new()),
-            busy: HistogramPoints::Exponential(Vec::new()),
-            polls: Vec::new(),
-            slow_polls: Vec::new(),
-            concurrent: Vec::new(),
-            dropped: Vec::new(),
-        }
-    }
+/// The reference sink: the points collected into the generated request type.
+#[derive(Default)]
+pub(crate) struct Request {
+    number: [Vec<NumberDataPoint>; 7],
+    exponential: [Vec<ExponentialHistogramDataPoint>; 7],
+    explicit: [Vec<HistogramDataPoint>; 7],
+}
 
-    fn point_count(&self) -> u64 {
-        (self.calls.len()
-            + self.duration.len()
-            + self.busy.len()
-            + self.polls.len()
-            + self.slow_polls.len()
-            + self.concurrent.len()
-            + self.dropped.len()) as u64
+impl Sink for Request {
+    fn number(&mut self, series: Series, point: &NumberDataPoint) {
+        self.number[series as usize].push(point.clone());
     }
-
-    fn int_point(
-        &self,
-        attributes: Vec<KeyValue>,
-        value: u64,
-        cumulative_from: u64,
-    ) -> NumberDataPoint {
-        NumberDataPoint {
-            attributes,
-            start_time_unix_nano: cumulative_from,
-            time_unix_nano: self.frame.now_unix_ns,
-            value: Some(number_data_point::Value::AsInt(
-                i64::try_from(value).unwrap_or(i64::MAX),
-            )),
-            ..Default::default()
-        }
+    fn exponential(&mut self, series: Series, point: &ExponentialHistogramDataPoint) {
+        self.exponential[series as usize].push(point.clone());
     }
+    fn explicit(&mut self, series: Series, point: &HistogramDataPoint) {
+        self.explicit[series as usize].push(point.clone());
+    }
+}
 
-    fn function(
-        &mut self,
-        f: &FunctionSnapshot,
-        histograms: &HistogramFormat,
-        samples: &[Timed<'_>],
-    ) {
-        let base = vec![kv("function", f.name), kv("module", f.module)];
-        let start = self.frame.start_unix_ns;
-        for outcome in Outcome::ALL {
-            let stats = f.stats(outcome);
-            if stats.count == 0 {
-                continue;
-            }
-            let mut attrs = base.clone();
-            attrs.push(kv("outcome", outcome.as_str()));
-            if outcome == Outcome::Error {
-                let mut counted = 0;
-                for k in &f.error_kinds {
-                    let mut a = attrs.clone();
-                    a.push(kv("error.kind", k.kind));
-                    self.calls.push(self.int_point(a, k.count, start));
-                    counted += k.count;
+impl Request {
+    /// The request, with a metric for every series that has points.
+    pub(crate) fn build(mut self, envelope: &Envelope<'_>) -> ExportMetricsServiceRequest {
+        let mut metrics = Vec::new();
+        for series in Series::ALL {
+            let i = series as usize;
+            let (mut metric, mut data) = series.envelope(envelope.frame, envelope.histograms);
+            let empty = match &mut data {
+                Data::Sum(d) => {
+                    d.data_points = std::mem::take(&mut self.number[i]);
+                    d.data_points.is_empty()
                 }
-                if counted < stats.count {
-                    self.calls
-                        .push(self.int_point(attrs.clone(), stats.count - counted, start));
+                Data::Gauge(d) => {
+                    d.data_points = std::mem::take(&mut self.number[i]);
+                    d.data_points.is_empty()
                 }
-            } else {
-                self.calls
-                    .push(self.int_point(attrs.clone(), stats.count, start));
+                Data::ExponentialHistogram(d) => {
+                    d.data_points = std::mem::take(&mut self.exponential[i]);
+                    d.data_points.is_empty()
+                }
+                Data::Histogram(d) => {
+                    d.data_points = std::mem::take(&mut self.explicit[i]);
+                    d.data_points.is_empty()
+                }
+                Data::Summary(_) => true,
+            };
+            if !empty {
+                metric.data = Some(data);
+                metrics.push(metric);
             }
-            self.polls
-                .push(self.int_point(attrs.clone(), stats.polls, start));
-            self.slow_polls
-                .push(self.int_point(attrs.clone(), stats.slow_polls, start));
-            let frame = self.frame;
-            // The latest sampled call of this function and outcome links the point to a
-            // trace.
-            let exemplars: Vec<_> = samples
+        }
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![
+                envelope.resource_metrics(vec![Envelope::scope_metrics(metrics)]),
+            ],
+        }
+    }
+}
+
+/// The sink that encodes: each point, prost-encoded as an entry of its metric's
+/// `data_points`, appended to that metric's buffer. Keep one across exports: the buffers
+/// keep their capacity.
+#[derive(Default)]
+pub(crate) struct Framed {
+    points: [Vec<u8>; 7],
+}
+
+impl Framed {
+    fn push(&mut self, series: Series, point: &impl Message) {
+        let buf = &mut self.points[series as usize];
+        encode_key(field::DATA_POINTS, WireType::LengthDelimited, buf);
+        encode_varint(point.encoded_len() as u64, buf);
+        point.encode_raw(buf);
+    }
+
+    /// Empties the buffers for the next export, keeping their capacity.
+    pub(crate) fn clear(&mut self) {
+        for b in &mut self.points {
+            b.clear();
+        }
+    }
+
+    /// The request's bytes: the same as prost's encoding of [`Request::build`] with the
+    /// same points.
+    pub(crate) fn encode(&self, envelope: &Envelope<'_>) -> Vec<u8> {
+        let metrics: Vec<FramedMetric<'_>> = Series::ALL
+            .into_iter()
+            .filter(|s| !self.points[*s as usize].is_empty())
+            .map(|series| FramedMetric::new(series, envelope, &self.points[series as usize]))
+            .collect();
+        let scope = Envelope::scope_metrics(Vec::new()).encode_to_vec();
+        let scope_len = scope.len()
+            + metrics
                 .iter()
-                .rev()
-                .find(|s| s.is_of(f.module, f.name, outcome))
-                .map(Timed::exemplar)
-                .into_iter()
-                .collect();
-            push_histogram(
-                &mut self.duration,
-                histograms,
-                &stats.wall,
-                attrs.clone(),
-                frame,
-                exemplars,
-            );
-            push_histogram(
-                &mut self.busy,
-                histograms,
-                &stats.busy,
-                attrs,
-                frame,
-                Vec::new(),
-            );
-        }
-        self.concurrent.push(NumberDataPoint {
-            attributes: base,
-            time_unix_nano: self.frame.now_unix_ns,
-            value: Some(number_data_point::Value::AsInt(
-                i64::try_from(f.in_flight).unwrap_or(i64::MAX),
-            )),
-            ..Default::default()
-        });
-    }
+                .map(|m| delimited_len(field::METRICS, m.len()))
+                .sum::<usize>();
+        let resource = envelope.resource_metrics(Vec::new()).encode_to_vec();
+        let resource_len = resource.len() + delimited_len(field::SCOPE_METRICS, scope_len);
+        let total = delimited_len(field::RESOURCE_METRICS, resource_len);
 
-    fn self_metrics(&mut self, exports: ExportStats) {
-        // Always cumulative since the process started: the totals of loss, whatever the
-        // temporality of the function metrics.
-        let p = self.int_point(Vec::new(), exports.dropped_points, self.frame.start_unix_ns);
-        self.dropped.push(p);
-    }
-
-    fn into_metrics(self) -> Vec<Metric> {
-        let temporality = match self.frame.temporality {
-            Temporality::Cumulative => AggregationTemporality::Cumulative,
-            Temporality::Delta => AggregationTemporality::Delta,
-        } as i32;
-        let sum = |points: Vec<NumberDataPoint>, temporality: i32| {
-            Data::Sum(Sum {
-                data_points: points,
-                aggregation_temporality: temporality,
-                is_monotonic: true,
-            })
-        };
-        let histogram = |points: HistogramPoints| match points {
-            HistogramPoints::Exponential(p) => Data::ExponentialHistogram(ExponentialHistogram {
-                data_points: p,
-                aggregation_temporality: temporality,
-            }),
-            HistogramPoints::Explicit(p) => Data::Histogram(OtlpHistogram {
-                data_points: p,
-                aggregation_temporality: temporality,
-            }),
-        };
-        let metric = |name: &str, unit: &str, description: &str, data: Data| Metric {
-            name: name.into(),
-            unit: unit.into(),
-            description: description.into(),
-            data: Some(data),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        if !self.calls.is_empty() {
-            out.push(metric(
-                "function.calls",
-                "{call}",
-                "Finished calls, by outcome and error kind.",
-                sum(self.calls, temporality),
-            ));
+        let mut out = Vec::with_capacity(total);
+        header(field::RESOURCE_METRICS, resource_len, &mut out);
+        out.extend_from_slice(&resource);
+        header(field::SCOPE_METRICS, scope_len, &mut out);
+        out.extend_from_slice(&scope);
+        for m in &metrics {
+            header(field::METRICS, m.len(), &mut out);
+            out.extend_from_slice(&m.head);
+            header(m.data_tag, m.points.len() + m.data_fields.len(), &mut out);
+            out.extend_from_slice(m.points);
+            out.extend_from_slice(&m.data_fields);
         }
-        if self.duration.len() > 0 {
-            out.push(metric(
-                "function.calls.duration",
-                "s",
-                "Wall time of a call: first poll to completion or drop.",
-                histogram(self.duration),
-            ));
-            out.push(metric(
-                "function.calls.busy",
-                "s",
-                "Busy time of a call: the sum of its polls.",
-                histogram(self.busy),
-            ));
-            out.push(metric(
-                "function.calls.polls",
-                "{poll}",
-                "Polls made by finished calls.",
-                sum(self.polls, temporality),
-            ));
-            out.push(metric(
-                "function.calls.slow_polls",
-                "{poll}",
-                "Polls longer than the slow-poll threshold.",
-                sum(self.slow_polls, temporality),
-            ));
-        }
-        if !self.concurrent.is_empty() {
-            out.push(metric(
-                "function.calls.concurrent",
-                "{call}",
-                "Calls started and not finished.",
-                Data::Gauge(Gauge {
-                    data_points: self.concurrent,
-                }),
-            ));
-        }
-        out.push(metric(
-            "taskscope.export.dropped",
-            "{point}",
-            "Data points of batches the exporter gave up on, since the process started.",
-            sum(self.dropped, AggregationTemporality::Cumulative as i32),
-        ));
+        debug_assert_eq!(out.len(), total);
         out
     }
 }
 
-fn push_histogram(
-    into: &mut HistogramPoints,
-    format: &HistogramFormat,
-    h: &Histogram,
-    attributes: Vec<KeyValue>,
-    frame: Frame,
-    exemplars: Vec<opentelemetry_proto::tonic::metrics::v1::Exemplar>,
-) {
-    let (sum, min, max) = (secs(h.sum), secs(h.min), secs(h.max));
-    match (format, into) {
-        (HistogramFormat::Exponential { max_buckets }, HistogramPoints::Exponential(points)) => {
-            let (scale, zero_count, offset, counts) = exponential(h, i64::from(*max_buckets));
-            let count = zero_count + counts.iter().sum::<u64>();
-            points.push(ExponentialHistogramDataPoint {
-                attributes,
-                start_time_unix_nano: frame.start_unix_ns,
-                time_unix_nano: frame.now_unix_ns,
-                count,
-                sum: Some(sum),
-                scale,
-                zero_count,
-                positive: Some(Buckets {
-                    offset,
-                    bucket_counts: counts,
-                }),
-                min: Some(min),
-                max: Some(max),
-                exemplars,
-                ..Default::default()
-            });
+/// One metric of a framed request: its own fields, then its data field, which holds the
+/// points and then the data's own fields (temporality, monotonic: field numbers after
+/// `data_points`).
+struct FramedMetric<'a> {
+    /// `Metric` without data: name, description, unit.
+    head: Vec<u8>,
+    /// The field number of `Metric.data` for this kind of data.
+    data_tag: u32,
+    /// The data message without its points.
+    data_fields: Vec<u8>,
+    /// The points, each framed as a `data_points` entry.
+    points: &'a [u8],
+}
+
+impl<'a> FramedMetric<'a> {
+    fn new(series: Series, envelope: &Envelope<'_>, points: &'a [u8]) -> Self {
+        let (metric, data) = series.envelope(envelope.frame, envelope.histograms);
+        let (data_tag, data_fields) = match &data {
+            Data::Gauge(d) => (field::GAUGE, d.encode_to_vec()),
+            Data::Sum(d) => (field::SUM, d.encode_to_vec()),
+            Data::Histogram(d) => (field::HISTOGRAM, d.encode_to_vec()),
+            Data::ExponentialHistogram(d) => (field::EXPONENTIAL_HISTOGRAM, d.encode_to_vec()),
+            Data::Summary(d) => (field::SUMMARY, d.encode_to_vec()),
+        };
+        Self {
+            head: metric.encode_to_vec(),
+            data_tag,
+            data_fields,
+            points,
         }
-        (HistogramFormat::Explicit(bounds), into) => {
-            if let HistogramPoints::Exponential(p) = into {
-                debug_assert!(p.is_empty());
-                *into = HistogramPoints::Explicit(Vec::new());
-            }
-            let HistogramPoints::Explicit(points) = into else {
-                unreachable!()
-            };
-            let bucket_counts = crate::export::explicit_counts(h, bounds);
-            let count = bucket_counts.iter().sum();
-            points.push(HistogramDataPoint {
-                attributes,
-                start_time_unix_nano: frame.start_unix_ns,
-                time_unix_nano: frame.now_unix_ns,
-                count,
-                sum: Some(sum),
-                bucket_counts,
-                explicit_bounds: bounds.clone(),
-                min: Some(min),
-                max: Some(max),
-                exemplars,
-                ..Default::default()
-            });
-        }
-        (HistogramFormat::Exponential { .. }, HistogramPoints::Explicit(_)) => {}
     }
+
+    /// The length of the encoded `Metric`.
+    fn len(&self) -> usize {
+        self.head.len() + delimited_len(self.data_tag, self.points.len() + self.data_fields.len())
+    }
+}
+
+impl Sink for Framed {
+    fn number(&mut self, series: Series, point: &NumberDataPoint) {
+        self.push(series, point);
+    }
+    fn exponential(&mut self, series: Series, point: &ExponentialHistogramDataPoint) {
+        self.push(series, point);
+    }
+    fn explicit(&mut self, series: Series, point: &HistogramDataPoint) {
+        self.push(series, point);
+    }
+}
+
+/// Bytes of a length-delimited field holding `len` bytes.
+fn delimited_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+fn header(tag: u32, len: usize, out: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
 }
 
 fn secs(ns: u64) -> f64 {
@@ -373,19 +603,33 @@ fn secs(ns: u64) -> f64 {
 /// to the exponential bucket holding its representative value (its midpoint, which is how
 /// percentiles are read too). Scale 6 (64 buckets per power of two, as the recorder) unless
 /// the range needs more than `max_buckets` buckets, then the largest scale that fits.
+#[cfg(test)]
 pub(crate) fn exponential(h: &Histogram, max_buckets: i64) -> (i32, u64, i32, Vec<u64>) {
+    let mut counts = Vec::new();
+    let (scale, zero, offset) = exponential_into(h, max_buckets, &mut Vec::new(), &mut counts);
+    (scale, zero, offset, counts)
+}
+
+/// As [`exponential`], into `counts`, with `indexed` as scratch; returns the scale, the
+/// zero count and the offset.
+fn exponential_into(
+    h: &Histogram,
+    max_buckets: i64,
+    indexed: &mut Vec<(i64, u64)>,
+    counts: &mut Vec<u64>,
+) -> (i32, u64, i32) {
     let mut zero = 0;
-    let mut indexed: Vec<(i64, u64)> = Vec::new();
-    for (low, high, count) in h.buckets() {
-        let mid = low + (high - low) / 2;
-        if mid == 0 {
-            zero += count;
-            continue;
+    indexed.clear();
+    counts.clear();
+    let table = exp_indices();
+    for &(bucket, count) in h.bucket_counts() {
+        match table[bucket as usize] {
+            None => zero += count,
+            Some(i) => indexed.push((i, count)),
         }
-        indexed.push((exp_index(secs(mid), MAX_SCALE), count));
     }
     let Some((first, last)) = indexed.first().zip(indexed.last()).map(|(a, b)| (a.0, b.0)) else {
-        return (MAX_SCALE, zero, 0, Vec::new());
+        return (MAX_SCALE, zero, 0);
     };
     let mut scale = MAX_SCALE;
     let (mut lo, mut hi) = (first, last);
@@ -395,11 +639,27 @@ pub(crate) fn exponential(h: &Histogram, max_buckets: i64) -> (i32, u64, i32, Ve
         hi >>= 1;
     }
     let shift = MAX_SCALE - scale;
-    let mut counts = vec![0u64; (hi - lo + 1) as usize];
-    for (i, c) in indexed {
+    counts.resize((hi - lo + 1) as usize, 0);
+    for &(i, c) in indexed.iter() {
         counts[((i >> shift) - lo) as usize] += c;
     }
-    (scale, zero, lo as i32, counts)
+    (scale, zero, lo as i32)
+}
+
+/// For each recorder bucket, the exponential bucket at [`MAX_SCALE`] holding its midpoint
+/// in seconds (`None` for the zero bucket). Computed once: a logarithm per bucket per export
+/// would be a tenth of the export's cost.
+fn exp_indices() -> &'static [Option<i64>] {
+    static TABLE: std::sync::OnceLock<Vec<Option<i64>>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..crate::record::histogram::BUCKETS)
+            .map(|b| {
+                let (low, high) = Histogram::bucket_bounds(b);
+                let mid = low + (high - low) / 2;
+                (mid != 0).then(|| exp_index(secs(mid), MAX_SCALE))
+            })
+            .collect()
+    })
 }
 
 /// The index of the exponential bucket `(base^i, base^(i+1)]` holding `v` at `scale`.
@@ -420,6 +680,170 @@ mod tests {
             h.record(Duration::from_nanos(v));
         }
         h
+    }
+
+    use crate::record::samples::SampledCall;
+    use crate::record::snapshot::{ErrorKindCount, OutcomeStats};
+
+    fn stats(values_ns: &[u64], polls: u64) -> OutcomeStats {
+        OutcomeStats {
+            count: values_ns.len() as u64,
+            polls,
+            slow_polls: polls / 3,
+            wall: histogram(values_ns),
+            busy: histogram(&values_ns.iter().map(|v| v / 2).collect::<Vec<_>>()),
+        }
+    }
+
+    /// Functions with every outcome, error kinds (one uncounted error), wide and narrow
+    /// ranges, a zero duration, and names that need escaping in no way but bytes.
+    fn workload() -> Snapshot {
+        let f = |name, module| FunctionSnapshot {
+            name,
+            module,
+            target: module,
+            ..Default::default()
+        };
+        let mut a = f("checkout", "shop::orders");
+        a.ok = stats(
+            &[0, 90, 1_000, 1_000, 52_000, 3_000_000_000, 70_000_000_000],
+            9,
+        );
+        a.error = stats(&[2_000, 4_000, 8_000], 3);
+        a.error_kinds = vec![
+            ErrorKindCount {
+                kind: "Timeout",
+                count: 1,
+            },
+            ErrorKindCount {
+                kind: "Refused",
+                count: 1,
+            },
+        ];
+        a.cancelled = stats(&[600_000], 2);
+        a.panicked = stats(&[1], 1);
+        a.in_flight = 3;
+        let mut b = f("naïve ☃ name", "x");
+        b.ok = stats(&(1..300).map(|i| i * 7_919).collect::<Vec<_>>(), 299);
+        let c = f("never_finished", "x");
+        Snapshot {
+            functions: vec![a, b, c],
+            ..Default::default()
+        }
+    }
+
+    static SAMPLED: crate::instrument::callsite::Callsite =
+        crate::instrument::callsite::Callsite::new("checkout", "shop::orders", "f.rs", 1);
+
+    fn both(snap: &Snapshot, frame: Frame, histograms: &HistogramFormat) -> (Vec<u8>, Vec<u8>) {
+        let call = SampledCall {
+            function: SAMPLED.state(),
+            outcome: Outcome::Ok,
+            kind: None,
+            end: 0,
+            wall_ns: 1_000,
+            trace_id: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+            span_id: 0x1112_1314_1516_1718,
+            parent_span_id: None,
+        };
+        let samples = [Timed::of(&call, 1_700_000_000_000_000_000)];
+        let resource = [
+            ("service.name".to_owned(), "shop".to_owned()),
+            ("host.name".to_owned(), "h1".to_owned()),
+        ];
+        let envelope = Envelope {
+            frame,
+            histograms,
+            resource: &resource,
+        };
+        let exports = ExportStats {
+            dropped_points: 70,
+            ..Default::default()
+        };
+        let mut points = Points::default();
+        let mut reference = Request::default();
+        points.fill(&mut reference, snap, frame, histograms, exports, &samples);
+        let reference = reference.build(&envelope).encode_to_vec();
+        // Twice into the same scratch and buffers, as the exporter does from export to
+        // export: nothing of the first export may remain in the second.
+        let mut framed = Framed::default();
+        points.fill(&mut framed, &workload(), frame, histograms, exports, &[]);
+        framed.clear();
+        points.fill(&mut framed, snap, frame, histograms, exports, &samples);
+        (reference, framed.encode(&envelope))
+    }
+
+    #[test]
+    fn framed_bytes_are_prosts_encoding_of_the_same_request() {
+        let formats = [
+            HistogramFormat::default(),
+            HistogramFormat::Exponential { max_buckets: 20 },
+            HistogramFormat::Explicit(crate::DEFAULT_EXPLICIT_BUCKETS.to_vec()),
+        ];
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let frame = Frame {
+                start_unix_ns: 1_700_000_000_000_000_000,
+                now_unix_ns: 1_700_000_060_000_000_000,
+                temporality,
+            };
+            for format in &formats {
+                for snap in [workload(), Snapshot::default()] {
+                    let (reference, framed) = both(&snap, frame, format);
+                    assert!(reference.len() > 100);
+                    assert_eq!(framed, reference, "{temporality:?} {format:?}");
+                    let decoded = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
+                    assert_eq!(decoded.encode_to_vec(), reference);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_holds_every_series_with_its_exemplar() {
+        let frame = Frame {
+            start_unix_ns: 1,
+            now_unix_ns: 2,
+            temporality: Temporality::Cumulative,
+        };
+        let (_, framed) = both(&workload(), frame, &HistogramFormat::default());
+        let request = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
+        let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+        let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "function.calls",
+                "function.calls.duration",
+                "function.calls.busy",
+                "function.calls.polls",
+                "function.calls.slow_polls",
+                "function.calls.concurrent",
+                "taskscope.export.dropped",
+            ]
+        );
+        let Some(Data::Sum(calls)) = &metrics[0].data else {
+            panic!("calls is not a sum")
+        };
+        // checkout: ok, Timeout, Refused, the uncounted error, cancelled, panicked; the
+        // other function: ok.
+        assert_eq!(calls.data_points.len(), 7);
+        let Some(Data::ExponentialHistogram(wall)) = &metrics[1].data else {
+            panic!("duration is not exponential")
+        };
+        let ok = &wall.data_points[0];
+        assert_eq!(ok.count, 7);
+        assert_eq!(ok.min, Some(0.0));
+        assert_eq!(ok.max, Some(70.0));
+        assert_eq!(ok.exemplars.len(), 1);
+        assert_eq!(
+            ok.exemplars[0].span_id,
+            0x1112_1314_1516_1718u64.to_be_bytes()
+        );
+        assert!(
+            wall.data_points[1..5]
+                .iter()
+                .all(|p| p.exemplars.is_empty())
+        );
     }
 
     #[test]

@@ -252,24 +252,50 @@ pub struct OtlpExporter {
 use worker::Command;
 
 /// One export's work without the network: the snapshot as an OTLP request, encoded to
-/// protobuf bytes. For the benchmarks; not a public API.
+/// protobuf bytes, as the exporter does or (`prost_only`) by building the whole
+/// `ExportMetricsServiceRequest` and encoding it with prost. For the benchmarks; not a
+/// public API.
 #[doc(hidden)]
-pub fn encode_for_bench(snap: &crate::Snapshot, format: &HistogramFormat) -> Vec<u8> {
-    use prost::Message;
+pub fn encode_for_bench(
+    snap: &crate::Snapshot,
+    format: &HistogramFormat,
+    prost_only: bool,
+) -> Vec<u8> {
     let frame = encode::Frame {
         start_unix_ns: 1,
         now_unix_ns: 2,
         temporality: Temporality::Cumulative,
     };
-    let (request, _) = encode::request(
-        snap,
+    let resource = [("service.name".to_owned(), "bench".to_owned())];
+    let envelope = encode::Envelope {
         frame,
-        format,
-        &[("service.name".into(), "bench".into())],
-        ExportStats::default(),
-        &[],
-    );
-    request.encode_to_vec()
+        histograms: format,
+        resource: &resource,
+    };
+    if prost_only {
+        use prost::Message;
+        let mut request = encode::Request::default();
+        let mut points = encode::Points::default();
+        points.fill(
+            &mut request,
+            snap,
+            frame,
+            format,
+            ExportStats::default(),
+            &[],
+        );
+        return request.build(&envelope).encode_to_vec();
+    }
+    // Scratch kept from call to call, as the exporter keeps it from export to export.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(encode::Points, encode::Framed)> =
+            Default::default();
+    }
+    SCRATCH.with_borrow_mut(|(points, framed)| {
+        framed.clear();
+        points.fill(framed, snap, frame, format, ExportStats::default(), &[]);
+        framed.encode(&envelope)
+    })
 }
 
 impl OtlpExporter {

@@ -3,18 +3,17 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytes::{Buf, BufMut};
 use http_body_util::{BodyExt, Full};
 use hyper::Uri;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
+use tonic::{GrpcMethod, Status};
 
 use super::Protocol;
 use super::config::Settings;
@@ -35,11 +34,34 @@ impl SendError {
     }
 }
 
+/// What a request carries: the signal decides the gRPC method and the HTTP path.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Signal {
+    Metrics,
+    Traces,
+}
+
+impl Signal {
+    fn grpc_service(self) -> &'static str {
+        match self {
+            Signal::Metrics => "opentelemetry.proto.collector.metrics.v1.MetricsService",
+            Signal::Traces => "opentelemetry.proto.collector.trace.v1.TraceService",
+        }
+    }
+
+    fn grpc_path(self) -> PathAndQuery {
+        PathAndQuery::from_static(match self {
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        })
+    }
+}
+
 /// A connection to the collector (lazy: nothing is dialled before the first send).
 pub(crate) enum Transport {
     Grpc {
-        client: MetricsServiceClient<Channel>,
-        traces: TraceServiceClient<Channel>,
+        client: tonic::client::Grpc<Channel>,
+        traces: tonic::client::Grpc<Channel>,
         headers: Vec<(
             MetadataKey<tonic::metadata::Ascii>,
             MetadataValue<tonic::metadata::Ascii>,
@@ -85,8 +107,8 @@ impl Transport {
                     })
                     .collect::<Result<_, String>>()?;
                 Ok(Self::Grpc {
-                    client: MetricsServiceClient::new(metrics),
-                    traces: TraceServiceClient::new(traces),
+                    client: tonic::client::Grpc::new(metrics),
+                    traces: tonic::client::Grpc::new(traces),
                     headers,
                     timeout: settings.timeout,
                 })
@@ -105,63 +127,88 @@ impl Transport {
         }
     }
 
-    /// Sends one metrics request; `Ok` once the collector accepted it.
-    pub(crate) async fn send(
-        &mut self,
-        request: &ExportMetricsServiceRequest,
-    ) -> Result<(), SendError> {
+    /// Sends one encoded request (an `ExportMetricsServiceRequest` or an
+    /// `ExportTraceServiceRequest`); `Ok` once the collector accepted it. The bytes are
+    /// shared, not copied, from attempt to attempt.
+    pub(crate) async fn send(&mut self, signal: Signal, body: &Bytes) -> Result<(), SendError> {
         match self {
             Self::Grpc {
                 client,
+                traces,
                 headers,
                 timeout,
-                ..
             } => {
-                let req = grpc_request(request.clone(), headers, *timeout);
-                client.export(req).await.map(drop).map_err(grpc_error)
+                let grpc = match signal {
+                    Signal::Metrics => client,
+                    Signal::Traces => traces,
+                };
+                grpc.ready()
+                    .await
+                    .map_err(|e| SendError::retry(format!("gRPC channel not ready: {e}")))?;
+                let mut req = grpc_request(body.clone(), headers, *timeout);
+                req.extensions_mut()
+                    .insert(GrpcMethod::new(signal.grpc_service(), "Export"));
+                grpc.unary(req, signal.grpc_path(), Encoded)
+                    .await
+                    .map(drop)
+                    .map_err(grpc_error)
             }
             Self::Http {
                 client,
                 uri,
-                headers,
-                timeout,
-                ..
-            } => post(client, uri, headers, *timeout, request.encode_to_vec()).await,
-        }
-    }
-
-    /// Sends one traces request.
-    pub(crate) async fn send_traces(
-        &mut self,
-        request: &ExportTraceServiceRequest,
-    ) -> Result<(), SendError> {
-        match self {
-            Self::Grpc {
-                traces,
-                headers,
-                timeout,
-                ..
-            } => {
-                let req = grpc_request(request.clone(), headers, *timeout);
-                traces.export(req).await.map(drop).map_err(grpc_error)
-            }
-            Self::Http {
-                client,
                 traces_uri,
                 headers,
                 timeout,
-                ..
             } => {
-                post(
-                    client,
-                    traces_uri,
-                    headers,
-                    *timeout,
-                    request.encode_to_vec(),
-                )
-                .await
+                let uri = match signal {
+                    Signal::Metrics => uri,
+                    Signal::Traces => traces_uri,
+                };
+                post(client, uri, headers, *timeout, body.clone()).await
             }
         }
+    }
+}
+
+/// The gRPC codec for a request that is already protobuf: its bytes are the message. The
+/// answer (an `Export*ServiceResponse`, whose only field is an optional partial success)
+/// is read and not interpreted.
+#[derive(Clone, Copy)]
+struct Encoded;
+
+impl Codec for Encoded {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = Encoded;
+    type Decoder = Encoded;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        Encoded
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        Encoded
+    }
+}
+
+impl Encoder for Encoded {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for Encoded {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        let n = src.remaining();
+        src.advance(n);
+        Ok(Some(()))
     }
 }
 
@@ -204,7 +251,7 @@ async fn post(
     uri: &Uri,
     headers: &[(String, String)],
     timeout: Duration,
-    body: Vec<u8>,
+    body: Bytes,
 ) -> Result<(), SendError> {
     let mut builder =
         hyper::Request::post(uri.clone()).header("content-type", "application/x-protobuf");
@@ -212,7 +259,7 @@ async fn post(
         builder = builder.header(k.as_str(), v.as_str());
     }
     let req = builder
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| SendError::retry(format!("building the request: {e}")))?;
     let response = tokio::time::timeout(timeout, client.request(req))
         .await

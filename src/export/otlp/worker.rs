@@ -6,15 +6,15 @@ use std::collections::VecDeque;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use bytes::Bytes;
+use prost::Message;
 use tokio::sync::mpsc;
 
 use super::Temporality;
 use super::config::Settings;
-use super::encode::{self, Frame};
+use super::encode::{Envelope, Frame, Framed, Points};
 use super::spans::{self, Timed};
-use super::transport::Transport;
+use super::transport::{Signal, Transport};
 use crate::Snapshot;
 use crate::export::stats::{self, ExportStats};
 use crate::record::samples;
@@ -27,22 +27,19 @@ pub(crate) enum Command {
     Shutdown(std_mpsc::Sender<ExportStats>),
 }
 
-enum Batch {
-    Metrics {
-        request: ExportMetricsServiceRequest,
-        points: u64,
-    },
-    Traces {
-        request: ExportTraceServiceRequest,
-        spans: u64,
-    },
+/// One encoded request waiting to be sent.
+struct Batch {
+    signal: Signal,
+    body: Bytes,
+    /// Data points (metrics) or spans (traces) in it.
+    items: u64,
 }
 
 impl Batch {
     fn count_dropped(&self) {
-        match self {
-            Batch::Metrics { points, .. } => stats::count_dropped(*points),
-            Batch::Traces { spans, .. } => stats::count_dropped_spans(*spans),
+        match self.signal {
+            Signal::Metrics => stats::count_dropped(self.items),
+            Signal::Traces => stats::count_dropped_spans(self.items),
         }
     }
 }
@@ -87,6 +84,8 @@ pub(crate) fn run(
                 .saturating_sub(crate::clock::since_start().as_nanos() as u64),
             previous: None,
             queue: VecDeque::new(),
+            points: Points::default(),
+            framed: Framed::default(),
             settings,
         };
         let mut ticker = tokio::time::interval(worker.settings.interval);
@@ -127,6 +126,9 @@ struct Worker {
     /// The previous cumulative snapshot and its time, for delta temporality.
     previous: Option<(Snapshot, u64)>,
     queue: VecDeque<Batch>,
+    /// Scratch kept from export to export, so that an export allocates little.
+    points: Points,
+    framed: Framed,
 }
 
 impl Worker {
@@ -138,7 +140,7 @@ impl Worker {
             Temporality::Cumulative => {
                 // A newer cumulative batch carries everything an older one did: the older
                 // metrics batches waiting in the queue are superseded, not lost.
-                self.queue.retain(|b| matches!(b, Batch::Traces { .. }));
+                self.queue.retain(|b| matches!(b.signal, Signal::Traces));
                 (cumulative, self.recorder_start_ns)
             }
             Temporality::Delta => {
@@ -160,22 +162,34 @@ impl Worker {
             .iter()
             .map(|c| Timed::of(c, self.recorder_start_ns))
             .collect();
-        let (request, points) = encode::request(
+        self.framed.clear();
+        self.points.fill(
+            &mut self.framed,
             &snap,
             frame,
             &self.settings.histograms,
-            &self.settings.resource,
             ExportStats::read(),
             &timed,
         );
+        let body = self.framed.encode(&Envelope {
+            frame,
+            histograms: &self.settings.histograms,
+            resource: &self.settings.resource,
+        });
+        let metrics = Batch {
+            signal: Signal::Metrics,
+            body: Bytes::from(body),
+            items: self.points.count,
+        };
         if !timed.is_empty() {
             let request = spans::request(&timed, &self.settings.resource);
-            self.push(Batch::Traces {
-                request,
-                spans: timed.len() as u64,
+            self.push(Batch {
+                signal: Signal::Traces,
+                body: Bytes::from(request.encode_to_vec()),
+                items: timed.len() as u64,
             });
         }
-        self.push(Batch::Metrics { request, points });
+        self.push(metrics);
     }
 
     fn push(&mut self, batch: Batch) {
@@ -194,11 +208,7 @@ impl Worker {
             let mut backoff = Duration::from_millis(100);
             let mut attempt = 1;
             loop {
-                let sent = match &batch {
-                    Batch::Metrics { request, .. } => transport.send(request).await,
-                    Batch::Traces { request, .. } => transport.send_traces(request).await,
-                };
-                match sent {
+                match transport.send(batch.signal, &batch.body).await {
                     Ok(()) => {
                         stats::count_export();
                         break;

@@ -185,7 +185,9 @@ pub(crate) struct Points {
     explicit: HistogramDataPoint,
     /// Attribute values of the current point: function, module, outcome, error kind.
     attrs: Vec<KeyValue>,
-    indexed: Vec<(i64, u64)>,
+    /// Changes with `attrs`; each scratch point copies them only when its own copy is older.
+    attrs_version: u64,
+    copied: [u64; 3],
     /// Points made by the last `fill`.
     pub(crate) count: u64,
 }
@@ -205,7 +207,7 @@ impl Points {
         for f in &snap.functions {
             self.function(sink, f, frame, histograms, samples);
         }
-        set_attrs(&mut self.attrs, &[]);
+        self.set_attrs(&[]);
         self.int(
             sink,
             Series::Dropped,
@@ -215,9 +217,18 @@ impl Points {
         );
     }
 
+    /// Sets the attributes of the points that follow.
+    fn set_attrs(&mut self, values: &[&str]) {
+        set_attrs(&mut self.attrs, values);
+        self.attrs_version += 1;
+    }
+
     fn int(&mut self, sink: &mut impl Sink, series: Series, value: u64, start: u64, frame: Frame) {
         let p = &mut self.number;
-        copy_attrs(&mut p.attributes, &self.attrs);
+        if self.copied[0] != self.attrs_version {
+            copy_attrs(&mut p.attributes, &self.attrs);
+            self.copied[0] = self.attrs_version;
+        }
         p.start_time_unix_nano = start;
         p.time_unix_nano = frame.now_unix_ns;
         p.value = Some(number_data_point::Value::AsInt(
@@ -245,16 +256,16 @@ impl Points {
             if outcome == Outcome::Error {
                 let mut counted = 0;
                 for k in &f.error_kinds {
-                    set_attrs(&mut self.attrs, &[base[0], base[1], base[2], k.kind]);
+                    self.set_attrs(&[base[0], base[1], base[2], k.kind]);
                     self.int(sink, Series::Calls, k.count, start, frame);
                     counted += k.count;
                 }
-                set_attrs(&mut self.attrs, &base);
+                self.set_attrs(&base);
                 if counted < stats.count {
                     self.int(sink, Series::Calls, stats.count - counted, start, frame);
                 }
             } else {
-                set_attrs(&mut self.attrs, &base);
+                self.set_attrs(&base);
                 self.int(sink, Series::Calls, stats.count, start, frame);
             }
             self.int(sink, Series::Polls, stats.polls, start, frame);
@@ -276,7 +287,7 @@ impl Points {
             );
             self.histogram(sink, Series::Busy, &stats.busy, frame, histograms, None);
         }
-        set_attrs(&mut self.attrs, &[f.name, f.module]);
+        self.set_attrs(&[f.name, f.module]);
         // A gauge: no start time.
         self.int(sink, Series::Concurrent, f.in_flight, 0, frame);
     }
@@ -294,14 +305,13 @@ impl Points {
         match format {
             HistogramFormat::Exponential { max_buckets } => {
                 let p = &mut self.exponential;
-                copy_attrs(&mut p.attributes, &self.attrs);
+                if self.copied[1] != self.attrs_version {
+                    copy_attrs(&mut p.attributes, &self.attrs);
+                    self.copied[1] = self.attrs_version;
+                }
                 let buckets = p.positive.get_or_insert_with(Buckets::default);
-                let (scale, zero_count, offset) = exponential_into(
-                    h,
-                    i64::from(*max_buckets),
-                    &mut self.indexed,
-                    &mut buckets.bucket_counts,
-                );
+                let (scale, zero_count, offset) =
+                    exponential_into(h, i64::from(*max_buckets), &mut buckets.bucket_counts);
                 buckets.offset = offset;
                 p.count = zero_count + buckets.bucket_counts.iter().sum::<u64>();
                 p.start_time_unix_nano = frame.start_unix_ns;
@@ -315,7 +325,10 @@ impl Points {
             }
             HistogramFormat::Explicit(bounds) => {
                 let p = &mut self.explicit;
-                copy_attrs(&mut p.attributes, &self.attrs);
+                if self.copied[2] != self.attrs_version {
+                    copy_attrs(&mut p.attributes, &self.attrs);
+                    self.copied[2] = self.attrs_version;
+                }
                 p.bucket_counts = crate::export::explicit_counts(h, bounds);
                 p.count = p.bucket_counts.iter().sum();
                 if p.explicit_bounds != *bounds {
@@ -606,29 +619,27 @@ fn secs(ns: u64) -> f64 {
 #[cfg(test)]
 pub(crate) fn exponential(h: &Histogram, max_buckets: i64) -> (i32, u64, i32, Vec<u64>) {
     let mut counts = Vec::new();
-    let (scale, zero, offset) = exponential_into(h, max_buckets, &mut Vec::new(), &mut counts);
+    let (scale, zero, offset) = exponential_into(h, max_buckets, &mut counts);
     (scale, zero, offset, counts)
 }
 
-/// As [`exponential`], into `counts`, with `indexed` as scratch; returns the scale, the
-/// zero count and the offset.
-fn exponential_into(
-    h: &Histogram,
-    max_buckets: i64,
-    indexed: &mut Vec<(i64, u64)>,
-    counts: &mut Vec<u64>,
-) -> (i32, u64, i32) {
-    let mut zero = 0;
-    indexed.clear();
+/// As [`exponential`], into `counts`; returns the scale, the zero count and the offset.
+fn exponential_into(h: &Histogram, max_buckets: i64, counts: &mut Vec<u64>) -> (i32, u64, i32) {
     counts.clear();
     let table = exp_indices();
-    for &(bucket, count) in h.bucket_counts() {
-        match table[bucket as usize] {
-            None => zero += count,
-            Some(i) => indexed.push((i, count)),
-        }
-    }
-    let Some((first, last)) = indexed.first().zip(indexed.last()).map(|(a, b)| (a.0, b.0)) else {
+    // Exponential indices grow with the recorder's bucket index, so the first and last
+    // non-zero buckets give the range.
+    let index = |&(bucket, _): &(u32, u64)| table[bucket as usize];
+    let buckets = h.bucket_counts();
+    let zero: u64 = buckets
+        .iter()
+        .take_while(|b| index(b).is_none())
+        .map(|&(_, c)| c)
+        .sum();
+    let (Some(first), Some(last)) = (
+        buckets.iter().find_map(index),
+        buckets.last().and_then(index),
+    ) else {
         return (MAX_SCALE, zero, 0);
     };
     let mut scale = MAX_SCALE;
@@ -640,8 +651,10 @@ fn exponential_into(
     }
     let shift = MAX_SCALE - scale;
     counts.resize((hi - lo + 1) as usize, 0);
-    for &(i, c) in indexed.iter() {
-        counts[((i >> shift) - lo) as usize] += c;
+    for b in buckets {
+        if let Some(i) = index(b) {
+            counts[((i >> shift) - lo) as usize] += b.1;
+        }
     }
     (scale, zero, lo as i32)
 }

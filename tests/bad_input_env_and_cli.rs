@@ -29,6 +29,10 @@ const OTEL_VARS: &[&str] = &[
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_EXPORTER_OTLP_INSECURE",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+    "OTEL_SDK_DISABLED",
     "TOKIO_CONSOLE_BIND",
 ];
 
@@ -161,6 +165,19 @@ const BAD_OTEL: &[(&str, &str, &str)] = &[
     ("OTEL_RESOURCE_ATTRIBUTES", "=orphan", "key=value"),
     ("OTEL_TRACES_SAMPLER", "sometimes", "traceidratio"),
     ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "milliseconds"),
+    ("OTEL_EXPORTER_OTLP_INSECURE", "maybe", "true or false"),
+    ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem", "TLS"),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+        "/etc/key.pem",
+        "TLS",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+        "sideways",
+        "explicit_bucket_histogram",
+    ),
+    ("OTEL_SDK_DISABLED", "maybe", "true or false"),
 ];
 
 /// The variables the `otlp` example does not read, because its builder sets them.
@@ -259,26 +276,6 @@ fn per_signal_compression_and_timeout_variables_with_bad_values_are_refused() {
         assert_eq!(out.status.code(), Some(1), "{var}={value}: {out:?}");
         assert!(stderr(&out).contains(var), "{var}={value}: {out:?}");
     }
-}
-
-#[test]
-#[ignore = "gap: TLS settings, the histogram aggregation preference and OTEL_SDK_DISABLED are not read (taskscope sends plain-text OTLP with its own histograms), so bad values pass silently"]
-fn unread_standard_variables_with_bad_values_are_refused() {
-    let unread = [
-        ("OTEL_EXPORTER_OTLP_INSECURE", "maybe"),
-        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
-        (
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            "sideways",
-        ),
-        ("OTEL_SDK_DISABLED", "maybe"),
-    ];
-    let silent: Vec<String> = unread
-        .iter()
-        .filter(|(var, value)| child("otlp", &[(var, value)]).status.success())
-        .map(|(var, value)| format!("{var}={value}"))
-        .collect();
-    assert!(silent.is_empty(), "accepted silently: {silent:#?}");
 }
 
 #[test]

@@ -18,11 +18,19 @@ pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
 /// first boundary at or above its midpoint, which is how percentiles read it too.
 #[cfg(any(feature = "otlp", feature = "prometheus"))]
 pub(crate) fn explicit_counts(h: &crate::Histogram, bounds: &[f64]) -> Vec<u64> {
-    let mut counts = vec![0u64; bounds.len() + 1];
+    let mut counts = Vec::new();
+    explicit_counts_into(h, bounds, &mut counts);
+    counts
+}
+
+/// As [`explicit_counts`], into a vector that keeps its capacity.
+#[cfg(any(feature = "otlp", feature = "prometheus"))]
+pub(crate) fn explicit_counts_into(h: &crate::Histogram, bounds: &[f64], counts: &mut Vec<u64>) {
+    counts.clear();
+    counts.resize(bounds.len() + 1, 0);
     for (low, high, count) in h.buckets() {
         let mid = (low + (high - low) / 2) as f64 / 1e9;
         let i = bounds.partition_point(|&b| b < mid);
         counts[i] += count;
     }
-    counts
 }

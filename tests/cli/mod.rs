@@ -39,11 +39,22 @@ pub fn free_port() -> u16 {
 
 /// Runs the `otlp` example for `seconds`, exporting to `endpoint` every 200 ms.
 pub fn run_example(endpoint: &str, protocol: &str, seconds: u64) -> Output {
+    run_example_with(endpoint, protocol, seconds, &[])
+}
+
+/// As [`run_example`], with more variables.
+pub fn run_example_with(
+    endpoint: &str,
+    protocol: &str,
+    seconds: u64,
+    vars: &[(&str, &str)],
+) -> Output {
     let out = Command::new(example("otlp"))
         .arg(seconds.to_string())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     assert!(out.status.success(), "example failed: {out:?}");

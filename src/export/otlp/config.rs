@@ -25,6 +25,8 @@ pub(crate) struct Settings {
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) queue: usize,
     pub(crate) max_attempts: u32,
+    /// `OTEL_SDK_DISABLED=true`: checked, and nothing is exported.
+    pub(crate) disabled: bool,
 }
 
 /// What the builder was given.
@@ -36,7 +38,7 @@ pub(crate) struct Requested {
     pub(crate) timeout: Option<Duration>,
     pub(crate) interval: Option<Duration>,
     pub(crate) temporality: Option<Temporality>,
-    pub(crate) histograms: HistogramFormat,
+    pub(crate) histograms: Option<HistogramFormat>,
     pub(crate) service_name: Option<String>,
     pub(crate) service_version: Option<String>,
     pub(crate) resource: Vec<(String, String)>,
@@ -68,6 +70,28 @@ pub(crate) const METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
 pub(crate) const COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 pub(crate) const METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
 pub(crate) const TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+pub(crate) const HISTOGRAM_AGGREGATION: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
+pub(crate) const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `true` or `false`; plain text is all taskscope sends, so either is accepted.
+const INSECURE: [&str; 3] = [
+    "OTEL_EXPORTER_OTLP_INSECURE",
+    "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+    "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+];
+/// TLS material, which taskscope cannot use: setting one is an error, not a silent
+/// plain-text export.
+const TLS_FILES: [&str; 9] = [
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -109,6 +133,29 @@ pub(crate) fn resolve(
         }
     }
     let protocol = req.protocol.or(env_protocol).unwrap_or(Protocol::Grpc);
+    let boolean = |name: &'static str| -> Result<Option<bool>, OtlpError> {
+        match var(name) {
+            None => Ok(None),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(invalid(name, &v, "true or false")),
+            },
+        }
+    };
+    for name in INSECURE {
+        boolean(name)?;
+    }
+    let disabled = boolean(SDK_DISABLED)?.unwrap_or(false);
+    for name in TLS_FILES {
+        if let Some(v) = var(name) {
+            return Err(invalid(
+                name,
+                &v,
+                "no TLS file: taskscope does not bundle TLS; unset it and send to a collector on loopback or in the same network, which forwards over TLS",
+            ));
+        }
+    }
     for name in [COMPRESSION, METRICS_COMPRESSION, TRACES_COMPRESSION] {
         if let Some(v) = var(name) {
             match v.trim().to_ascii_lowercase().as_str() {
@@ -240,7 +287,28 @@ pub(crate) fn resolve(
         (None, None) => Temporality::Cumulative,
     };
 
-    if let HistogramFormat::Exponential { max_buckets } = req.histograms
+    let env_histograms = match var(HISTOGRAM_AGGREGATION) {
+        None => None,
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "base2_exponential_bucket_histogram" => Some(HistogramFormat::default()),
+            "explicit_bucket_histogram" => Some(HistogramFormat::Explicit(
+                crate::DEFAULT_EXPLICIT_BUCKETS.to_vec(),
+            )),
+            _ => {
+                return Err(invalid(
+                    HISTOGRAM_AGGREGATION,
+                    &v,
+                    "base2_exponential_bucket_histogram or explicit_bucket_histogram",
+                ));
+            }
+        },
+    };
+    let histograms = req
+        .histograms
+        .clone()
+        .or(env_histograms)
+        .unwrap_or_default();
+    if let HistogramFormat::Exponential { max_buckets } = histograms
         && !(1..=4096).contains(&max_buckets)
     {
         return Err(invalid(
@@ -249,7 +317,7 @@ pub(crate) fn resolve(
             "from 1 to 4096 buckets",
         ));
     }
-    if let HistogramFormat::Explicit(bounds) = &req.histograms {
+    if let HistogramFormat::Explicit(bounds) = &histograms {
         let increasing = bounds.windows(2).all(|w| w[0] < w[1]);
         if bounds.is_empty() || !increasing || bounds.iter().any(|b| !b.is_finite()) {
             return Err(invalid(
@@ -278,10 +346,11 @@ pub(crate) fn resolve(
         timeout,
         interval,
         temporality,
-        histograms: req.histograms,
+        histograms,
         resource,
         queue,
         max_attempts: req.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
+        disabled,
     })
 }
 
@@ -585,6 +654,43 @@ mod tests {
             s.resource
                 .contains(&("service.name".into(), "builder-name".into()))
         );
+    }
+
+    #[test]
+    fn the_histogram_aggregation_variable_chooses_the_format_unless_the_builder_does() {
+        let explicit = HistogramFormat::Explicit(crate::DEFAULT_EXPLICIT_BUCKETS.to_vec());
+        let s = with_env(&[(HISTOGRAM_AGGREGATION, "explicit_bucket_histogram")]).unwrap();
+        assert_eq!(s.histograms, explicit);
+        let s = with_env(&[(HISTOGRAM_AGGREGATION, "base2_exponential_bucket_histogram")]).unwrap();
+        assert_eq!(s.histograms, HistogramFormat::default());
+        assert_eq!(
+            with_env(&[]).unwrap().histograms,
+            HistogramFormat::default()
+        );
+        let req = Requested {
+            histograms: Some(HistogramFormat::Exponential { max_buckets: 20 }),
+            ..Requested::default()
+        };
+        let s = resolve(req, &|name| {
+            (name == HISTOGRAM_AGGREGATION).then(|| "explicit_bucket_histogram".into())
+        })
+        .unwrap();
+        assert_eq!(
+            s.histograms,
+            HistogramFormat::Exponential { max_buckets: 20 }
+        );
+    }
+
+    #[test]
+    fn sdk_disabled_and_insecure_are_booleans() {
+        assert!(with_env(&[(SDK_DISABLED, "TRUE")]).unwrap().disabled);
+        assert!(!with_env(&[(SDK_DISABLED, "false")]).unwrap().disabled);
+        assert!(!with_env(&[]).unwrap().disabled);
+        for v in ["true", "false"] {
+            assert!(with_env(&[("OTEL_EXPORTER_OTLP_METRICS_INSECURE", v)]).is_ok());
+        }
+        // Still checked when disabled: a wrong setting is found before it is switched on.
+        assert!(with_env(&[(SDK_DISABLED, "true"), (ENDPOINT, "nope nope")]).is_err());
     }
 
     #[test]

@@ -329,7 +329,7 @@ impl Points {
                     copy_attrs(&mut p.attributes, &self.attrs);
                     self.copied[2] = self.attrs_version;
                 }
-                p.bucket_counts = crate::export::explicit_counts(h, bounds);
+                crate::export::explicit_counts_into(h, bounds, &mut p.bucket_counts);
                 p.count = p.bucket_counts.iter().sum();
                 if p.explicit_bounds != *bounds {
                     p.explicit_bounds.clone_from(bounds);

@@ -151,7 +151,7 @@ impl OtlpBuilder {
     /// exponential ones; [`DEFAULT_EXPLICIT_BUCKETS`](crate::DEFAULT_EXPLICIT_BUCKETS) suits
     /// 100 µs to a minute.
     pub fn with_explicit_buckets(mut self, bounds: impl Into<Vec<f64>>) -> Self {
-        self.req.histograms = HistogramFormat::Explicit(bounds.into());
+        self.req.histograms = Some(HistogramFormat::Explicit(bounds.into()));
         self
     }
 
@@ -159,7 +159,7 @@ impl OtlpBuilder {
     /// up to 4096). 64 buckets per power of two are kept while a point's range allows; a
     /// range of 2^7 (say 100 µs to 12.8 ms) needs 448 for that.
     pub fn with_exponential_buckets(mut self, max_buckets: u32) -> Self {
-        self.req.histograms = HistogramFormat::Exponential { max_buckets };
+        self.req.histograms = Some(HistogramFormat::Exponential { max_buckets });
         self
     }
 
@@ -209,11 +209,20 @@ impl OtlpBuilder {
     }
 
     /// Starts exporting on a background thread of its own. Errors name the setting or
-    /// variable and the value that cannot work.
+    /// variable and the value that cannot work. With `OTEL_SDK_DISABLED=true` the settings
+    /// are still checked, and the exporter returned sends nothing.
     pub fn try_start(self) -> Result<OtlpExporter, OtlpError> {
         let settings = config::resolve(self.req, &|name| std::env::var(name).ok())?;
         let timeout = settings.timeout;
         let (commands, receiver) = mpsc::channel(4);
+        if settings.disabled {
+            return Ok(OtlpExporter {
+                commands,
+                thread: None,
+                timeout,
+                disabled: true,
+            });
+        }
         let (started_tx, started_rx) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("taskscope-otlp".into())
@@ -228,6 +237,7 @@ impl OtlpBuilder {
             commands,
             thread: Some(thread),
             timeout,
+            disabled: false,
         })
     }
 
@@ -247,6 +257,8 @@ pub struct OtlpExporter {
     commands: mpsc::Sender<Command>,
     thread: Option<std::thread::JoinHandle<()>>,
     timeout: Duration,
+    /// `OTEL_SDK_DISABLED=true`: no thread, nothing sent.
+    disabled: bool,
 }
 
 use worker::Command;
@@ -306,6 +318,9 @@ impl OtlpExporter {
     }
 
     fn ask(&self, command: fn(std_mpsc::Sender<ExportStats>) -> Command) -> Option<ExportStats> {
+        if self.disabled {
+            return Some(ExportStats::read());
+        }
         let (tx, rx) = std_mpsc::channel();
         self.commands.try_send(command(tx)).ok()?;
         // The wait bound: a few attempts with their timeouts and backoff.
@@ -319,6 +334,9 @@ impl OtlpExporter {
     }
 
     fn stop(&mut self) -> Option<ExportStats> {
+        if self.disabled {
+            return Some(ExportStats::read());
+        }
         let thread = self.thread.take()?;
         let stats = self.ask(Command::Shutdown);
         if stats.is_some() {

@@ -23,9 +23,11 @@
 //! | gRPC: a message over the limit | 8 (RESOURCE_EXHAUSTED), without reading it |
 //! | gRPC: compressed, or an unknown method | 12 (UNIMPLEMENTED) |
 //! | gRPC: too many requests at once | 14 (UNAVAILABLE) |
+//! | a connection over the cap (default 256 open) | closed as it arrives |
+//! | no whole request head within the idle timeout (default 30 s) | the connection is closed |
 //!
 //! Refusals count in [`SourceStatus::rejected`](super::SourceStatus::rejected), shed
-//! requests in [`SourceStatus::dropped`](super::SourceStatus::dropped).
+//! requests and refused connections in [`SourceStatus::dropped`](super::SourceStatus::dropped).
 //!
 //! ```
 //! use taskscope::view::receive::Receiver;
@@ -69,6 +71,10 @@ pub const DEFAULT_MAX_SERIES: usize = 10_000;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
 /// The default number of requests read and ingested at once; more are shed.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+/// Connections held open at once, by default; more are closed as they arrive and counted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// How long a connection may wait before it has sent a whole request head, by default.
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Which listener an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +153,8 @@ pub struct ReceiverBuilder {
     max_series: usize,
     max_request_bytes: usize,
     max_concurrent_requests: usize,
+    max_connections: usize,
+    idle_timeout: std::time::Duration,
 }
 
 impl Default for ReceiverBuilder {
@@ -157,6 +165,8 @@ impl Default for ReceiverBuilder {
             max_series: DEFAULT_MAX_SERIES,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -207,6 +217,23 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Connections held open at once (default 256). A connection beyond them is closed as
+    /// soon as it is accepted and counted in [`ReceiverStats::refused_connections`]; OTLP
+    /// senders retry.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// How long a connection may take to send a whole request head, from when it opens or
+    /// from its previous request (default 30 s); then it is closed. A sender that connects
+    /// and sends nothing, or sends headers a byte at a time, cannot hold a connection
+    /// longer than this.
+    pub fn with_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
     /// Binds the listeners here, on the caller's thread (a taken port is an error that
     /// says so), then serves them on a thread of its own, `taskscope-receiver`.
     pub fn start(self) -> Result<Receiver, ReceiveError> {
@@ -227,6 +254,16 @@ impl ReceiverBuilder {
         }
         if self.max_concurrent_requests == 0 {
             return Err(invalid("with_max_concurrent_requests", 0, "at least 1"));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("with_max_connections", 0, "at least 1"));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(ReceiveError::Invalid {
+                setting: "with_idle_timeout",
+                value: "0s".into(),
+                expected: "more than zero",
+            });
         }
         if self.grpc.is_none() && self.http.is_none() {
             return Err(ReceiveError::Invalid {
@@ -276,6 +313,8 @@ impl ReceiverBuilder {
             started: Instant::now(),
             max_request_bytes: self.max_request_bytes,
             permits: Semaphore::new(self.max_concurrent_requests),
+            connections: Arc::new(Semaphore::new(self.max_connections)),
+            idle_timeout: self.idle_timeout,
             counters: server::Counters::default(),
         });
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -314,6 +353,12 @@ pub struct ReceiverStats {
     pub rejected: u64,
     /// Requests shed because too many were in progress.
     pub dropped: u64,
+    /// Connections closed as they arrived, because [`with_max_connections`](
+    /// ReceiverBuilder::with_max_connections) were open.
+    pub refused_connections: u64,
+    /// Connections closed because no whole request head arrived within the
+    /// [idle timeout](ReceiverBuilder::with_idle_timeout).
+    pub timed_out_connections: u64,
 }
 
 /// The running receiver; dropping it stops the listeners.
@@ -349,7 +394,9 @@ impl Receiver {
         let now = self.shared.started.elapsed();
         let mut frame = self.shared.store().frame(now);
         let counters = &self.shared.counters;
-        frame.status.dropped = counters.dropped.load(Ordering::Relaxed);
+        // Refused connections are sheds too, one step earlier.
+        frame.status.dropped = counters.dropped.load(Ordering::Relaxed)
+            + counters.refused_connections.load(Ordering::Relaxed);
         frame.status.rejected = counters.rejected.load(Ordering::Relaxed);
         frame
     }
@@ -362,6 +409,8 @@ impl Receiver {
             ignored: c.ignored.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            refused_connections: c.refused_connections.load(Ordering::Relaxed),
+            timed_out_connections: c.timed_out_connections.load(Ordering::Relaxed),
         }
     }
 

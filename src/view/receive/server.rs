@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Frame as BodyFrame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
@@ -36,6 +36,9 @@ pub(super) struct Shared {
     pub(super) started: Instant,
     pub(super) max_request_bytes: usize,
     pub(super) permits: Semaphore,
+    /// One permit per open connection.
+    pub(super) connections: Arc<Semaphore>,
+    pub(super) idle_timeout: Duration,
     pub(super) counters: Counters,
 }
 
@@ -46,6 +49,8 @@ pub(super) struct Counters {
     pub(super) ignored: AtomicU64,
     pub(super) rejected: AtomicU64,
     pub(super) dropped: AtomicU64,
+    pub(super) refused_connections: AtomicU64,
+    pub(super) timed_out_connections: AtomicU64,
 }
 
 impl Shared {
@@ -86,7 +91,19 @@ pub(super) fn run(
                 }
             }
         }
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // HTTP/1: a request head must arrive whole within the idle timeout, counted from
+        // the connection's start or its previous request.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(shared.idle_timeout);
+        // HTTP/2: a peer that stops answering pings is closed.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(shared.idle_timeout)
+            .keep_alive_timeout(shared.idle_timeout);
         for listener in tokio_listeners {
             tokio::spawn(accept(listener, builder.clone(), Arc::clone(&shared)));
         }
@@ -106,19 +123,43 @@ async fn accept(listener: TcpListener, builder: auto::Builder<TokioExecutor>, sh
                 continue;
             }
         };
+        // Beyond the cap a connection is closed at once: OTLP senders retry.
+        let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
+            shared.count(|c| &c.refused_connections);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let builder = builder.clone();
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
+            let _permit = permit;
+            // A connection that sends nothing at all never reaches the HTTP/1 head timeout
+            // (the protocol is not known yet): it has the same time for its first byte.
+            let mut byte = [0u8; 1];
+            match tokio::time::timeout(shared.idle_timeout, stream.peek(&mut byte)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return,
+                Err(_) => {
+                    shared.count(|c| &c.timed_out_connections);
+                    return;
+                }
+            }
+            let timed_out = Arc::clone(&shared);
             let service = hyper::service::service_fn(move |req| {
                 let shared = Arc::clone(&shared);
                 async move { Ok::<_, Infallible>(handle(req, &shared).await) }
             });
-            // A connection that fails (a client that goes away, a protocol error) ends
-            // here and affects no other.
-            let _ = builder
+            // A connection that fails (a client that goes away, a protocol error, a head
+            // that did not arrive in time) ends here and affects no other.
+            if let Err(e) = builder
                 .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .await
+                && e.downcast_ref::<hyper::Error>()
+                    .is_some_and(hyper::Error::is_timeout)
+            {
+                timed_out.count(|c| &c.timed_out_connections);
+            }
         });
     }
 }

@@ -434,3 +434,130 @@ pub(crate) fn item_fn(item: ItemFn, options: &Options) -> syn::Result<TokenStrea
     let vis = item.vis.to_token_stream();
     function(&item.attrs, vis, &item.sig, &item.block, options, None)
 }
+
+#[cfg(test)]
+mod tests {
+    //! What the expansion hands to taskscope: only the callsite and the call's outcome,
+    //! never an argument. The arguments stay in the user's body, which taskscope polls
+    //! or calls but never reads.
+
+    use super::*;
+    use proc_macro2::{Delimiter, TokenTree};
+    use quote::quote;
+
+    const ARGUMENTS: [&str; 4] = ["user", "password", "secret", "token"];
+
+    /// Every parenthesised group that follows a `__private` path or `.finish`: the values
+    /// the expansion passes to taskscope.
+    fn handed_to_taskscope(tokens: TokenStream, out: &mut Vec<TokenStream>) {
+        let trees: Vec<TokenTree> = tokens.into_iter().collect();
+        for (i, tree) in trees.iter().enumerate() {
+            match tree {
+                TokenTree::Ident(id) if id == "__private" || id == "finish" => {
+                    let call = trees[i + 1..].iter().find_map(|t| match t {
+                        TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis => {
+                            Some(g.stream())
+                        }
+                        _ => None,
+                    });
+                    out.extend(call);
+                }
+                TokenTree::Group(g) => handed_to_taskscope(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+
+    fn mentions_an_argument(tokens: &TokenStream) -> Option<String> {
+        tokens.clone().into_iter().find_map(|t| match t {
+            TokenTree::Ident(id) if ARGUMENTS.iter().any(|a| id == a) => Some(id.to_string()),
+            TokenTree::Group(g) => mentions_an_argument(&g.stream()),
+            _ => None,
+        })
+    }
+
+    #[track_caller]
+    fn assert_no_argument_reaches_taskscope(expansion: TokenStream) {
+        let text = expansion.to_string();
+        assert!(text.contains("password"), "the body is kept: {text}");
+        let mut calls = Vec::new();
+        handed_to_taskscope(expansion, &mut calls);
+        assert!(
+            calls.len() >= 2,
+            "the callsite and the outcome are handed over: {text}"
+        );
+        for call in calls {
+            if let Some(arg) = mentions_an_argument(&call) {
+                panic!("the argument `{arg}` is passed to taskscope in ({call}):\n{text}");
+            }
+        }
+    }
+
+    fn options(tokens: TokenStream) -> Options {
+        syn::parse2(tokens).unwrap()
+    }
+
+    #[test]
+    fn functions_hand_taskscope_no_argument() {
+        let functions = [
+            quote! {
+                async fn login(user: &str, password: String) -> Result<u32, LoginError> {
+                    check(user, &password).await
+                }
+            },
+            quote! {
+                fn hash(password: &str, secret: u64) -> Result<String, HashError> {
+                    derive(password, secret)
+                }
+            },
+            quote! {
+                fn lookup(token: &str, password: &str) -> Option<u32> {
+                    table().get(token).filter(|_| !password.is_empty()).copied()
+                }
+            },
+            quote! {
+                fn auth<'a>(&'a self, password: &'a str)
+                    -> Pin<Box<dyn Future<Output = Result<(), AuthError>> + Send + 'a>>
+                {
+                    Box::pin(async move { let password = password; self.check(password).await })
+                }
+            },
+            quote! {
+                fn later(password: String) -> impl Future<Output = Result<(), AuthError>> {
+                    async move { check(&password).await }
+                }
+            },
+        ];
+        for opts in [
+            quote!(),
+            quote!(name = "login_named"),
+            quote!(error_kind = classify),
+            quote!(ok_if = |r| r.is_ok()),
+        ] {
+            for f in &functions {
+                let item: ItemFn = syn::parse2(f.clone()).unwrap();
+                let expansion = item_fn(item, &options(opts.clone())).unwrap();
+                assert_no_argument_reaches_taskscope(expansion);
+            }
+        }
+    }
+
+    #[test]
+    fn methods_of_a_measured_impl_block_hand_taskscope_no_argument() {
+        let block: ItemImpl = syn::parse2(quote! {
+            impl Vault {
+                async fn open(&self, password: &str) -> Result<Key, VaultError> {
+                    self.derive(password).await
+                }
+                fn rotate(&mut self, secret: u64, token: &str) -> Option<u64> {
+                    self.keys.insert(token.into(), secret)
+                }
+                fn seal(self, password: String) -> Result<(), VaultError> {
+                    self.store(password)
+                }
+            }
+        })
+        .unwrap();
+        assert_no_argument_reaches_taskscope(impl_block(block, &Options::default()).unwrap());
+    }
+}

@@ -64,6 +64,8 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(any(feature = "otlp", feature = "prometheus", feature = "receiver"))]
+mod background;
 mod clock;
 mod config;
 mod export;

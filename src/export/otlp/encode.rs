@@ -183,10 +183,9 @@ pub(crate) struct Points {
     number: NumberDataPoint,
     exponential: ExponentialHistogramDataPoint,
     explicit: HistogramDataPoint,
-    /// Attribute values of the current point: function, module, outcome, error kind.
-    attrs: Vec<KeyValue>,
-    /// Changes with `attrs`; each scratch point copies them only when its own copy is older.
-    attrs_version: u64,
+    /// The attributes of the current point.
+    attrs: Attributes,
+    /// The version of `attrs` each scratch point (number, exponential, explicit) holds.
     copied: [u64; 3],
     /// Points made by the last `fill`.
     pub(crate) count: u64,
@@ -207,7 +206,7 @@ impl Points {
         for f in &snap.functions {
             self.function(sink, f, frame, histograms, samples);
         }
-        self.set_attrs(&[]);
+        self.attrs.set(&[]);
         self.int(
             sink,
             Series::Dropped,
@@ -217,18 +216,9 @@ impl Points {
         );
     }
 
-    /// Sets the attributes of the points that follow.
-    fn set_attrs(&mut self, values: &[&str]) {
-        set_attrs(&mut self.attrs, values);
-        self.attrs_version += 1;
-    }
-
     fn int(&mut self, sink: &mut impl Sink, series: Series, value: u64, start: u64, frame: Frame) {
         let p = &mut self.number;
-        if self.copied[0] != self.attrs_version {
-            copy_attrs(&mut p.attributes, &self.attrs);
-            self.copied[0] = self.attrs_version;
-        }
+        self.attrs.copy_to(&mut p.attributes, &mut self.copied[0]);
         p.start_time_unix_nano = start;
         p.time_unix_nano = frame.now_unix_ns;
         p.value = Some(number_data_point::Value::AsInt(
@@ -256,16 +246,16 @@ impl Points {
             if outcome == Outcome::Error {
                 let mut counted = 0;
                 for k in &f.error_kinds {
-                    self.set_attrs(&[base[0], base[1], base[2], k.kind]);
+                    self.attrs.set(&[base[0], base[1], base[2], k.kind]);
                     self.int(sink, Series::Calls, k.count, start, frame);
                     counted += k.count;
                 }
-                self.set_attrs(&base);
+                self.attrs.set(&base);
                 if counted < stats.count {
                     self.int(sink, Series::Calls, stats.count - counted, start, frame);
                 }
             } else {
-                self.set_attrs(&base);
+                self.attrs.set(&base);
                 self.int(sink, Series::Calls, stats.count, start, frame);
             }
             self.int(sink, Series::Polls, stats.polls, start, frame);
@@ -287,7 +277,7 @@ impl Points {
             );
             self.histogram(sink, Series::Busy, &stats.busy, frame, histograms, None);
         }
-        self.set_attrs(&[f.name, f.module]);
+        self.attrs.set(&[f.name, f.module]);
         // A gauge: no start time.
         self.int(sink, Series::Concurrent, f.in_flight, 0, frame);
     }
@@ -305,10 +295,7 @@ impl Points {
         match format {
             HistogramFormat::Exponential { max_buckets } => {
                 let p = &mut self.exponential;
-                if self.copied[1] != self.attrs_version {
-                    copy_attrs(&mut p.attributes, &self.attrs);
-                    self.copied[1] = self.attrs_version;
-                }
+                self.attrs.copy_to(&mut p.attributes, &mut self.copied[1]);
                 let buckets = p.positive.get_or_insert_with(Buckets::default);
                 let (scale, zero_count, offset) =
                     exponential_into(h, i64::from(*max_buckets), &mut buckets.bucket_counts);
@@ -325,10 +312,7 @@ impl Points {
             }
             HistogramFormat::Explicit(bounds) => {
                 let p = &mut self.explicit;
-                if self.copied[2] != self.attrs_version {
-                    copy_attrs(&mut p.attributes, &self.attrs);
-                    self.copied[2] = self.attrs_version;
-                }
+                self.attrs.copy_to(&mut p.attributes, &mut self.copied[2]);
                 crate::export::explicit_counts_into(h, bounds, &mut p.bucket_counts);
                 p.count = p.bucket_counts.iter().sum();
                 if p.explicit_bounds != *bounds {
@@ -349,44 +333,62 @@ impl Points {
 /// The attribute names of a function's points, in order.
 const ATTRIBUTE_KEYS: [&str; 4] = ["function", "module", "outcome", "error.kind"];
 
-/// Sets the attributes to the first `values.len()` of [`ATTRIBUTE_KEYS`] with these values,
-/// reusing the strings already there.
-fn set_attrs(attrs: &mut Vec<KeyValue>, values: &[&str]) {
-    attrs.truncate(values.len());
-    while attrs.len() < values.len() {
-        attrs.push(kv(ATTRIBUTE_KEYS[attrs.len()], ""));
-    }
-    for (a, v) in attrs.iter_mut().zip(values) {
-        if let Some(AnyValue {
-            value: Some(any_value::Value::StringValue(s)),
-        }) = &mut a.value
-        {
-            s.clear();
-            s.push_str(v);
-        }
-    }
+/// The attributes of the current point: function, module, outcome, error kind, with a
+/// version that changes with them, so that a scratch point copies them only when they
+/// changed since its last copy.
+#[derive(Default)]
+struct Attributes {
+    values: Vec<KeyValue>,
+    version: u64,
 }
 
-/// Copies attributes into a point, reusing its strings (`clone_from` on a `KeyValue` is a
-/// fresh clone).
-fn copy_attrs(into: &mut Vec<KeyValue>, from: &[KeyValue]) {
-    into.truncate(from.len());
-    let have = into.len();
-    for (to, from) in into.iter_mut().zip(from) {
-        to.key.clone_from(&from.key);
-        match (&mut to.value, &from.value) {
-            (
-                Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(to)),
-                }),
-                Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(from)),
-                }),
-            ) => to.clone_from(from),
-            (to, from) => to.clone_from(from),
+impl Attributes {
+    /// The first `values.len()` of [`ATTRIBUTE_KEYS`] with these values, reusing the
+    /// strings already there.
+    fn set(&mut self, values: &[&str]) {
+        let attrs = &mut self.values;
+        attrs.truncate(values.len());
+        while attrs.len() < values.len() {
+            attrs.push(kv(ATTRIBUTE_KEYS[attrs.len()], ""));
         }
+        for (a, v) in attrs.iter_mut().zip(values) {
+            if let Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) = &mut a.value
+            {
+                s.clear();
+                s.push_str(v);
+            }
+        }
+        self.version += 1;
     }
-    into.extend_from_slice(&from[have..]);
+
+    /// Copies them into a point whose copy is of version `copied`, unless it is the current
+    /// one, reusing the point's strings (`clone_from` on a `KeyValue` is a fresh clone).
+    fn copy_to(&self, into: &mut Vec<KeyValue>, copied: &mut u64) {
+        if *copied == self.version {
+            return;
+        }
+        *copied = self.version;
+        let from = &self.values;
+        into.truncate(from.len());
+        let have = into.len();
+        for (to, from) in into.iter_mut().zip(from) {
+            to.key.clone_from(&from.key);
+            match (&mut to.value, &from.value) {
+                (
+                    Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(to)),
+                    }),
+                    Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(from)),
+                    }),
+                ) => to.clone_from(from),
+                (to, from) => to.clone_from(from),
+            }
+        }
+        into.extend_from_slice(&from[have..]);
+    }
 }
 
 pub(crate) fn kv(key: &str, value: &str) -> KeyValue {

@@ -57,15 +57,8 @@ pub(crate) fn run(
     mut commands: mpsc::Receiver<Command>,
     started: std_mpsc::Sender<Result<(), String>>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = started.send(Err(format!("cannot start the export runtime: {e}")));
-            return;
-        }
+    let Some(runtime) = crate::background::runtime(&started, "export") else {
+        return;
     };
     runtime.block_on(async move {
         let mut transport = match Transport::new(&settings) {

@@ -196,15 +196,8 @@ fn serve(
     mut stop: oneshot::Receiver<()>,
     ready: std_mpsc::Sender<Result<(), String>>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
+    let Some(runtime) = crate::background::runtime(&ready, "Prometheus endpoint") else {
+        return;
     };
     runtime.block_on(async move {
         let listener = match TcpListener::from_std(listener) {

@@ -70,15 +70,8 @@ pub(super) fn run(
     stop: oneshot::Receiver<()>,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
+    let Some(runtime) = crate::background::runtime(&ready, "receiver") else {
+        return;
     };
     runtime.block_on(async move {
         let mut tokio_listeners = Vec::new();

@@ -13,19 +13,12 @@ pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
     5.0, 10.0, 30.0, 60.0,
 ];
 
-/// A histogram counted into explicit upper boundaries in seconds (`le` semantics): one
-/// count per boundary and a last one above them all. A recorder bucket counts under the
-/// first boundary at or above its midpoint, which is how percentiles read it too.
+/// A histogram counted into explicit upper boundaries in seconds (`le` semantics), into
+/// `counts` (which keeps its capacity): one count per boundary and a last one above them
+/// all. A recorder bucket counts under the first boundary at or above its midpoint, which is
+/// how percentiles read it too.
 #[cfg(any(feature = "otlp", feature = "prometheus"))]
-pub(crate) fn explicit_counts(h: &crate::Histogram, bounds: &[f64]) -> Vec<u64> {
-    let mut counts = Vec::new();
-    explicit_counts_into(h, bounds, &mut counts);
-    counts
-}
-
-/// As [`explicit_counts`], into a vector that keeps its capacity.
-#[cfg(any(feature = "otlp", feature = "prometheus"))]
-pub(crate) fn explicit_counts_into(h: &crate::Histogram, bounds: &[f64], counts: &mut Vec<u64>) {
+pub(crate) fn explicit_counts(h: &crate::Histogram, bounds: &[f64], counts: &mut Vec<u64>) {
     counts.clear();
     counts.resize(bounds.len() + 1, 0);
     for (low, high, count) in h.buckets() {

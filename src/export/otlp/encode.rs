@@ -313,7 +313,7 @@ impl Points {
             HistogramFormat::Explicit(bounds) => {
                 let p = &mut self.explicit;
                 self.attrs.copy_to(&mut p.attributes, &mut self.copied[2]);
-                crate::export::explicit_counts_into(h, bounds, &mut p.bucket_counts);
+                crate::export::explicit_counts(h, bounds, &mut p.bucket_counts);
                 p.count = p.bucket_counts.iter().sum();
                 if p.explicit_bounds != *bounds {
                     p.explicit_bounds.clone_from(bounds);
@@ -895,7 +895,8 @@ mod tests {
     #[test]
     fn explicit_buckets_count_by_upper_bound() {
         let h = histogram(&[50_000, 150_000, 1_000_000_000, 90_000_000_000]);
-        let counts = crate::export::explicit_counts(&h, &[0.0001, 0.001, 1.5]);
+        let mut counts = Vec::new();
+        crate::export::explicit_counts(&h, &[0.0001, 0.001, 1.5], &mut counts);
         assert_eq!(counts, [1, 1, 1, 1]);
     }
 }

@@ -214,8 +214,9 @@ impl Writer<'_> {
             .map(number)
             .collect();
         let with_exemplars = name == "function_calls_duration_seconds";
+        let mut counts = Vec::new();
         for (pairs, h) in points {
-            let counts = crate::export::explicit_counts(h, self.bounds);
+            crate::export::explicit_counts(h, self.bounds, &mut counts);
             // The latest sampled call of this function and outcome, on the bucket it is in.
             let exemplar = (self.format == Format::OpenMetrics && with_exemplars)
                 .then(|| {

@@ -150,14 +150,19 @@ fn plain_functions_panicking_on_24_threads_at_once() {
     assert_eq!(outcomes("crash_nested"), (0, 0, 0, nested, 0));
 }
 
-#[test]
-fn async_functions_panicking_on_8_workers_at_once() {
-    quiet_planned_panics();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A multi-threaded runtime with 8 workers, on this 2-core machine: the panics overlap.
+fn eight_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(8)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn async_functions_panicking_on_8_workers_at_once() {
+    quiet_planned_panics();
+    let runtime = eight_workers();
     runtime.block_on(async {
         // Caught inside the task, 16 tasks at once.
         const TASKS: u64 = 16;
@@ -215,11 +220,7 @@ fn async_functions_panicking_on_8_workers_at_once() {
 #[test]
 fn calls_in_flight_together_panic_together_and_in_flight_returns_to_zero() {
     quiet_planned_panics();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(8)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = eight_workers();
     const CALLS: u64 = 64;
     const ROUNDS: u64 = 20;
     let (mut ok, mut panicked) = (0, 0);

@@ -18,7 +18,7 @@ mod soak;
 
 use std::time::Duration;
 
-use collector::{Collector, Point, calls_at, find};
+use collector::{Collector, find};
 use taskscope::Protocol;
 
 /// Resident memory may grow by this much from the end of warm-up (1.5 s: the scrapers have
@@ -85,20 +85,10 @@ fn soak_loses_no_call_anywhere_and_scrapes_stay_consistent() {
     assert_eq!(report.receiver_rejected, Some((0, 0)));
 
     // And the collector's final cumulative totals (the exporter's last export, on drop).
-    let matches = |points: &[Point]| {
-        report
-            .rows
-            .iter()
-            .all(|r| calls_at(points, r.function, r.outcome) == r.issued)
-    };
-    let (_, points) = c.wait_for_export("soak_fetch", matches);
-    for r in &report.rows {
-        assert_eq!(
-            calls_at(&points, r.function, r.outcome),
-            r.issued,
-            "collector: {r:?}"
-        );
-    }
+    let issued: Vec<_> = (report.rows.iter())
+        .map(|r| (r.function, r.outcome, r.issued))
+        .collect();
+    let points = c.wait_for_calls("soak_fetch", &issued);
     for f in soak::FUNCTIONS {
         let gauge = find(&points, "function.calls.concurrent", &[("function", f)]);
         assert_eq!(gauge.len(), 1, "{f}");

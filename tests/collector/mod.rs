@@ -398,3 +398,21 @@ pub fn calls_at(points: &[Point], function: &str, outcome: &str) -> u64 {
         .map(|p| p.value.expect("a counter has a value") as u64)
         .sum()
 }
+
+impl Collector {
+    /// Waits for the export whose `function.calls` equal every expected
+    /// `(function, outcome, calls)` (outcomes as [`calls_at`] reads them), asserts each, and
+    /// returns that export's points. `probe` is a function every export holds.
+    pub fn wait_for_calls(&self, probe: &str, expected: &[(&str, &str, u64)]) -> Vec<Point> {
+        let matches = |points: &[Point]| {
+            expected
+                .iter()
+                .all(|&(f, o, calls)| calls_at(points, f, o) == calls)
+        };
+        let (_, points) = self.wait_for_export(probe, matches);
+        for &(f, o, calls) in expected {
+            assert_eq!(calls_at(&points, f, o), calls, "collector: {f} {o}");
+        }
+        points
+    }
+}

@@ -881,6 +881,9 @@ async fn random_and_mutated_protobuf_get_the_documented_answers() {
         .with_http_addr(([127, 0, 0, 1], 0).into())
         .with_max_request_bytes(LIMIT)
         .with_max_series(MAX_SERIES)
+        // The check connection below waits idle while the cases run (about 30 s on 2 cores):
+        // it must outlive them for "the same connection, after all that".
+        .with_idle_timeout(std::time::Duration::from_secs(600))
         .start()
         .expect("the receiver starts");
     let (http_addr, grpc_addr) = (receiver.http_addr().unwrap(), receiver.grpc_addr().unwrap());

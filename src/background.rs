@@ -1,23 +1,66 @@
-//! The runtime of a background thread (the OTLP exporter, the Prometheus endpoint, the
-//! receiver): each runs its own current-thread tokio runtime, so the application's runtime,
-//! if it has one, never runs taskscope's work.
+//! taskscope's background threads (the OTLP exporter, the Prometheus endpoint, the receiver,
+//! the embedded dashboard, the console's server and client): each runs under a `tracing`
+//! dispatcher of its own that records nothing, so none of taskscope's own work (hyper's,
+//! h2's and tonic's spans, the tasks its runtimes spawn) ever reaches the application's
+//! subscriber, the taskscope layer or tokio-console; and each runs its own current-thread
+//! tokio runtime, so the application's runtime, if it has one, never runs taskscope's work.
 
-use std::sync::mpsc::Sender;
+use std::io;
+use std::thread::JoinHandle;
 
-/// A current-thread runtime with I/O and timers. If it cannot start, says so on `ready`,
-/// where the thread's starter waits, and gives `None`.
+use tracing_core::Dispatch;
+use tracing_core::subscriber::NoSubscriber;
+
+/// Spawns a named background thread that runs `f` under the quiet dispatcher.
+pub(crate) fn spawn<F, T>(name: &str, f: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _quiet = quiet_thread();
+            f()
+        })
+}
+
+/// Makes a dispatcher that records nothing this thread's default until the guard drops.
+fn quiet_thread() -> tracing_core::dispatcher::DefaultGuard {
+    tracing_core::dispatcher::set_default(&Dispatch::new(NoSubscriber::default()))
+}
+
+/// A current-thread runtime with I/O and timers whose blocking-pool threads (hyper's DNS
+/// look-ups run there) are quiet too. If it cannot start, says so on `ready`, where the
+/// thread's starter waits, and gives `None`.
+#[cfg(any(feature = "otlp", feature = "prometheus", feature = "receiver"))]
 pub(crate) fn runtime(
-    ready: &Sender<Result<(), String>>,
+    ready: &std::sync::mpsc::Sender<Result<(), String>>,
     what: &str,
 ) -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    match runtime_builder().build() {
         Ok(rt) => Some(rt),
         Err(e) => {
             let _ = ready.send(Err(format!("cannot start the {what} runtime: {e}")));
             None
         }
     }
+}
+
+/// The builder of every background runtime: current-thread, I/O and timers, quiet
+/// blocking threads.
+#[cfg(any(
+    feature = "otlp",
+    feature = "prometheus",
+    feature = "receiver",
+    feature = "tasks",
+    all(feature = "console", tokio_unstable)
+))]
+pub(crate) fn runtime_builder() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all().on_thread_start(|| {
+        // A blocking-pool thread lives until the runtime ends; its guard with it.
+        std::mem::forget(quiet_thread());
+    });
+    builder
 }

@@ -64,7 +64,12 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-#[cfg(any(feature = "otlp", feature = "prometheus", feature = "receiver"))]
+#[cfg(any(
+    feature = "otlp",
+    feature = "prometheus",
+    feature = "tui",
+    all(feature = "console", tokio_unstable)
+))]
 mod background;
 mod clock;
 mod config;

@@ -563,9 +563,8 @@ mod console {
                     ConsoleStatus::Serving(addr) => addr.to_string(),
                     _ => String::new(),
                 };
-                let started = std::thread::Builder::new()
-                    .name("taskscope-console".into())
-                    .spawn(move || serve(server, &addr));
+                let started =
+                    crate::background::spawn("taskscope-console", move || serve(server, &addr));
                 if let Err(e) = started {
                     eprintln!("taskscope: tokio-console is off: its thread did not start: {e}");
                 }
@@ -574,18 +573,12 @@ mod console {
         }
     }
 
-    /// Runs the console's server. Its own runtime's tasks are not reported to the global
-    /// subscriber (the console would show itself), and a failure is a warning, never a
-    /// panic.
+    /// Runs the console's server on a quiet background thread: its own runtime's tasks are
+    /// not reported to the global subscriber (the console would show itself), and a failure
+    /// is a warning, never a panic.
     #[cfg(tokio_unstable)]
     fn serve(server: console_subscriber::Server, addr: &str) {
-        let quiet = tracing_core::Dispatch::new(tracing_core::subscriber::NoSubscriber::default());
-        let _quiet = tracing_core::dispatcher::set_default(&quiet);
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-        {
+        let runtime = match crate::background::runtime_builder().build() {
             Ok(runtime) => runtime,
             Err(e) => {
                 eprintln!("taskscope: tokio-console is off: its runtime did not start: {e}");

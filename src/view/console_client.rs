@@ -74,22 +74,17 @@ impl ConsoleClient {
         let (stop, stopped) = oneshot::channel();
         let shared = table.clone();
         let url = url.to_string();
-        let thread = std::thread::Builder::new()
-            .name("taskscope-console-client".into())
-            .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    tokio::select! {
-                        _ = watch(url, shared) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })?;
+        let thread = crate::background::spawn("taskscope-console-client", move || {
+            let Ok(rt) = crate::background::runtime_builder().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                tokio::select! {
+                    _ = watch(url, shared) => {}
+                    _ = stopped => {}
+                }
+            });
+        })?;
         Ok(ConsoleClient {
             table,
             stop: Some(stop),

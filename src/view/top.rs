@@ -118,10 +118,10 @@ impl TopBuilder {
         }
         let (model, mut source, options) = self.parts();
         let stop = options.stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("taskscope-top".into())
-            .spawn(move || run_terminal(model, || source.frame(), &options).map(|(e, _)| e))
-            .map_err(TopError::Terminal)?;
+        let thread = crate::background::spawn("taskscope-top", move || {
+            run_terminal(model, || source.frame(), &options).map(|(e, _)| e)
+        })
+        .map_err(TopError::Terminal)?;
         Ok(TopHandle {
             stop,
             thread: Some(thread),

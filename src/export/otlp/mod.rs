@@ -224,10 +224,10 @@ impl OtlpBuilder {
             });
         }
         let (started_tx, started_rx) = std_mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("taskscope-otlp".into())
-            .spawn(move || worker::run(settings, receiver, started_tx))
-            .map_err(|e| OtlpError::Start(e.to_string()))?;
+        let thread = crate::background::spawn("taskscope-otlp", move || {
+            worker::run(settings, receiver, started_tx)
+        })
+        .map_err(|e| OtlpError::Start(e.to_string()))?;
         match started_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(OtlpError::Start(e)),

@@ -135,10 +135,10 @@ impl PrometheusBuilder {
             path: self.path,
             buckets: self.buckets,
         });
-        let thread = std::thread::Builder::new()
-            .name("taskscope-prometheus".into())
-            .spawn(move || serve(std_listener, config, stop_rx, ready_tx))
-            .map_err(|e| PrometheusError::Start(e.to_string()))?;
+        let thread = crate::background::spawn("taskscope-prometheus", move || {
+            serve(std_listener, config, stop_rx, ready_tx)
+        })
+        .map_err(|e| PrometheusError::Start(e.to_string()))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(PrometheusEndpoint {
                 local,

@@ -321,10 +321,10 @@ impl ReceiverBuilder {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = {
             let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("taskscope-receiver".into())
-                .spawn(move || server::run(listeners, shared, stop_rx, ready_tx))
-                .map_err(|e| ReceiveError::Start(e.to_string()))?
+            crate::background::spawn("taskscope-receiver", move || {
+                server::run(listeners, shared, stop_rx, ready_tx)
+            })
+            .map_err(|e| ReceiveError::Start(e.to_string()))?
         };
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Receiver {

@@ -107,6 +107,8 @@ pub use record::snapshot::{
     ErrorKindCount, FunctionSnapshot, Interval, OVERFLOW_KIND, OutcomeStats, Sampler, Snapshot,
     memory_usage, snapshot,
 };
+#[cfg(feature = "console")]
+pub use subscriber::DEFAULT_CONSOLE_RETENTION;
 #[cfg(feature = "layer")]
 pub use subscriber::{ConsoleStatus, SubscriberBuilder, SubscriberError, Telemetry, subscriber};
 #[cfg(feature = "console")]

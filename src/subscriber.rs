@@ -3,6 +3,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+#[cfg(feature = "console")]
+use std::path::PathBuf;
+#[cfg(feature = "console")]
+use std::time::Duration;
 
 use tracing_core::subscriber::Interest;
 use tracing_core::{Dispatch, Metadata};
@@ -21,6 +25,30 @@ type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 /// The variable tokio-console and console-subscriber read for the console's address.
 #[cfg(feature = "console")]
 const CONSOLE_BIND_VAR: &str = "TOKIO_CONSOLE_BIND";
+/// console-subscriber's variable for how long finished tasks are kept.
+#[cfg(feature = "console")]
+const CONSOLE_RETENTION_VAR: &str = "TOKIO_CONSOLE_RETENTION";
+/// console-subscriber's variable for the time between two updates to a client.
+#[cfg(feature = "console")]
+const CONSOLE_PUBLISH_INTERVAL_VAR: &str = "TOKIO_CONSOLE_PUBLISH_INTERVAL";
+/// console-subscriber's variable for a file that records every event.
+#[cfg(feature = "console")]
+const CONSOLE_RECORD_PATH_VAR: &str = "TOKIO_CONSOLE_RECORD_PATH";
+/// console-subscriber's variable for the capacity of its event channel.
+#[cfg(feature = "console")]
+const CONSOLE_BUFFER_CAPACITY_VAR: &str = "TOKIO_CONSOLE_BUFFER_CAPACITY";
+
+/// How long the console keeps a finished task when neither the builder nor
+/// `TOKIO_CONSOLE_RETENTION` says. console-subscriber's own default is an hour, and it holds
+/// about 57 KB per task (its poll and scheduled-time histograms) until the retention has
+/// passed, so its memory grows with every task for an hour: 350 MB after 6000 requests in
+/// `examples/console_cost.rs`. With 2 s it levels off at about the tasks finished per
+/// second times (retention + 1 s) times 57 KB (260 MB at 1650 tasks a second, 17 MB at
+/// 100). A connected client still receives every task (the console keeps a task until it
+/// was sent), and tokio-console shows a finished task for 6 s on its own; only a client
+/// that connects later sees fewer of the tasks finished before it came.
+#[cfg(feature = "console")]
+pub const DEFAULT_CONSOLE_RETENTION: Duration = Duration::from_secs(2);
 
 /// The console's address when neither the builder nor `TOKIO_CONSOLE_BIND` gives one
 /// (console-subscriber's and tokio-console's default).
@@ -87,14 +115,117 @@ pub fn subscriber() -> SubscriberBuilder {
     }
 }
 
-/// Where the console listens, as asked for.
+/// The console's settings as the builder was given them; what is not given comes from
+/// console-subscriber's standard variables, read by `try_init`, else the defaults.
 #[cfg(feature = "console")]
-#[derive(Clone, Copy, Debug)]
-enum ConsoleAddr {
-    /// `TOKIO_CONSOLE_BIND`, else the default; read by `try_init`.
-    FromEnv,
-    /// Given to the builder.
-    Given(SocketAddr),
+#[derive(Clone, Debug, Default)]
+struct ConsoleSettings {
+    addr: Option<SocketAddr>,
+    retention: Option<Duration>,
+    publish_interval: Option<Duration>,
+    record_path: Option<PathBuf>,
+    buffer_capacity: Option<usize>,
+}
+
+/// The console's settings, resolved.
+#[cfg(feature = "console")]
+#[derive(Clone, Debug, PartialEq)]
+struct ConsoleConfig {
+    addr: SocketAddr,
+    retention: Duration,
+    publish_interval: Duration,
+    record_path: Option<PathBuf>,
+    buffer_capacity: usize,
+}
+
+#[cfg(feature = "console")]
+impl ConsoleSettings {
+    /// Each setting from the builder, else its variable (through `var`), else its default.
+    fn resolve(
+        &self,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ConsoleConfig, SubscriberError> {
+        let addr = match self.addr {
+            Some(addr) => addr,
+            None => console_addr(var(CONSOLE_BIND_VAR).as_deref())?,
+        };
+        let retention = match self.retention {
+            Some(d) => d,
+            None => console_duration(CONSOLE_RETENTION_VAR, var, false)?
+                .unwrap_or(DEFAULT_CONSOLE_RETENTION),
+        };
+        let publish_interval = match self.publish_interval {
+            Some(d) => d,
+            None => console_duration(CONSOLE_PUBLISH_INTERVAL_VAR, var, true)?
+                .unwrap_or(console_subscriber::ConsoleLayer::DEFAULT_PUBLISH_INTERVAL),
+        };
+        if publish_interval.is_zero() {
+            return Err(SubscriberError::ConsoleSetting {
+                setting: "with_console_publish_interval",
+                value: "0s".into(),
+                reason: "the console would publish without pause: use 1s, its default".into(),
+            });
+        }
+        let record_path = self.record_path.clone().or_else(|| {
+            var(CONSOLE_RECORD_PATH_VAR)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        });
+        let buffer_capacity = match (self.buffer_capacity, var(CONSOLE_BUFFER_CAPACITY_VAR)) {
+            (Some(n), _) => n,
+            (None, Some(text)) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| SubscriberError::ConsoleSetting {
+                    setting: CONSOLE_BUFFER_CAPACITY_VAR,
+                    value: text.clone(),
+                    reason: "expected a number of events above zero, such as 102400".into(),
+                })?,
+            (None, None) => console_subscriber::ConsoleLayer::DEFAULT_EVENT_BUFFER_CAPACITY,
+        };
+        if buffer_capacity == 0 {
+            return Err(SubscriberError::ConsoleSetting {
+                setting: "with_console_buffer_capacity",
+                value: "0".into(),
+                reason: "the console needs room for at least one event".into(),
+            });
+        }
+        Ok(ConsoleConfig {
+            addr,
+            retention,
+            publish_interval,
+            record_path,
+            buffer_capacity,
+        })
+    }
+}
+
+/// A duration variable of console-subscriber, in its format (`30s`, `500ms`, `1h 30m`).
+#[cfg(feature = "console")]
+fn console_duration(
+    name: &'static str,
+    var: &dyn Fn(&str) -> Option<String>,
+    above_zero: bool,
+) -> Result<Option<Duration>, SubscriberError> {
+    let Some(text) = var(name) else {
+        return Ok(None);
+    };
+    let bad = |reason: String| SubscriberError::ConsoleSetting {
+        setting: name,
+        value: text.clone(),
+        reason,
+    };
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        bad(format!(
+            "expected a duration such as 10s, 500ms or 1h ({e})"
+        ))
+    })?;
+    if above_zero && d.is_zero() {
+        return Err(bad("it must be above zero".into()));
+    }
+    Ok(Some(d))
 }
 
 /// Settings of the process's subscriber; see [`subscriber()`].
@@ -105,7 +236,7 @@ pub struct SubscriberBuilder {
     fmt: Option<String>,
     layers: Vec<BoxedLayer>,
     #[cfg(feature = "console")]
-    console: Option<ConsoleAddr>,
+    console: Option<ConsoleSettings>,
     #[cfg(feature = "otlp")]
     otlp: Option<OtlpBuilder>,
 }
@@ -191,9 +322,19 @@ impl SubscriberBuilder {
     /// }
     /// # }
     /// ```
+    ///
+    /// console-subscriber's other standard variables are read too, and each `with_console_*`
+    /// method wins over its variable: `TOKIO_CONSOLE_RETENTION`
+    /// ([`with_console_retention`](Self::with_console_retention), default
+    /// [`DEFAULT_CONSOLE_RETENTION`]), `TOKIO_CONSOLE_PUBLISH_INTERVAL`
+    /// ([`with_console_publish_interval`](Self::with_console_publish_interval), default 1 s),
+    /// `TOKIO_CONSOLE_RECORD_PATH` ([`with_console_recording`](Self::with_console_recording))
+    /// and `TOKIO_CONSOLE_BUFFER_CAPACITY`
+    /// ([`with_console_buffer_capacity`](Self::with_console_buffer_capacity)). A value that
+    /// does not parse is an error of `try_init` naming the variable, never a panic.
     #[cfg(feature = "console")]
     pub fn with_console(mut self) -> Self {
-        self.console = Some(ConsoleAddr::FromEnv);
+        self.console.get_or_insert_with(ConsoleSettings::default);
         self
     }
 
@@ -201,7 +342,61 @@ impl SubscriberBuilder {
     /// a free port is chosen, and [`Telemetry::console`] tells which.
     #[cfg(feature = "console")]
     pub fn with_console_addr(mut self, addr: SocketAddr) -> Self {
-        self.console = Some(ConsoleAddr::Given(addr));
+        self.console
+            .get_or_insert_with(ConsoleSettings::default)
+            .addr = Some(addr);
+        self
+    }
+
+    /// Serves tokio-console and keeps each finished task this long (whatever
+    /// `TOKIO_CONSOLE_RETENTION` says; default [`DEFAULT_CONSOLE_RETENTION`]). The console
+    /// holds about 57 KB per task, so its memory is about the tasks finished per second
+    /// times (this duration + 1 s) times 57 KB. A connected client receives every task
+    /// whatever the retention; a longer one only lets a client that connects later see more
+    /// of the past.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = taskscope::subscriber().with_console_retention(Duration::from_secs(30));
+    /// # drop(builder);
+    /// ```
+    #[cfg(feature = "console")]
+    pub fn with_console_retention(mut self, retention: Duration) -> Self {
+        self.console
+            .get_or_insert_with(ConsoleSettings::default)
+            .retention = Some(retention);
+        self
+    }
+
+    /// Serves tokio-console and sends clients an update this often (whatever
+    /// `TOKIO_CONSOLE_PUBLISH_INTERVAL` says; default 1 s). Must be above zero.
+    #[cfg(feature = "console")]
+    pub fn with_console_publish_interval(mut self, interval: Duration) -> Self {
+        self.console
+            .get_or_insert_with(ConsoleSettings::default)
+            .publish_interval = Some(interval);
+        self
+    }
+
+    /// Serves tokio-console and records every event it sees to this file, as
+    /// `TOKIO_CONSOLE_RECORD_PATH` does. The file grows without bound: for debugging only.
+    #[cfg(feature = "console")]
+    pub fn with_console_recording(mut self, path: impl Into<PathBuf>) -> Self {
+        self.console
+            .get_or_insert_with(ConsoleSettings::default)
+            .record_path = Some(path.into());
+        self
+    }
+
+    /// Serves tokio-console with room for this many events between the application's
+    /// threads and the console's (whatever `TOKIO_CONSOLE_BUFFER_CAPACITY` says; default
+    /// 102,400). Events beyond it are dropped by the console, never waited for.
+    #[cfg(feature = "console")]
+    pub fn with_console_buffer_capacity(mut self, events: usize) -> Self {
+        self.console
+            .get_or_insert_with(ConsoleSettings::default)
+            .buffer_capacity = Some(events);
         self
     }
 
@@ -219,15 +414,11 @@ impl SubscriberBuilder {
     /// on stderr and by [`Telemetry::console`].
     pub fn try_init(self) -> Result<Telemetry, SubscriberError> {
         #[cfg(feature = "console")]
-        let console_addr = match self.console {
+        let console_config = match &self.console {
             None => None,
-            Some(ConsoleAddr::Given(addr)) => Some(addr),
-            Some(ConsoleAddr::FromEnv) => {
-                let var = std::env::var_os(CONSOLE_BIND_VAR);
-                Some(console_addr(
-                    var.as_ref().map(|v| v.to_string_lossy()).as_deref(),
-                )?)
-            }
+            Some(settings) => Some(settings.resolve(&|name| {
+                std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+            })?),
         };
         let layer_filter = match &self.layer_targets {
             Some(directives) => parse_targets("taskscope", directives)?,
@@ -256,7 +447,7 @@ impl SubscriberBuilder {
 
         #[cfg(feature = "console")]
         #[cfg_attr(not(tokio_unstable), allow(unused_mut))]
-        let mut console = console_addr.map(console::prepare);
+        let mut console = console_config.map(console::prepare);
         #[cfg(all(feature = "console", tokio_unstable))]
         if let Some(layer) = console.as_mut().and_then(|c| c.layer.take()) {
             layers.push(layer);
@@ -351,6 +542,17 @@ pub enum SubscriberError {
         /// The variable's value.
         value: String,
         /// Why it is not an address.
+        reason: String,
+    },
+    /// A console setting, or the standard variable it came from, that cannot work.
+    #[cfg(feature = "console")]
+    #[error("{setting}={value:?} cannot work: {reason}")]
+    ConsoleSetting {
+        /// The variable (`TOKIO_CONSOLE_RETENTION`, ...) or builder method.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it, and what to write instead.
         reason: String,
     },
     /// The OTLP exporter did not start.
@@ -474,9 +676,9 @@ impl<S> Filter<S> for CallsiteFilter {
 /// Serving tokio-console: the checks, the layer and its server.
 #[cfg(feature = "console")]
 mod console {
-    use super::ConsoleStatus;
     #[cfg(tokio_unstable)]
     use super::{BoxedLayer, CallsiteFilter};
+    use super::{ConsoleConfig, ConsoleStatus};
 
     /// The console's part, between deciding and starting.
     pub(super) struct Prepared {
@@ -494,7 +696,7 @@ mod console {
     /// Without `--cfg tokio_unstable` console-subscriber asserts and panics, and tokio would
     /// report no tasks anyway: no console, one warning.
     #[cfg(not(tokio_unstable))]
-    pub(super) fn prepare(_addr: std::net::SocketAddr) -> Prepared {
+    pub(super) fn prepare(_config: ConsoleConfig) -> Prepared {
         Prepared {
             status: ConsoleStatus::NeedsTokioUnstable,
             warning: Some(
@@ -511,9 +713,10 @@ mod console {
     /// Checks that the address is free (console-subscriber's server thread would panic on
     /// a taken one), then builds the console's layer and server.
     #[cfg(tokio_unstable)]
-    pub(super) fn prepare(addr: std::net::SocketAddr) -> Prepared {
+    pub(super) fn prepare(config: ConsoleConfig) -> Prepared {
         use tracing_subscriber::Layer as _;
 
+        let addr = config.addr;
         let addr = match std::net::TcpListener::bind(addr) {
             // Port 0 becomes the free port the system chose.
             Ok(probe) => probe.local_addr().unwrap_or(addr),
@@ -537,9 +740,15 @@ mod console {
             );
         }
         // The probe listener is closed by now, before the server binds the address.
-        let (layer, server) = console_subscriber::ConsoleLayer::builder()
+        let mut builder = console_subscriber::ConsoleLayer::builder()
             .server_addr(addr)
-            .build();
+            .retention(config.retention)
+            .publish_interval(config.publish_interval)
+            .event_buffer_capacity(config.buffer_capacity);
+        if let Some(path) = config.record_path {
+            builder = builder.recording_path(path);
+        }
+        let (layer, server) = builder.build();
         Prepared {
             status: ConsoleStatus::Serving(addr),
             warning: None,
@@ -624,6 +833,103 @@ mod tests {
             assert!(message.contains("TOKIO_CONSOLE_BIND"), "{message}");
             assert!(message.contains(&format!("{bad:?}")), "{message}");
         }
+    }
+
+    #[cfg(feature = "console")]
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[cfg(feature = "console")]
+    #[test]
+    fn console_settings_come_from_the_builder_then_the_standard_variables_then_the_defaults() {
+        let none = ConsoleSettings::default().resolve(&env(&[])).unwrap();
+        assert_eq!(
+            none,
+            ConsoleConfig {
+                addr: DEFAULT_CONSOLE_ADDR,
+                retention: DEFAULT_CONSOLE_RETENTION,
+                publish_interval: Duration::from_secs(1),
+                record_path: None,
+                buffer_capacity: 102_400,
+            }
+        );
+        let vars = [
+            ("TOKIO_CONSOLE_BIND", "127.0.0.1:7100"),
+            ("TOKIO_CONSOLE_RETENTION", "2m 30s"),
+            ("TOKIO_CONSOLE_PUBLISH_INTERVAL", "250ms"),
+            ("TOKIO_CONSOLE_RECORD_PATH", "/tmp/console.rec"),
+            ("TOKIO_CONSOLE_BUFFER_CAPACITY", "4096"),
+        ];
+        let from_env = ConsoleSettings::default().resolve(&env(&vars)).unwrap();
+        assert_eq!(
+            from_env,
+            ConsoleConfig {
+                addr: "127.0.0.1:7100".parse().unwrap(),
+                retention: Duration::from_secs(150),
+                publish_interval: Duration::from_millis(250),
+                record_path: Some("/tmp/console.rec".into()),
+                buffer_capacity: 4096,
+            }
+        );
+        let given = subscriber()
+            .with_console_addr("127.0.0.1:7200".parse().unwrap())
+            .with_console_retention(Duration::from_secs(3))
+            .with_console_publish_interval(Duration::from_millis(500))
+            .with_console_recording("/tmp/given.rec")
+            .with_console_buffer_capacity(64);
+        let resolved = given
+            .console
+            .as_ref()
+            .unwrap()
+            .resolve(&env(&vars))
+            .unwrap();
+        assert_eq!(
+            resolved,
+            ConsoleConfig {
+                addr: "127.0.0.1:7200".parse().unwrap(),
+                retention: Duration::from_secs(3),
+                publish_interval: Duration::from_millis(500),
+                record_path: Some("/tmp/given.rec".into()),
+                buffer_capacity: 64,
+            }
+        );
+    }
+
+    #[cfg(feature = "console")]
+    #[test]
+    fn a_bad_console_variable_is_an_error_naming_it_and_its_value() {
+        for (name, value) in [
+            ("TOKIO_CONSOLE_RETENTION", "forever"),
+            ("TOKIO_CONSOLE_RETENTION", "10"),
+            ("TOKIO_CONSOLE_PUBLISH_INTERVAL", "0s"),
+            ("TOKIO_CONSOLE_PUBLISH_INTERVAL", "-1s"),
+            ("TOKIO_CONSOLE_BUFFER_CAPACITY", "0"),
+            ("TOKIO_CONSOLE_BUFFER_CAPACITY", "lots"),
+        ] {
+            let e = ConsoleSettings::default()
+                .resolve(&env(&[(name, value)]))
+                .unwrap_err();
+            let message = e.to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains(&format!("{value:?}")), "{message}");
+        }
+        let zero = subscriber().with_console_publish_interval(Duration::ZERO);
+        let message = zero
+            .console
+            .unwrap()
+            .resolve(&env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("with_console_publish_interval"),
+            "{message}"
+        );
     }
 
     #[test]

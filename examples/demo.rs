@@ -482,10 +482,12 @@ fn main() {
         );
         stop.store(true, Ordering::Relaxed);
     }
-    // Let the calls in flight finish or time out, then stop everything.
+    // Let the calls in flight finish or time out, then stop everything, and print the
+    // report of the whole run (the dashboard has given the terminal back by now).
     std::thread::sleep(Duration::from_millis(200));
     drop(guards);
     runtime.shutdown_timeout(Duration::from_millis(100));
+    println!("\nThe whole run:\n{}", taskscope::report());
 }
 
 fn fail(message: &str) -> ! {

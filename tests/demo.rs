@@ -23,7 +23,10 @@ fn the_demo_shows_every_outcome_every_error_kind_and_the_blocking_function() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let last = stdout.rsplit("taskscope top |").next().unwrap();
+    let (summaries, report) = stdout
+        .rsplit_once("The whole run:\n")
+        .expect("the demo prints the report when it quits");
+    let last = summaries.rsplit("taskscope top |").next().unwrap();
     let column = |name: &str, index_from_end: usize| -> u64 {
         let r = cli::row(last, name).unwrap_or_else(|| panic!("no {name}:\n{last}"));
         r[r.len() - index_from_end].parse().unwrap()
@@ -57,6 +60,28 @@ fn the_demo_shows_every_outcome_every_error_kind_and_the_blocking_function() {
             .any(|l| l.contains("! render_invoice:") && l.contains("slow polls")),
         "{last}"
     );
+    // The report: a header with slow polls, the error kinds under their functions.
+    let header = report.lines().next().unwrap();
+    assert!(
+        header.starts_with("function") && header.ends_with("slow polls"),
+        "{report}"
+    );
+    let lines: Vec<&str> = report.lines().collect();
+    let fetch_once = lines
+        .iter()
+        .position(|l| l.contains("::fetch_once "))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        lines[fetch_once + 1].trim_start().starts_with("error: "),
+        "{report}"
+    );
+    let slow: u64 = lines
+        .iter()
+        .find(|l| l.contains("::render_invoice "))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(slow > 0, "{report}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ enum FetchError {
 #[taskscope::measure]
 async fn fetch(id: u64, attempt: u32) -> Result<u64, FetchError> {
     tokio::time::sleep(Duration::from_micros(300)).await;
-    if id % 10 == 0 && attempt == 0 {
+    if id.is_multiple_of(10) && attempt == 0 {
         Err(FetchError::Unavailable)
     } else {
         Ok(id * 2)

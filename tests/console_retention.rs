@@ -104,7 +104,6 @@ fn add_names(
     field_names: &mut HashMap<u64, Vec<String>>,
     tasks: &mut HashMap<u64, String>,
 ) {
-    let mut field_names: HashMap<u64, Vec<String>> = HashMap::new();
     for m in update.new_metadata.map(|m| m.metadata).unwrap_or_default() {
         if let (Some(id), Some(md)) = (m.id, m.metadata) {
             field_names.insert(id.id, md.field_names);

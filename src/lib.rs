@@ -99,7 +99,7 @@ pub use export::stats::{ExportStats, last_export_error};
 pub use instrument::call::EARLY_EXIT_KIND;
 pub use instrument::callsite::Source;
 #[cfg(feature = "layer")]
-pub use instrument::layer::{SpanLayer, UNKNOWN_ERROR_KIND, layer};
+pub use instrument::layer::{DEFAULT_NAME_FIELDS, SpanLayer, UNKNOWN_ERROR_KIND, layer};
 pub use instrument::outcome::{ErrorKind, Outcome};
 pub use record::histogram::Histogram;
 pub use record::report::{Report, report};

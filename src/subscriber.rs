@@ -106,6 +106,7 @@ pub fn subscriber() -> SubscriberBuilder {
     SubscriberBuilder {
         recorder: None,
         layer_targets: None,
+        name_fields: None,
         fmt: None,
         layers: Vec::new(),
         #[cfg(feature = "console")]
@@ -233,6 +234,7 @@ fn console_duration(
 pub struct SubscriberBuilder {
     recorder: Option<crate::Builder>,
     layer_targets: Option<String>,
+    name_fields: Option<Vec<String>>,
     fmt: Option<String>,
     layers: Vec<BoxedLayer>,
     #[cfg(feature = "console")]
@@ -246,6 +248,7 @@ impl fmt::Debug for SubscriberBuilder {
         let mut d = f.debug_struct("SubscriberBuilder");
         d.field("recorder", &self.recorder)
             .field("layer_targets", &self.layer_targets)
+            .field("name_fields", &self.name_fields)
             .field("fmt", &self.fmt)
             .field("layers", &self.layers.len());
         #[cfg(feature = "console")]
@@ -278,6 +281,24 @@ impl SubscriberBuilder {
     /// says.
     pub fn with_layer_targets(mut self, directives: &str) -> Self {
         self.layer_targets = Some(directives.to_owned());
+        self
+    }
+
+    /// Names the taskscope layer's spans by the value of the first of these fields their
+    /// callsite declares (default: `otel.name`); see
+    /// [`SpanLayer::with_name_fields`](crate::SpanLayer::with_name_fields).
+    ///
+    /// ```
+    /// let _telemetry = taskscope::subscriber()
+    ///     .with_name_fields(["otel.name", "http.route"])
+    ///     .init();
+    /// ```
+    pub fn with_name_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.name_fields = Some(fields.into_iter().map(Into::into).collect());
         self
     }
 
@@ -434,6 +455,9 @@ impl SubscriberBuilder {
         #[cfg(feature = "otlp")]
         let otlp = self.otlp.map(OtlpBuilder::try_start).transpose()?;
 
+        if let Some(fields) = self.name_fields {
+            crate::instrument::layer::set_name_fields(fields);
+        }
         let mut layers: Vec<BoxedLayer> = Vec::with_capacity(self.layers.len() + 3);
         layers.push(Box::new(
             crate::layer().with_filter(layer_filter.and(CallsiteFilter::others())),

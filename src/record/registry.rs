@@ -26,6 +26,13 @@ pub(crate) fn set_kind_limit(limit: usize) {
     KIND_LIMIT.store(limit, Ordering::Relaxed);
 }
 
+/// The cap on error kinds per function (also the cap on names a span field gives one
+/// callsite group).
+#[cfg(feature = "layer")]
+pub(crate) fn kind_limit() -> usize {
+    KIND_LIMIT.load(Ordering::Relaxed)
+}
+
 /// True once any function has recorded (its state exists).
 pub(crate) fn any_registered() -> bool {
     !lock_registry().is_empty()
@@ -208,6 +215,12 @@ impl FunctionState {
     #[cfg(feature = "otlp")]
     pub(crate) fn kind_name(&self, index: usize) -> &'static str {
         crate::instrument::outcome::short_kind(self.kinds.name(index))
+    }
+
+    #[cfg(feature = "layer")]
+    /// The error kind at an index, as it was given (not shortened).
+    pub(crate) fn kind_at(&self, index: usize) -> &'static str {
+        self.kinds.name(index)
     }
 
     #[cfg(feature = "layer")]

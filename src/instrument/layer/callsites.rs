@@ -6,11 +6,17 @@
 //! functions is capped (names made at run time, through leaked metadata, could otherwise
 //! grow without end); spans beyond the cap are counted under [`OVERFLOW_KIND`].
 //!
+//! A span whose callsite declares a name field (`otel.name` by default, see
+//! [`set_name_fields`]) is named by that field's value when it has one: tower-http's
+//! `request` spans become one function per route. Names per callsite group are capped at
+//! the error-kind limit; spans with names beyond it are counted under the function
+//! [`OVERFLOW_KIND`] of the same module.
+//!
 //! [`OVERFLOW_KIND`]: crate::OVERFLOW_KIND
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use tracing_core::Metadata;
 
@@ -31,12 +37,54 @@ pub(crate) fn set_function_limit(limit: usize) {
     FUNCTION_LIMIT.store(limit, Ordering::Relaxed);
 }
 
+/// The fields whose value names a span when neither the layer nor the subscriber builder
+/// says: tracing-opentelemetry's convention.
+pub const DEFAULT_NAME_FIELDS: [&str; 1] = ["otel.name"];
+
+/// The fields whose value names a span, the first one a callsite declares wins; `None`
+/// until set, for [`DEFAULT_NAME_FIELDS`].
+static NAME_FIELDS: RwLock<Option<Vec<&'static str>>> = RwLock::new(None);
+
+/// Sets the fields whose value names a span, process-wide. Callsites the layer has already
+/// seen keep the fields they were given.
+pub(crate) fn set_name_fields(fields: Vec<String>) {
+    let leaked = fields
+        .into_iter()
+        .map(|f| &*Box::leak(f.into_boxed_str()))
+        .collect();
+    *NAME_FIELDS.write().unwrap_or_else(|e| e.into_inner()) = Some(leaked);
+}
+
+/// Whether `name` is one of the fields whose value names a span.
+pub(super) fn is_name_field(name: &str) -> bool {
+    let fields = NAME_FIELDS.read().unwrap_or_else(|e| e.into_inner());
+    let wanted: &[&str] = fields.as_deref().unwrap_or(&DEFAULT_NAME_FIELDS);
+    wanted.contains(&name)
+}
+
+/// The name field this callsite declares, if any: the first of the configured fields that
+/// it has.
+fn name_field(meta: &'static Metadata<'static>) -> Option<&'static str> {
+    let fields = NAME_FIELDS.read().unwrap_or_else(|e| e.into_inner());
+    let wanted: &[&str] = fields.as_deref().unwrap_or(&DEFAULT_NAME_FIELDS);
+    wanted.iter().find_map(|w| {
+        meta.fields()
+            .iter()
+            .find(|f| f.name() == *w)
+            .map(|f| f.name())
+    })
+}
+
 /// A function made of spans: one name, target and module.
 pub(crate) struct SpanFunction {
     pub(super) state: &'static FunctionState,
     /// The module path of the spans (for matching a `#[measure]` function), if known.
     module_path: Option<&'static str>,
+    /// The spans' own name (for matching a `#[measure]` function), also when the function
+    /// is named by a field.
     name: &'static str,
+    /// For a function named by a field's value, the function of the spans' own name.
+    base: Option<&'static SpanFunction>,
     /// `epoch << 1 | shadowed` as last worked out, or `u64::MAX` before that.
     shadow: AtomicU64,
     /// The kind index of [`UNKNOWN_ERROR_KIND`], or `usize::MAX` before it is needed.
@@ -71,6 +119,11 @@ impl SpanFunction {
         shadowed
     }
 
+    /// The function of the spans' own name: this one, or the one a field renamed.
+    pub(super) fn base(&'static self) -> &'static SpanFunction {
+        self.base.unwrap_or(self)
+    }
+
     /// The kind index for an error that names no kind.
     pub(super) fn unknown_kind(&self) -> usize {
         let cached = self.unknown_kind.load(Ordering::Relaxed);
@@ -88,8 +141,10 @@ impl SpanFunction {
 pub(super) struct CallsiteInfo {
     /// The function a span records into; `None` for events.
     pub(super) function: Option<&'static SpanFunction>,
-    /// See the flags of [`fields`].
+    /// See the flags of [`fields`]; [`fields::NAME`] when `name_field` is some.
     pub(super) flags: u32,
+    /// The field whose value names the span, when the callsite declares one.
+    pub(super) name_field: Option<&'static str>,
 }
 
 /// Callsites known so far, by the address of their metadata: lock-free lookups.
@@ -138,6 +193,18 @@ pub(super) fn resolve(meta: &'static Metadata<'static>) -> CallsiteInfo {
 struct Functions {
     by_name: HashMap<(&'static str, &'static str, &'static str), &'static SpanFunction>,
     overflow: Option<&'static SpanFunction>,
+    /// Functions named by a field's value, by the address of their base function.
+    names: HashMap<usize, Names>,
+    /// How many functions `names` holds in all.
+    named: usize,
+}
+
+/// The functions a field named, of one base function.
+#[derive(Default)]
+struct Names {
+    by_value: HashMap<Box<str>, &'static SpanFunction>,
+    /// Where names beyond the cap go, once made.
+    overflow: Option<&'static SpanFunction>,
 }
 
 fn functions() -> std::sync::MutexGuard<'static, Functions> {
@@ -147,6 +214,8 @@ fn functions() -> std::sync::MutexGuard<'static, Functions> {
             Mutex::new(Functions {
                 by_name: HashMap::new(),
                 overflow: None,
+                names: HashMap::new(),
+                named: 0,
             })
         })
         .lock()
@@ -168,9 +237,16 @@ fn resolve_slow(meta: &'static Metadata<'static>, key: usize, start: usize) -> C
             }
         }
     }
+    let name_field = meta.is_span().then(|| name_field(meta)).flatten();
     let info = CallsiteInfo {
         function: meta.is_span().then(|| function_for(&mut functions, meta)),
-        flags: fields::flags(meta),
+        flags: fields::flags(meta)
+            | if name_field.is_some() {
+                fields::NAME
+            } else {
+                0
+            },
+        name_field,
     };
     // Publish it if the window has room; otherwise this callsite is resolved here each
     // time (slower, bounded: nothing is kept for it).
@@ -202,20 +278,7 @@ fn function_for(
         return f;
     }
     if functions.by_name.len() >= FUNCTION_LIMIT.load(Ordering::Relaxed) {
-        return functions.overflow.get_or_insert_with(|| {
-            make_function(
-                Meta {
-                    name: crate::OVERFLOW_KIND,
-                    module: crate::OVERFLOW_KIND,
-                    file: "",
-                    line: 0,
-                    target: crate::OVERFLOW_KIND,
-                    source: Source::Span,
-                    span_name: "",
-                },
-                None,
-            )
-        });
+        return overflow(functions);
     }
     let f = make_function(
         Meta {
@@ -228,17 +291,95 @@ fn function_for(
             span_name: "",
         },
         meta.module_path(),
+        None,
     );
     functions.by_name.insert(key, f);
     f
 }
 
-fn make_function(meta: Meta, module_path: Option<&'static str>) -> &'static SpanFunction {
+/// The function of spans beyond the process-wide cap.
+fn overflow(functions: &mut Functions) -> &'static SpanFunction {
+    functions.overflow.get_or_insert_with(|| {
+        make_function(
+            Meta {
+                name: crate::OVERFLOW_KIND,
+                module: crate::OVERFLOW_KIND,
+                file: "",
+                line: 0,
+                target: crate::OVERFLOW_KIND,
+                source: Source::Span,
+                span_name: "",
+            },
+            None,
+            None,
+        )
+    })
+}
+
+/// The function of `base`'s spans that a field names `name`: made on first use, within
+/// `base`'s cap on names (the error-kind limit) and the process-wide cap on functions.
+pub(super) fn named(base: &'static SpanFunction, name: &str) -> &'static SpanFunction {
+    let base = base.base();
+    let mut guard = functions();
+    let functions = &mut *guard;
+    let full = functions.by_name.len() + functions.named >= FUNCTION_LIMIT.load(Ordering::Relaxed);
+    let names = functions
+        .names
+        .entry(base as *const SpanFunction as usize)
+        .or_default();
+    if let Some(f) = names.by_value.get(name) {
+        return f;
+    }
+    let meta = base.state.meta;
+    if full || names.by_value.len() >= registry::kind_limit() {
+        return names.overflow.get_or_insert_with(|| {
+            make_function(
+                Meta {
+                    name: crate::OVERFLOW_KIND,
+                    ..copy_meta(meta)
+                },
+                base.module_path,
+                Some(base),
+            )
+        });
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    let f = make_function(
+        Meta {
+            name: leaked,
+            ..copy_meta(meta)
+        },
+        base.module_path,
+        Some(base),
+    );
+    names.by_value.insert(name.into(), f);
+    functions.named += 1;
+    f
+}
+
+fn copy_meta(meta: &'static Meta) -> Meta {
+    Meta {
+        name: meta.name,
+        module: meta.module,
+        file: meta.file,
+        line: meta.line,
+        target: meta.target,
+        source: meta.source,
+        span_name: meta.span_name,
+    }
+}
+
+fn make_function(
+    meta: Meta,
+    module_path: Option<&'static str>,
+    base: Option<&'static SpanFunction>,
+) -> &'static SpanFunction {
     let meta: &'static Meta = Box::leak(Box::new(meta));
     Box::leak(Box::new(SpanFunction {
         state: registry::register_dynamic(meta),
         module_path,
-        name: meta.name,
+        name: base.map_or(meta.name, |b| b.name),
+        base,
         shadow: AtomicU64::new(u64::MAX),
         unknown_kind: AtomicUsize::new(usize::MAX),
     }))

@@ -18,6 +18,8 @@ pub(super) const KIND: u32 = 2;
 pub(super) const STATUS: u32 = 4;
 /// An event at level ERROR.
 pub(super) const LEVEL_ERROR: u32 = 8;
+/// The span's callsite has a field whose value names it.
+pub(super) const NAME: u32 = 16;
 
 /// The longest error kind kept from a field; longer values are cut (at a char boundary).
 const KIND_MAX: usize = 64;
@@ -103,22 +105,85 @@ impl Visit for Verdict {
     }
 }
 
-/// A short string on the stack: an error kind is read without allocating.
-struct KindBuf {
-    bytes: [u8; KIND_MAX],
+/// The longest span name kept from a field; longer values are cut (at a char boundary).
+const NAME_MAX: usize = 128;
+
+/// The value of the field that names a span, read without allocating.
+pub(super) struct SpanName {
+    /// The field to read; `None` reads any of the configured name fields.
+    field: Option<&'static str>,
+    value: TextBuf<NAME_MAX>,
+    found: bool,
+}
+
+impl SpanName {
+    /// Reads the value of `field`.
+    pub(super) fn of(field: &'static str) -> Self {
+        Self {
+            field: Some(field),
+            value: TextBuf::default(),
+            found: false,
+        }
+    }
+
+    /// Reads the value of whichever configured name field is recorded.
+    pub(super) fn any() -> Self {
+        Self {
+            field: None,
+            value: TextBuf::default(),
+            found: false,
+        }
+    }
+
+    /// The name, if the field was recorded with a value that is not blank.
+    pub(super) fn value(&self) -> Option<&str> {
+        let v = self.value.as_str().trim().trim_matches('"').trim();
+        (self.found && !v.is_empty()).then_some(v)
+    }
+
+    fn wants(&self, field: &Field) -> bool {
+        match self.field {
+            Some(f) => field.name() == f,
+            None => super::callsites::is_name_field(field.name()),
+        }
+    }
+}
+
+impl Visit for SpanName {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.wants(field) {
+            self.value.set(format_args!("{value}"));
+            self.found = true;
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.wants(field) {
+            self.value.set(format_args!("{value:?}"));
+            self.found = true;
+        }
+    }
+}
+
+/// An error kind, on the stack.
+type KindBuf = TextBuf<KIND_MAX>;
+
+/// A short string on the stack: an error kind or a name is read without allocating.
+struct TextBuf<const N: usize> {
+    bytes: [u8; N],
     len: usize,
 }
 
-impl Default for KindBuf {
+impl<const N: usize> Default for TextBuf<N> {
     fn default() -> Self {
         Self {
-            bytes: [0; KIND_MAX],
+            bytes: [0; N],
             len: 0,
         }
     }
 }
 
-impl KindBuf {
+impl<const N: usize> TextBuf<N> {
     fn set(&mut self, args: fmt::Arguments<'_>) {
         self.len = 0;
         let _ = self.write_fmt(args);
@@ -130,11 +195,11 @@ impl KindBuf {
     }
 }
 
-impl Write for KindBuf {
+impl<const N: usize> Write for TextBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for c in s.chars() {
             let n = c.len_utf8();
-            if self.len + n > KIND_MAX {
+            if self.len + n > N {
                 return Err(fmt::Error);
             }
             c.encode_utf8(&mut self.bytes[self.len..]);

@@ -14,13 +14,17 @@ use tracing_subscriber::registry::LookupSpan;
 
 use self::callsites::SpanFunction;
 use self::entered::Exit;
-use self::fields::Verdict;
+use self::fields::{SpanName, Verdict};
 use self::open_spans::{Closed, OpenSpans, Timing};
 use crate::clock;
 use crate::instrument::outcome::Outcome;
 use crate::record::registry::CallRecord;
 
-pub use self::callsites::UNKNOWN_ERROR_KIND;
+pub(crate) use self::callsites::set_name_fields;
+pub use self::callsites::{DEFAULT_NAME_FIELDS, UNKNOWN_ERROR_KIND};
+
+/// The fields that give a span's outcome.
+const ERROR_FIELDS: u32 = fields::ERROR | fields::KIND | fields::STATUS;
 
 /// The default number of spans the layer times without touching the subscriber's registry.
 const DEFAULT_OPEN_SPANS: usize = 4096;
@@ -123,6 +127,43 @@ impl SpanLayer {
         self
     }
 
+    /// Names spans by the value of the first of these fields their callsite declares, when
+    /// the span has a value for it (given at creation or recorded later): the spans of one
+    /// callsite become one function per value. The default is [`DEFAULT_NAME_FIELDS`]
+    /// (`otel.name`, as tracing-opentelemetry names spans); give the list to replace it
+    /// (include `"otel.name"` to keep it), or an empty list for span names only. Names per
+    /// callsite are capped like error kinds (the recorder's error-kind limit, default 32):
+    /// spans with names beyond the cap are counted under the function
+    /// [`OVERFLOW_KIND`](crate::OVERFLOW_KIND) of the same module. The setting is
+    /// process-wide, like [`with_function_limit`](Self::with_function_limit); set it before
+    /// spans are created.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// // tower-http's `TraceLayer` names every span `request`; with the route in a field,
+    /// // each route is its own function.
+    /// let layer = taskscope::layer().with_name_fields(["otel.name", "http.route"]);
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for route in ["/users/{id}", "/orders", "/users/{id}"] {
+    ///         let _span = tracing::info_span!("request", http.route = route).entered();
+    ///     }
+    /// });
+    /// let snap = taskscope::snapshot();
+    /// assert_eq!(snap.function("/users/{id}").unwrap().ok.count, 2);
+    /// assert_eq!(snap.function("/orders").unwrap().ok.count, 1);
+    /// assert!(snap.function("request").is_none());
+    /// ```
+    pub fn with_name_fields<I, S>(self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        callsites::set_name_fields(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Heap bytes the layer holds (its table of open spans).
     pub fn heap_bytes(&self) -> usize {
         self.spans.heap_bytes()
@@ -172,6 +213,20 @@ impl SpanLayer {
         }
     }
 
+    /// Moves an open span from one function to another: its start, and its error kind if it
+    /// already has one (an index into the first function's kinds).
+    #[cold]
+    fn rename(timing: &Timing, from: &'static SpanFunction, to: &'static SpanFunction) {
+        from.state.record_unstart();
+        to.state.record_start();
+        let code = timing.error_code();
+        if code != 0 {
+            let kind = from.state.kind_at(code as usize - 1);
+            timing.set_error_kind(to.state.kind_index(kind));
+        }
+        timing.set_function(to);
+    }
+
     fn record(closed: Closed, end: u64) {
         let function = closed.function;
         if function.is_shadowed() {
@@ -209,11 +264,18 @@ where
             return;
         }
         let info = callsites::resolve(attrs.metadata());
-        let Some(function) = info.function else {
+        let Some(mut function) = info.function else {
             return;
         };
+        if let Some(field) = info.name_field {
+            let mut name = SpanName::of(field);
+            attrs.record(&mut name);
+            if let Some(value) = name.value() {
+                function = callsites::named(function, value);
+            }
+        }
         let now = clock::now();
-        let timing_flags = info.flags & (fields::ERROR | fields::KIND | fields::STATUS);
+        let timing_flags = info.flags & (ERROR_FIELDS | fields::NAME);
         let thread = entered::thread();
         match self.spans.insert(id.into_u64()) {
             Some(timing) => timing.open(function, now, thread, timing_flags),
@@ -225,7 +287,7 @@ where
             }
         }
         function.state.record_start();
-        if timing_flags != 0 {
+        if timing_flags & ERROR_FIELDS != 0 {
             let mut verdict = Verdict::default();
             attrs.record(&mut verdict);
             self.with_timing(id, &ctx, |t| Self::apply(t, function, &verdict, false));
@@ -235,15 +297,29 @@ where
     #[inline]
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         self.with_timing(id, &ctx, |timing| {
-            if timing.flags() & (fields::ERROR | fields::KIND | fields::STATUS) == 0 {
+            let flags = timing.flags();
+            if flags & (ERROR_FIELDS | fields::NAME) == 0 {
                 return;
             }
-            let Some(function) = timing.function() else {
+            let Some(mut function) = timing.function() else {
                 return;
             };
-            let mut verdict = Verdict::default();
-            values.record(&mut verdict);
-            Self::apply(timing, function, &verdict, false);
+            if flags & fields::NAME != 0 {
+                let mut name = SpanName::any();
+                values.record(&mut name);
+                if let Some(value) = name.value() {
+                    let renamed = callsites::named(function, value);
+                    if !std::ptr::eq(renamed, function) {
+                        Self::rename(timing, function, renamed);
+                        function = renamed;
+                    }
+                }
+            }
+            if flags & ERROR_FIELDS != 0 {
+                let mut verdict = Verdict::default();
+                values.record(&mut verdict);
+                Self::apply(timing, function, &verdict, false);
+            }
         });
     }
 

@@ -92,6 +92,19 @@ impl Timing {
         (!ptr.is_null()).then(|| unsafe { &*ptr })
     }
 
+    /// Moves the span to another function (a field renamed it).
+    pub(super) fn set_function(&self, function: &'static SpanFunction) {
+        self.function.store(
+            function as *const SpanFunction as *mut SpanFunction,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// 0 while the span is fine, else its error kind's index + 1.
+    pub(super) fn error_code(&self) -> u32 {
+        self.state.load(Ordering::Relaxed) & ERROR_MASK
+    }
+
     /// Which error fields the span's callsite declares.
     #[inline(always)]
     pub(super) fn flags(&self) -> u32 {

@@ -152,3 +152,75 @@ fn sigterm_ends_a_plain_run_with_its_last_summary() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("taskscope top |"));
     let _ = top.wait();
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // `taskscope top | head -1`: the reader takes one line and goes away.
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let mut top = Command::new(cli::binary())
+        .args(["top", "--no-tui", "--grpc", &grpc.to_string()])
+        .args(["--http", &http.to_string(), "--interval", "200ms"])
+        .args(["--duration", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = top.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let started = std::time::Instant::now();
+    let out = top.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "it noticed");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "nothing to say");
+}
+
+#[test]
+fn listeners_take_a_bare_port_or_a_host_name() {
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let top = Command::new(cli::binary())
+        .args(["top", "--no-tui", "--grpc", &grpc.to_string()])
+        .args(["--http", &format!("localhost:{http}")])
+        .args(["--interval", "1h", "--duration", "4s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for port in [grpc, http] {
+        cli::wait_for(Duration::from_secs(20), "the listener on 127.0.0.1", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+    }
+    let out = top.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("grpc 127.0.0.1:{grpc}")),
+        "{stdout}"
+    );
+    let bad = Command::new(cli::binary())
+        .args(["top", "--grpc", "localhost:port"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("localhost:4317"));
+}
+
+#[test]
+fn a_users_error_is_one_message_never_a_backtrace() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(cli::binary())
+        .args(["top", "--no-tui", "--grpc", &port.to_string()])
+        .args(["--http", &cli::free_port().to_string()])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("taskscope: "), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}

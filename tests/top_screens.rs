@@ -51,6 +51,41 @@ fn filter_prompt_and_paused() {
     both_sizes("filter_applied", &m);
 }
 
+/// A foreign sender: busy shows `-` (it sent none, which is not 0 %), errors without a kind
+/// are listed as `(no kind)`, and long names lose their middle, not the end that tells
+/// them apart.
+#[test]
+fn foreign_sender() {
+    let mut m = Model::new(top::settings());
+    for t in 1..=10 {
+        m.update(Msg::Frame(top::foreign_frame(t)));
+    }
+    both_sizes("foreign_list", &m);
+    let list = top::render(&m, 80, 24);
+    assert!(list.contains("charge_…ard_with_retries"), "{list}");
+    assert!(list.contains("refund_…ard_with_retries"), "{list}");
+    m.update(key(KeyCode::Enter));
+    both_sizes("foreign_detail", &m);
+    let detail = top::render(&m, 160, 48);
+    assert!(detail.contains("busy  -"), "{detail}");
+    assert!(detail.contains("(no kind)"), "{detail}");
+    assert!(!detail.contains("no errors in the window"), "{detail}");
+    let table = taskscope::view::table(&m);
+    assert!(table.contains("| service py-checkout |"), "{table}");
+    let widths: Vec<usize> = table
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|l| l.chars().count())
+        .collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned:\n{table}");
+    assert!(table.contains(": (no kind) 54"), "{table}");
+    assert!(
+        table.lines().nth(2).unwrap().ends_with("      -      -"),
+        "{table}"
+    );
+}
+
 #[test]
 fn waiting_for_data() {
     both_sizes("waiting", &Model::new(top::settings()));

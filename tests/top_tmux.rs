@@ -79,3 +79,39 @@ fn top_in_a_terminal_shows_a_real_apps_functions_and_survives_bad_input() {
     // The alternate screen is gone: the dashboard's header no longer shows.
     assert!(!end.contains("taskscope top ·"), "{end}");
 }
+
+#[test]
+fn on_a_terminal_duration_ends_with_the_last_summary_and_json_prints_json_lines() {
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let session = cli::Session::start(
+        "duration",
+        &format!(
+            "{} top --grpc {grpc} --http {http} --refresh 250ms --duration 2s; echo EXITED=$?; sleep 30",
+            cli::binary().display()
+        ),
+    );
+    let screen = session.wait_for("EXITED=");
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(
+        screen.lines().any(|l| l.starts_with("taskscope top |")),
+        "the last summary after the dashboard:\n{screen}"
+    );
+    assert!(screen.contains("function"), "{screen}");
+    drop(session);
+
+    let (grpc, http) = (cli::free_port(), cli::free_port());
+    let session = cli::Session::start(
+        "json",
+        &format!(
+            "{} top --grpc {grpc} --http {http} --json --interval 500ms --duration 2s; echo EXITED=$?; sleep 30",
+            cli::binary().display()
+        ),
+    );
+    let screen = session.wait_for("EXITED=");
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    let json_lines = screen
+        .lines()
+        .filter(|l| l.starts_with("{\"window\":"))
+        .count();
+    assert!(json_lines >= 2, "JSON lines on the terminal:\n{screen}");
+}

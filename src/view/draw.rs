@@ -165,6 +165,14 @@ fn draw_header(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
         ("rejected", status.rejected),
     ];
     let mut second = Vec::new();
+    // One service: its name here (with several, each row carries its own).
+    if let (1, Some(r)) = (status.services, model.rows.first()) {
+        second.push(Span::raw(format!(
+            "service {}",
+            sanitize(&r.series.service)
+        )));
+        second.push(Span::raw(g.dot));
+    }
     for (i, (name, n)) in counts.iter().enumerate() {
         if i > 0 {
             second.push(Span::raw(g.dot));
@@ -323,13 +331,14 @@ fn columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
 
 const SPARK: u16 = 10;
 
-fn cell(r: &Row, c: Column, model: &Model, paint: &Paint) -> Cell<'static> {
+/// The cell of column `c`; the name is fitted to `name_width` by cutting its middle.
+fn cell(r: &Row, c: Column, model: &Model, paint: &Paint, name_width: usize) -> Cell<'static> {
     let g = &model.settings.glyphs;
     let l = &model.settings.limits;
     // A counter has no latency: its distribution is empty and shows as `-`.
     let q = |q: f64| format::opt_seconds(r.quantile(q), g);
     match c {
-        Column::Function => Cell::from(row_name(r, model)),
+        Column::Function => Cell::from(format::fit(&row_name(r, model), name_width, g)),
         Column::Rate => {
             let ticks = &r.ticks[r.ticks.len().saturating_sub(SPARK as usize)..];
             Cell::from(Line::from(vec![
@@ -370,7 +379,11 @@ fn cell(r: &Row, c: Column, model: &Model, paint: &Paint) -> Cell<'static> {
             Style::new(),
         ),
         Column::SlowPolls => right(
-            format::count(r.slow_polls),
+            if r.series.has_busy || r.slow_polls > 0 {
+                format::count(r.slow_polls)
+            } else {
+                "-".into()
+            },
             if r.slow_polls > 0 {
                 paint.warn()
             } else {
@@ -405,6 +418,13 @@ fn draw_list(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint) 
     }));
     let visible = usize::from(area.height.saturating_sub(1)).max(1);
     let offset = (model.selected + 1).saturating_sub(visible);
+    // The name column takes what the others leave (one cell between columns).
+    let others: u16 = cols
+        .iter()
+        .filter(|(c, _)| *c != Column::Function)
+        .map(|(_, w)| w + 1)
+        .sum();
+    let name_width = usize::from(area.width.saturating_sub(others).max(20));
     let rows = model
         .rows
         .iter()
@@ -412,7 +432,10 @@ fn draw_list(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint) 
         .skip(offset)
         .take(visible)
         .map(|(i, r)| {
-            let row = TableRow::new(cols.iter().map(|(c, _)| cell(r, *c, model, paint)));
+            let row = TableRow::new(
+                cols.iter()
+                    .map(|(c, _)| cell(r, *c, model, paint, name_width)),
+            );
             if i == model.selected {
                 row.style(paint.selected())
             } else {
@@ -555,20 +578,20 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
     } else {
         lines.push(Line::from("busy  -"));
     }
-    lines.push(Line::from(format!(
-        "polls      {:>8}",
-        format::count(r.polls)
-    )));
+    // A source that sends no busy time (an SDK's histograms) sends no polls either.
+    let polled = r.series.has_busy || r.polls > 0;
+    let polls = |n: u64| if polled { format::count(n) } else { "-".into() };
+    lines.push(Line::from(format!("polls      {:>8}", polls(r.polls))));
     lines.push(Line::from(format!(
         "polls/call {:>8}",
-        if r.total() > 0 {
+        if polled && r.total() > 0 {
             format!("{:.1}", r.polls as f64 / r.total() as f64)
         } else {
             "-".into()
         }
     )));
     let slow = Span::styled(
-        format!("slow polls {:>8}", format::count(r.slow_polls)),
+        format!("slow polls {:>8}", polls(r.slow_polls)),
         if r.slow_polls > 0 {
             paint.warn()
         } else {
@@ -595,7 +618,7 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
         .map(|k| {
             Line::from(format!(
                 "{:<kind_width$} {:>6} {:>4.0}% {:>5}",
-                truncate(&sanitize(&k.kind), kind_width),
+                format::fit(&sanitize(&k.kind), kind_width, g),
                 format::count(k.count),
                 k.count as f64 * 100.0 / failures,
                 k.age.map_or("-".into(), format::window)
@@ -642,16 +665,6 @@ fn bar_chart(values: &[u64], height: u16, g: &Glyphs) -> Text<'static> {
         })
         .collect::<Vec<_>>()
         .into()
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('~');
-        t
-    }
 }
 
 fn draw_histogram(screen: &mut Screen<'_>, area: Rect, r: &Row, model: &Model, paint: &Paint) {

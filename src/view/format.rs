@@ -17,6 +17,8 @@ pub struct Glyphs {
     pub cursor: &'static str,
     /// Whether borders may use line-drawing characters.
     pub unicode: bool,
+    /// Stands for the part of a name cut out to fit.
+    pub ellipsis: char,
 }
 
 impl Glyphs {
@@ -29,6 +31,7 @@ impl Glyphs {
         micro: "µs",
         cursor: "▶",
         unicode: true,
+        ellipsis: '…',
     };
     /// The ASCII fallback: every glyph has one.
     pub const ASCII: Glyphs = Glyphs {
@@ -39,6 +42,7 @@ impl Glyphs {
         micro: "us",
         cursor: ">",
         unicode: false,
+        ellipsis: '~',
     };
 
     /// A sparkline of `values` scaled to their maximum, one glyph per value.
@@ -153,6 +157,40 @@ pub fn window(d: std::time::Duration) -> String {
     }
 }
 
+/// `text` cut to at most `width` characters where it loses least: a module-qualified name
+/// keeps its last segment (the function) whole and as much of its start as fits
+/// (`my_app::or…::charge_card`); a segment longer than the width loses its middle, keeping
+/// more of its end (`charge…d_with_retries`). Names that differ anywhere in their last
+/// segment stay apart.
+pub fn fit(text: &str, width: usize, glyphs: &Glyphs) -> String {
+    let len = text.chars().count();
+    if len <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let last = text
+        .rfind("::")
+        .map(|i| i + 2)
+        .or_else(|| text.rfind(['/', '.']).map(|i| i + 1))
+        .map_or(text, |i| &text[i..]);
+    let last_len = last.chars().count();
+    if last_len < width {
+        let mut out: String = text.chars().take(width - 1 - last_len).collect();
+        out.push(glyphs.ellipsis);
+        out.push_str(last);
+        return out;
+    }
+    let keep = width - 1;
+    let head = keep / 3;
+    let tail = keep - head;
+    let mut out: String = last.chars().take(head).collect();
+    out.push(glyphs.ellipsis);
+    out.extend(last.chars().skip(last_len - tail));
+    out
+}
+
 /// Text from a sender with every control character (C0 and C1, so escape sequences too)
 /// and every bidirectional override or isolate replaced, so nothing a sender writes can move
 /// the cursor, recolour the screen, or reorder what is shown around it.
@@ -182,6 +220,24 @@ mod tests {
             sanitize("\u{9b}31m\u{202e}x\u{2066}"),
             "\u{FFFD}31m\u{FFFD}x\u{FFFD}"
         );
+    }
+
+    #[test]
+    fn long_names_keep_their_function_and_lose_their_middle() {
+        let g = Glyphs::UNICODE;
+        let name = "my_app::orders::payments::providers::charge_card_with_retries";
+        let cut = fit(name, 34, &g);
+        assert_eq!(cut.chars().count(), 34);
+        assert_eq!(cut, "my_app::o…charge_card_with_retries");
+        // A last segment longer than the width loses its middle.
+        let a = fit(name, 20, &g);
+        assert_eq!(a, "charge…_with_retries");
+        let b = fit("my_app::orders::refund_card_with_retries", 20, &g);
+        assert_eq!(b, "refund…_with_retries");
+        assert_eq!(fit("short", 30, &g), "short");
+        assert_eq!(fit("/api/v1/users/{id}/orders", 12, &g), "/api/…orders");
+        assert_eq!(fit(name, 1, &Glyphs::ASCII), "~");
+        assert_eq!(fit(name, 0, &g), "");
     }
 
     #[test]

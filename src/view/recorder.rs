@@ -55,6 +55,7 @@ impl RecorderSource {
             s.polls = f.polls();
             s.slow_polls = f.slow_polls();
             s.busy_seconds = f.busy().sum as f64 / 1e9;
+            s.has_busy = true;
             s.latency = Dist::Hdr(f.wall());
             s.error_kinds = f
                 .error_kinds

@@ -240,6 +240,9 @@ impl Default for Limits {
     }
 }
 
+/// The kind a row lists for errors the source gave no kind.
+pub const NO_KIND: &str = "(no kind)";
+
 /// An error kind over the window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KindRow {
@@ -360,6 +363,16 @@ fn row(
         }
     }
     kinds.retain(|k| k.count > 0);
+    // Errors the source gave no kind (an SDK's error counts without `error.type`) are
+    // listed too, so the kinds always add up to the errors.
+    let unlabelled = calls[1].saturating_sub(kinds.iter().map(|k| k.count).sum());
+    if unlabelled > 0 {
+        kinds.push(KindRow {
+            kind: NO_KIND.into(),
+            count: unlabelled,
+            age: None,
+        });
+    }
     kinds.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
     let wall = latency.sum();
     let total: u64 = calls.iter().sum();
@@ -369,7 +382,7 @@ fn row(
         rate: if span > 0.0 { total as f64 / span } else { 0.0 },
         ticks,
         in_flight: s.in_flight,
-        busy_ratio: (s.kind == SeriesKind::Function && wall > 0.0)
+        busy_ratio: (s.kind == SeriesKind::Function && s.has_busy && wall > 0.0)
             .then(|| (busy / wall).clamp(0.0, 1.0)),
         latency,
         polls,

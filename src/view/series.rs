@@ -464,6 +464,9 @@ pub struct Series {
     pub slow_polls: u64,
     /// Total busy (polled) time of finished calls, seconds.
     pub busy_seconds: f64,
+    /// Whether the source gives busy time at all (taskscope does; an SDK's histograms do
+    /// not): without it the busy share is unknown, not zero.
+    pub has_busy: bool,
     /// Wall time of finished calls (all outcomes), the latency distribution.
     pub latency: Dist,
     /// The unit of the latency values as the source gave it (`s` after conversion).
@@ -484,6 +487,7 @@ impl Series {
             polls: 0,
             slow_polls: 0,
             busy_seconds: 0.0,
+            has_busy: false,
             latency: Dist::Empty,
             unit: "s".into(),
         }

@@ -8,14 +8,41 @@ use super::model::Model;
 use super::rows::Row;
 use super::series::SeriesKind;
 
-/// The plain-text table of `model`'s rows, with a one-line heading.
+/// The narrowest and widest the plain table's name column gets; longer names lose their
+/// middle.
+const NAME_WIDTH: (usize, usize) = (40, 64);
+
+/// The plain-text table of `model`'s rows, with a one-line heading (which names the service
+/// when there is one; with several, each row does).
 pub fn table(model: &Model) -> String {
     let g = &Glyphs::ASCII;
     let mut out = String::new();
     let status = model.frame().map(|f| f.status.clone()).unwrap_or_default();
+    let service = match (status.services, model.rows.first()) {
+        (1, Some(r)) => format!(" | service {}", sanitize(&r.series.service)),
+        _ => String::new(),
+    };
+    let names: Vec<String> = model
+        .rows
+        .iter()
+        .map(|r| {
+            let name = sanitize(&r.series.function);
+            if status.services > 1 {
+                format!("{}/{}", sanitize(&r.series.service), name)
+            } else {
+                name
+            }
+        })
+        .collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(NAME_WIDTH.0, NAME_WIDTH.1);
     let _ = writeln!(
         out,
-        "taskscope top | {} | {} | window {} ({}) | {} functions | dropped {} | overflow {} | rejected {}",
+        "taskscope top | {}{service} | {} | window {} ({}) | {} functions | dropped {} | overflow {} | rejected {}",
         sanitize(&status.label),
         sanitize(&status.connection),
         model.window.label(),
@@ -27,7 +54,7 @@ pub fn table(model: &Model) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+        "{:<width$} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
         "function",
         "calls/s",
         "ok%",
@@ -43,16 +70,12 @@ pub fn table(model: &Model) -> String {
         "busy%",
         "slow"
     );
-    for r in &model.rows {
+    for (r, name) in model.rows.iter().zip(&names) {
         let q = |q: f64| format::opt_seconds(r.quantile(q), g);
-        let mut name = sanitize(&r.series.function);
-        if status.services > 1 {
-            name = format!("{}/{}", sanitize(&r.series.service), name);
-        }
         let _ = writeln!(
             out,
-            "{:<40} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
-            name,
+            "{:<width$} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+            format::fit(name, width, g),
             format::rate(r.rate),
             format::percent(r.ok_percent()),
             format::count(r.calls[1]),
@@ -65,7 +88,11 @@ pub fn table(model: &Model) -> String {
             q(0.999),
             format::opt_seconds(r.latency.max(), g),
             format::percent(r.busy_ratio.map(|b| b * 100.0)),
-            format::count(r.slow_polls),
+            if r.series.has_busy || r.slow_polls > 0 {
+                format::count(r.slow_polls)
+            } else {
+                "-".into()
+            },
         );
     }
     let with_kinds: Vec<&Row> = model.rows.iter().filter(|r| !r.kinds.is_empty()).collect();

@@ -36,6 +36,7 @@ fn series(spec: &Spec, scale: u64) -> Arc<Series> {
         h.record(Duration::from_secs_f64(spec.latency_ms * f / 1e3));
     }
     s.busy_seconds = h.sum as f64 / 1e9 * 0.4;
+    s.has_busy = true;
     s.latency = Dist::Hdr(h);
     s.error_kinds = spec
         .kinds
@@ -93,6 +94,42 @@ pub fn frame(seconds: u64) -> Frame {
         series: specs().iter().map(|s| series(s, seconds)).collect(),
         status: SourceStatus {
             label: "in-process".into(),
+            connection: "live".into(),
+            services: 1,
+            ..SourceStatus::default()
+        },
+        tasks: None,
+    }
+}
+
+/// A frame from a foreign sender (an OpenTelemetry SDK): no busy time, errors without a
+/// kind, and a long, module-qualified name that differs from another only at its end.
+pub fn foreign_frame(seconds: u64) -> Frame {
+    let mut out = Vec::new();
+    for (name, errors) in [
+        (
+            "checkout_service::payments::providers::stripe::charge_card_with_retries",
+            6,
+        ),
+        (
+            "checkout_service::payments::providers::stripe::refund_card_with_retries",
+            0,
+        ),
+    ] {
+        let mut s = Series::new("py-checkout", name, "py.checkout", SeriesKind::Function);
+        s.calls = [50 * seconds, errors * seconds, 0, 0];
+        let mut h = Histogram::new();
+        for i in 0..s.total_calls() {
+            h.record(Duration::from_micros(40_000 + (i % 50) * 400));
+        }
+        s.latency = Dist::Hdr(h);
+        out.push(Arc::new(s));
+    }
+    Frame {
+        at: Duration::from_secs(seconds),
+        series: out,
+        status: SourceStatus {
+            label: "otlp grpc 127.0.0.1:4317".into(),
             connection: "live".into(),
             services: 1,
             ..SourceStatus::default()

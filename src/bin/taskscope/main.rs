@@ -1,9 +1,10 @@
 //! `taskscope`: the command line. `taskscope top` receives OTLP metrics from any service and
 //! shows them live, per function.
 
-use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::io::{IsTerminal, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -35,11 +36,11 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct Top {
-    /// Address of the OTLP/gRPC listener.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    /// Address of the OTLP/gRPC listener: HOST:PORT, or a port on 127.0.0.1.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317", value_parser = parse_listen_addr)]
     grpc: SocketAddr,
-    /// Address of the OTLP/HTTP listener (protobuf).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+    /// Address of the OTLP/HTTP listener (protobuf): HOST:PORT, or a port on 127.0.0.1.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318", value_parser = parse_listen_addr)]
     http: SocketAddr,
     /// Do not listen for gRPC.
     #[arg(long)]
@@ -57,10 +58,10 @@ struct Top {
     /// terminal).
     #[arg(long)]
     no_tui: bool,
-    /// With --no-tui: print each summary as one JSON line.
+    /// Print each summary as one JSON line instead of the dashboard (implies --no-tui).
     #[arg(long)]
     json: bool,
-    /// With --no-tui: time between two summaries.
+    /// Without the dashboard: time between two summaries.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     interval: Duration,
     /// Stop after this long (and print the last summary).
@@ -91,6 +92,33 @@ struct Top {
     /// http://127.0.0.1:6669); reconnects when the app restarts.
     #[arg(long, value_name = "URL")]
     console: Option<String>,
+}
+
+/// `HOST:PORT` (a host name is resolved, IPv4 first), an IP address with a port, or a bare
+/// port on 127.0.0.1.
+fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bad = |why: String| {
+        format!(
+            "`{text}` is not an address to listen on ({why}): write 4317, 127.0.0.1:4317 or localhost:4317"
+        )
+    };
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| bad("it resolves to no address".into()))
 }
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
@@ -134,14 +162,32 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Top(top) => run_top(top),
+    };
+    match result {
+        Ok(code) => code,
+        // A reader that went away (`taskscope top | head -1`) ends the run; nothing to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, never a backtrace: this is the user's error to fix,
+            // not a crash, whatever RUST_BACKTRACE says.
+            eprintln!("taskscope: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn run_top(top: Top) -> Result<()> {
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run_top(top: Top) -> Result<ExitCode> {
     anyhow::ensure!(
         !(top.no_grpc && top.no_http),
         "--no-grpc and --no-http together leave nothing to listen on: drop one of them"
@@ -191,17 +237,26 @@ fn run_top(top: Top) -> Result<()> {
         frame.tasks = console.as_ref().map(|c| Arc::new(c.tasks()));
         frame
     };
-    if top.no_tui || !std::io::stdout().is_terminal() {
+    if top.no_tui || top.json || !std::io::stdout().is_terminal() {
         let mut out = std::io::stdout().lock();
         run_plain(model, source, &options, top.interval, top.json, &mut out)
             .context("writing the summary failed")?;
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
-    let (exit, _) = run_terminal(model, source, &options)?;
-    if exit == Exit::Interrupted {
-        std::process::exit(130);
+    let (exit, model) = run_terminal(model, source, &options)?;
+    match exit {
+        Exit::Interrupted => Ok(ExitCode::from(130)),
+        // Stopped by --duration or a signal: the last summary, as the help says, on the
+        // terminal the dashboard has given back.
+        Exit::Stopped => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", taskscope::view::table(&model))
+                .and_then(|()| out.flush())
+                .context("writing the summary failed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Ok(ExitCode::SUCCESS),
     }
-    Ok(())
 }
 
 /// SIGINT and SIGTERM end the run cleanly: the terminal is restored and the last summary
@@ -254,6 +309,31 @@ mod tests {
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1 fortnight").is_err());
+    }
+
+    #[test]
+    fn listen_addresses_take_a_bare_port_and_host_names() {
+        assert_eq!(
+            parse_listen_addr("4317"),
+            Ok("127.0.0.1:4317".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen_addr("0.0.0.0:4318"),
+            Ok("0.0.0.0:4318".parse().unwrap())
+        );
+        assert_eq!(parse_listen_addr("[::1]:9"), Ok("[::1]:9".parse().unwrap()));
+        let local = parse_listen_addr("localhost:4317").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 4317, "{local}");
+        for bad in [
+            "",
+            "host",
+            "localhost:port",
+            "70000",
+            "no-such-host.invalid:1",
+        ] {
+            let e = parse_listen_addr(bad).unwrap_err();
+            assert!(e.contains("4317"), "{e}");
+        }
     }
 
     #[test]

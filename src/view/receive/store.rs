@@ -589,8 +589,13 @@ impl Store {
             {
                 convert::merge(&mut self.series_mut(series).latency, &dist);
             }
-            (Target::Busy { series, .. }, Change::Histogram { sum, .. }) if sum > 0.0 => {
-                self.series_mut(series).busy_seconds += sum;
+            (Target::Busy { series, .. }, Change::Histogram { sum, count, .. }) => {
+                let s = &self.series[series as usize];
+                if sum > 0.0 || !s.has_busy && count > 0 {
+                    let s = self.series_mut(series);
+                    s.busy_seconds += sum;
+                    s.has_busy = true;
+                }
             }
             (
                 Target::Histogram {

@@ -43,7 +43,7 @@ const CONSOLE_BUFFER_CAPACITY_VAR: &str = "TOKIO_CONSOLE_BUFFER_CAPACITY";
 /// about 57 KB per task (its poll and scheduled-time histograms) until the retention has
 /// passed, so its memory grows with every task for an hour: 350 MB after 6000 requests in
 /// `examples/console_cost.rs`. With 2 s it levels off at about the tasks finished per
-/// second times (retention + 1 s) times 57 KB (260 MB at 1650 tasks a second, 17 MB at
+/// second times (retention + 1 s) times 57 KB (358 MB at 1650 tasks a second, 17 MB at
 /// 100). A connected client still receives every task (the console keeps a task until it
 /// was sent), and tokio-console shows a finished task for 6 s on its own; only a client
 /// that connects later sees fewer of the tasks finished before it came.
@@ -818,7 +818,28 @@ mod console {
                 return;
             }
         };
-        if let Err(e) = runtime.block_on(server.serve()) {
+        let console_subscriber::ServerParts {
+            instrument_server,
+            aggregator,
+            ..
+        } = server.into_parts();
+        let Ok(socket) = addr.parse::<std::net::SocketAddr>() else {
+            return;
+        };
+        let served = runtime.block_on(async move {
+            // The aggregator drains its event channel without awaiting, one `poll_recv` per
+            // event, and tokio's cooperative budget stops that after 128 events per wake (once
+            // a second): a service spawning more tasks than that a second fills the channel and
+            // the console falls behind, then drops events. Unconstrained, it drains them all.
+            let aggregate = tokio::spawn(tokio::task::unconstrained(aggregator.run()));
+            let served = tonic::transport::Server::builder()
+                .add_service(instrument_server)
+                .serve(socket)
+                .await;
+            aggregate.abort();
+            served
+        });
+        if let Err(e) = served {
             eprintln!("taskscope: tokio-console stopped serving on {addr}: {e}");
         }
     }

@@ -1,6 +1,6 @@
 //! The Tasks view's client against a real console-subscriber server: it reconnects until
 //! the app's console is up, then lists the app's tasks by name with their polls and busy
-//! time. Runs in the `--cfg tokio_unstable` build (`.ci/run` builds it in its own target
+//! time, and counts every task by name, short-lived finished ones included. Runs in the `--cfg tokio_unstable` build (`.ci/run` builds it in its own target
 //! directory): without the cfg, tokio announces no tasks and console-subscriber refuses
 //! to start.
 
@@ -10,7 +10,6 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use taskscope::view::{ConsoleClient, TaskState};
-use tracing_subscriber::prelude::*;
 
 fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -42,11 +41,14 @@ fn the_client_reconnects_then_lists_the_apps_named_tasks() {
             .starts_with("reconnecting")
             .then_some(())
     });
-    // Then the app comes up with its console.
-    let console = console_subscriber::ConsoleLayer::builder()
-        .server_addr(([127, 0, 0, 1], port))
-        .spawn();
-    tracing_subscriber::registry().with(console).init();
+    // Then the app comes up with its console, served by taskscope.
+    let telemetry = taskscope::subscriber()
+        .with_console_addr(([127, 0, 0, 1], port).into())
+        .init();
+    assert!(matches!(
+        telemetry.console(),
+        taskscope::ConsoleStatus::Serving(_)
+    ));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
     let busy = tokio::task::Builder::new()
@@ -92,4 +94,39 @@ fn the_client_reconnects_then_lists_the_apps_named_tasks() {
             .any(|r| &*r.name == "place_order" && r.state == TaskState::Done)
             .then_some(())
     });
+
+    // 2500 short-lived tasks, each done long before the view's next refresh: they count,
+    // by name, finished ones included, each once.
+    rt.block_on(async {
+        let jobs: Vec<_> = (0..2500u64)
+            .map(|i| {
+                tokio::task::Builder::new()
+                    .name("short_job")
+                    .spawn(async move {
+                        tokio::task::yield_now().await;
+                        std::hint::black_box(i)
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap();
+        }
+    });
+    let jobs = wait_for("2500 finished short_job tasks", || {
+        let t = client.tasks();
+        let n = t.named("short_job")?.clone();
+        (n.completed == 2500).then_some(n)
+    });
+    assert_eq!((jobs.spawned, jobs.alive, jobs.completed), (2500, 0, 2500));
+    assert!(jobs.polls >= 5000, "two polls each: {jobs:?}");
+    assert!(jobs.busy > Duration::ZERO, "{jobs:?}");
+    let orders = client.tasks().named("place_order").cloned().unwrap();
+    assert_eq!((orders.spawned, orders.alive, orders.completed), (1, 0, 1));
+    assert!(orders.busy >= Duration::from_millis(20), "{orders:?}");
+    // A few seconds on, the rows of finished tasks are gone, their counts are not.
+    std::thread::sleep(taskscope::view::DONE_RETENTION + Duration::from_secs(1));
+    let later = client.tasks();
+    assert!(!later.rows.iter().any(|r| &*r.name == "short_job"));
+    assert_eq!(later.named("short_job").unwrap().completed, 2500);
 }

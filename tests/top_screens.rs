@@ -146,7 +146,7 @@ fn no_color_means_no_colour_anywhere() {
 fn tasks_view_next_to_the_functions() {
     use std::sync::Arc;
     use std::time::Duration;
-    use taskscope::view::{TaskRow, TaskState, Tasks};
+    use taskscope::view::{TaskName, TaskRow, TaskState, Tasks};
     let ms = Duration::from_millis;
     let row = |id, name: &str, state, busy, scheduled, idle, polls| TaskRow {
         id,
@@ -158,6 +158,15 @@ fn tasks_view_next_to_the_functions() {
         polls,
         location: "orders.rs:42".into(),
     };
+    let name = |name: &str, spawned, alive, busy, scheduled, polls| TaskName {
+        name: name.into(),
+        spawned,
+        alive,
+        completed: spawned - alive,
+        busy: ms(busy),
+        scheduled: ms(scheduled),
+        polls,
+    };
     let mut tasks = Tasks {
         url: "http://127.0.0.1:6669".into(),
         connection: "live".into(),
@@ -167,8 +176,16 @@ fn tasks_view_next_to_the_functions() {
             row(3, "", TaskState::Scheduled, 2, 1, 30, 4),
             row(4, "render_invoice", TaskState::Done, 1500, 20, 5, 9),
         ],
+        // 2500 short-lived tasks of one name, finished long before this frame.
+        names: vec![
+            name("place_order", 2500, 1, 31_000, 900, 9_800),
+            name("load_user", 310, 1, 450, 8, 310),
+            name("", 1, 1, 2, 1, 4),
+            name("render_invoice", 1, 0, 1500, 20, 9),
+        ],
     };
     tasks.sort();
+    tasks.sort_names();
     let mut m = Model::new(top::settings());
     for t in 1..=20 {
         let mut f = top::frame(t);
@@ -176,6 +193,20 @@ fn tasks_view_next_to_the_functions() {
         m.update(Msg::Frame(f));
     }
     both_sizes("tasks", &m);
+    let screen = top::render(&m, 160, 48);
+    assert!(
+        screen.contains("place_order") && screen.contains("2500"),
+        "{screen}"
+    );
+    // The detail of a function shows the tasks of its name.
+    m.update(key(KeyCode::Down));
+    m.update(key(KeyCode::Enter));
+    let detail = top::render(&m, 160, 48);
+    assert!(
+        detail.contains("tasks: 2500 spawned, 1 alive, 2499 done"),
+        "{detail}"
+    );
+    m.update(key(KeyCode::Esc));
     // `t` hides them; the function list takes the whole screen again.
     m.update(key(KeyCode::Char('t')));
     assert!(!top::render(&m, 160, 48).contains("tasks · http"));

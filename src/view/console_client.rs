@@ -2,7 +2,7 @@
 //! `console-api`'s own client and keeps a bounded table of its tasks, reconnecting with
 //! backoff when the app goes away.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -12,12 +12,20 @@ use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::tasks::Stats;
 use tokio::sync::oneshot;
 
-use super::tasks::{TaskRow, TaskState, Tasks};
+use super::tasks::{TaskName, TaskRow, TaskState, Tasks};
 
 /// Tasks kept at most; beyond, the oldest finished ones go first, then the oldest.
 pub const MAX_TASKS: usize = 10_000;
 /// How long a finished task stays in the view.
 pub const DONE_RETENTION: Duration = Duration::from_secs(5);
+/// Task names counted at most; tasks of further names are counted under `_overflow`.
+pub const MAX_TASK_NAMES: usize = 1_000;
+/// The largest update read from the console. gRPC's default, 4 MB, is less than one update
+/// about a few thousand tasks (each carries its poll-time histogram): the stream would break
+/// and start again from scratch.
+const MAX_UPDATE_BYTES: usize = 256 << 20;
+/// Finished tasks remembered by id, so that one the console reports twice counts once.
+const DONE_IDS: usize = 100_000;
 
 /// Why the client could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +52,72 @@ struct Table {
     tasks: HashMap<u64, Entry>,
     field_names: HashMap<u64, Vec<String>>,
     now: Duration,
+    /// Per name: the counts, and the times of the finished tasks.
+    names: HashMap<Arc<str>, TaskName>,
+    /// Finished tasks' ids, oldest first, at most [`DONE_IDS`].
+    done: HashSet<u64>,
+    done_order: VecDeque<u64>,
+}
+
+impl Table {
+    /// Forgets everything: a new connection may be a restarted app, whose ids start again,
+    /// and the console sends every task it still keeps once more.
+    fn clear(&mut self) {
+        self.tasks.clear();
+        self.field_names.clear();
+        self.names.clear();
+        self.done.clear();
+        self.done_order.clear();
+    }
+
+    /// Counts a task that finished: once, with its final times.
+    fn finish(&mut self, id: u64) {
+        if self.done.contains(&id) {
+            return;
+        }
+        let Some(e) = self.tasks.get(&id) else {
+            return;
+        };
+        let (busy, scheduled, polls) = times(e);
+        let totals = totals_of(&mut self.names, &e.name);
+        totals.completed += 1;
+        totals.busy += busy;
+        totals.scheduled += scheduled;
+        totals.polls += polls;
+        self.done.insert(id);
+        self.done_order.push_back(id);
+        if self.done_order.len() > DONE_IDS
+            && let Some(old) = self.done_order.pop_front()
+        {
+            self.done.remove(&old);
+        }
+    }
+}
+
+/// The totals a task of this name is counted in: its name's, or `_overflow`'s past the cap.
+fn totals_of<'a>(names: &'a mut HashMap<Arc<str>, TaskName>, name: &Arc<str>) -> &'a mut TaskName {
+    let name = if names.contains_key(name) || names.len() < MAX_TASK_NAMES {
+        name.clone()
+    } else {
+        crate::OVERFLOW_KIND.into()
+    };
+    names.entry(name.clone()).or_insert_with(|| TaskName {
+        name,
+        ..TaskName::default()
+    })
+}
+
+/// A task's busy time, scheduled time and polls so far.
+fn times(e: &Entry) -> (Duration, Duration, u64) {
+    let Some(s) = &e.stats else {
+        return (Duration::ZERO, Duration::ZERO, 0);
+    };
+    let poll = s.poll_stats.as_ref();
+    (
+        poll.map_or(Duration::ZERO, |p| duration(&p.busy_time)),
+        duration(&s.scheduled_time),
+        poll.map_or(0, |p| p.polls),
+    )
 }
 
 /// A running console client; dropping it stops it.
@@ -95,6 +169,19 @@ impl ConsoleClient {
     /// The tasks now, in the view's order.
     pub fn tasks(&self) -> Tasks {
         let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        // Finished tasks are in the totals; the live ones add what they have so far.
+        let mut names = table.names.clone();
+        for (id, e) in &table.tasks {
+            if table.done.contains(id) {
+                continue;
+            }
+            let (busy, scheduled, polls) = times(e);
+            let n = totals_of(&mut names, &e.name);
+            n.alive += 1;
+            n.busy += busy;
+            n.scheduled += scheduled;
+            n.polls += polls;
+        }
         let mut tasks = Tasks {
             url: table.url.clone(),
             connection: table.connection.clone(),
@@ -103,8 +190,10 @@ impl ConsoleClient {
                 .iter()
                 .map(|(id, e)| row(*id, e, table.now))
                 .collect(),
+            names: names.into_values().collect(),
         };
         tasks.sort();
+        tasks.sort_names();
         tasks
     }
 }
@@ -133,14 +222,16 @@ async fn watch(url: String, table: Arc<Mutex<Table>>) {
     let mut backoff = Duration::from_millis(500);
     loop {
         let error = match InstrumentClient::connect(url.clone()).await {
-            Ok(mut client) => match client.watch_updates(InstrumentRequest::default()).await {
+            Ok(client) => match client
+                .max_decoding_message_size(MAX_UPDATE_BYTES)
+                .watch_updates(InstrumentRequest::default())
+                .await
+            {
                 Ok(stream) => {
                     let mut stream = stream.into_inner();
                     {
                         let mut t = table.lock().unwrap_or_else(PoisonError::into_inner);
-                        // A new connection may be a restarted app: its ids start again.
-                        t.tasks.clear();
-                        t.field_names.clear();
+                        t.clear();
                         t.connection = "live".into();
                     }
                     backoff = Duration::from_millis(500);
@@ -222,6 +313,11 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
                 };
             }
         }
+        // The console may report a task again: it counts once.
+        if t.tasks.contains_key(&id) || t.done.contains(&id) {
+            continue;
+        }
+        totals_of(&mut t.names, &name).spawned += 1;
         let location = task
             .location
             .map(|l| {
@@ -242,8 +338,12 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
         );
     }
     for (id, stats) in tasks.stats_update {
+        let finished = stats.dropped_at.is_some();
         if let Some(e) = t.tasks.get_mut(&id) {
             e.stats = Some(stats);
+            if finished {
+                t.finish(id);
+            }
         }
     }
     // Finished tasks leave after a while; the table never grows past its cap.

@@ -492,21 +492,38 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
         SeriesKind::Histogram => "histogram",
         SeriesKind::Counter => "counter",
     };
-    screen.render_widget(
-        Line::from(vec![
-            Span::styled(sanitize(&s.function), paint.title()),
-            Span::raw(format!(
-                "{}{}{}{}{}{}",
+    let mut heading = vec![
+        Span::styled(sanitize(&s.function), paint.title()),
+        Span::raw(format!(
+            "{}{}{}{}{}{}",
+            g.dot,
+            sanitize(&s.service),
+            g.dot,
+            sanitize(&s.module),
+            g.dot,
+            kind
+        )),
+    ];
+    // The console's tasks of the same name, when the dashboard watches a console.
+    if let Some(n) = model
+        .frame()
+        .and_then(|f| f.tasks.as_ref())
+        .and_then(|t| t.named(&s.function))
+    {
+        heading.push(Span::styled(
+            format!(
+                "{}tasks: {} spawned, {} alive, {} done, busy {}, scheduled {}",
                 g.dot,
-                sanitize(&s.service),
-                g.dot,
-                sanitize(&s.module),
-                g.dot,
-                kind
-            )),
-        ]),
-        title,
-    );
+                format::count(n.spawned),
+                format::count(n.alive),
+                format::count(n.completed),
+                format::seconds(n.busy.as_secs_f64(), g),
+                format::seconds(n.scheduled.as_secs_f64(), g)
+            ),
+            paint.dim(),
+        ));
+    }
+    screen.render_widget(Line::from(heading), title);
     let [ladder, outcomes, busy] = Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Fill(1),
@@ -771,72 +788,86 @@ fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
     );
 }
 
+/// The console's tasks by name, finished ones included, beside the functions: `fn` marks a
+/// name that is also a function's, whose detail shows the same totals.
 fn draw_tasks(screen: &mut Screen<'_>, area: Rect, tasks: &Tasks, model: &Model, paint: &Paint) {
     let g = &model.settings.glyphs;
+    let alive: u64 = tasks.names.iter().map(|n| n.alive).sum();
     let title = format!(
-        "tasks{}{}{}{}{}{} tasks: {} running, {} scheduled, {} idle",
+        "tasks{}{}{}{}{}{} names, {} tasks alive: {} running, {} scheduled, {} idle",
         g.dot,
         sanitize(&tasks.url),
         g.dot,
         sanitize(&tasks.connection),
         g.dot,
-        tasks.rows.len(),
+        tasks.names.len(),
+        alive,
         tasks.count(TaskState::Running),
         tasks.count(TaskState::Scheduled),
         tasks.count(TaskState::Idle),
     );
-    let header = TableRow::new(
-        [
-            "task",
-            "state",
-            "busy",
-            "sched",
-            "idle",
-            "polls",
-            "spawned at",
-        ]
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let cell = if (2..=5).contains(&i) {
-                Cell::from(Line::from(t).alignment(Alignment::Right))
-            } else {
-                Cell::from(t)
-            };
-            cell.style(paint.title())
-        }),
-    );
-    let visible = usize::from(area.height.saturating_sub(3));
-    let rows = tasks.rows.iter().take(visible).map(|t| {
-        let name = if t.name.is_empty() {
-            format!("#{}", t.id)
+    const TITLES: [&str; 9] = [
+        "task name",
+        "spawned",
+        "alive",
+        "done",
+        "busy",
+        "sched",
+        "polls",
+        "per task",
+        "fn",
+    ];
+    let header = TableRow::new(TITLES.into_iter().enumerate().map(|(i, t)| {
+        let cell = if (1..=7).contains(&i) {
+            Cell::from(Line::from(t).alignment(Alignment::Right))
         } else {
-            sanitize(&t.name)
+            Cell::from(t)
         };
-        let state = match t.state {
-            TaskState::Running => paint.fg(Color::Green),
-            TaskState::Scheduled => paint.warn(),
-            TaskState::Idle => Style::new(),
-            TaskState::Done => paint.dim(),
+        cell.style(paint.title())
+    }));
+    let visible = usize::from(area.height.saturating_sub(3));
+    let rows = tasks.names.iter().take(visible).map(|n| {
+        let name = if n.name.is_empty() {
+            "(unnamed)".to_owned()
+        } else {
+            sanitize(&n.name)
         };
+        let function = if model.rows.iter().any(|r| *r.series.function == *n.name) {
+            "yes"
+        } else {
+            ""
+        };
+        let per_task = (n.spawned > 0).then(|| n.busy.as_secs_f64() / n.spawned as f64);
         TableRow::new(vec![
             Cell::from(name),
-            Cell::from(t.state.label()).style(state),
-            right(format::seconds(t.busy.as_secs_f64(), g), Style::new()),
-            right(format::seconds(t.scheduled.as_secs_f64(), g), Style::new()),
-            right(format::seconds(t.idle.as_secs_f64(), g), Style::new()),
-            right(format::count(t.polls), Style::new()),
-            Cell::from(sanitize(&t.location)).style(paint.dim()),
+            right(format::count(n.spawned), Style::new()),
+            right(
+                format::count(n.alive),
+                if n.alive > 0 {
+                    paint.fg(Color::Green)
+                } else {
+                    Style::new()
+                },
+            ),
+            right(format::count(n.completed), Style::new()),
+            right(format::seconds(n.busy.as_secs_f64(), g), Style::new()),
+            right(format::seconds(n.scheduled.as_secs_f64(), g), Style::new()),
+            right(format::count(n.polls), Style::new()),
+            right(format::opt_seconds(per_task, g), Style::new()),
+            Cell::from(function).style(paint.dim()),
         ])
     });
+    // Fits 80 columns: the name takes what is left.
     let widths = [
         Constraint::Min(16),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
         Constraint::Length(7),
-        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(3),
     ];
     screen.render_widget(
         Table::new(rows, widths)

@@ -33,8 +33,10 @@ pub use series::{
     Bucket, Dist, Explicit, Exponential, Frame, KindCount, Series, SeriesKind, SourceStatus,
 };
 pub use summary::{csv, json, table};
-pub use tasks::{TaskRow, TaskState, Tasks};
+pub use tasks::{TaskName, TaskRow, TaskState, Tasks};
 pub use top::{TopBuilder, TopHandle, top};
 
 #[cfg(feature = "tasks")]
-pub use console_client::{ConsoleClient, ConsoleClientError, DONE_RETENTION, MAX_TASKS};
+pub use console_client::{
+    ConsoleClient, ConsoleClientError, DONE_RETENTION, MAX_TASK_NAMES, MAX_TASKS,
+};

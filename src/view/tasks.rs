@@ -51,6 +51,26 @@ pub struct TaskRow {
     pub location: Arc<str>,
 }
 
+/// All the tasks of one name since the connection started, finished ones included: what
+/// the view shows beside the function of the same name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskName {
+    /// The tasks' name (`task.name`), empty for unnamed tasks.
+    pub name: Arc<str>,
+    /// Tasks of this name the console reported.
+    pub spawned: u64,
+    /// Of those, not finished.
+    pub alive: u64,
+    /// Of those, finished.
+    pub completed: u64,
+    /// Time spent being polled, all of them.
+    pub busy: Duration,
+    /// Time spent woken but not yet polled, all of them.
+    pub scheduled: Duration,
+    /// Polls, all of them.
+    pub polls: u64,
+}
+
 /// The tasks of one console connection.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tasks {
@@ -58,8 +78,11 @@ pub struct Tasks {
     pub url: String,
     /// The connection state in words (`connecting`, `live`, `reconnecting in 2s: ...`).
     pub connection: String,
-    /// The tasks, running ones first, then by busy time.
+    /// The tasks alive now and those finished in the last few seconds, running ones first,
+    /// then by busy time.
     pub rows: Vec<TaskRow>,
+    /// Every task since the connection started, by name, the busiest first.
+    pub names: Vec<TaskName>,
 }
 
 impl Tasks {
@@ -77,5 +100,16 @@ impl Tasks {
     /// Tasks in `state`.
     pub fn count(&self, state: TaskState) -> usize {
         self.rows.iter().filter(|r| r.state == state).count()
+    }
+
+    /// The tasks named `name`, if the console reported any.
+    pub fn named(&self, name: &str) -> Option<&TaskName> {
+        self.names.iter().find(|n| &*n.name == name)
+    }
+
+    /// Puts the names in the order the view shows them: the busiest first.
+    pub fn sort_names(&mut self) {
+        self.names
+            .sort_by(|a, b| b.busy.cmp(&a.busy).then_with(|| a.name.cmp(&b.name)));
     }
 }

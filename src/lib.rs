@@ -76,10 +76,14 @@ mod config;
 mod export;
 mod instrument;
 mod record;
+#[cfg(any(feature = "prometheus", feature = "receiver"))]
+mod serve;
 #[cfg(feature = "layer")]
 mod subscriber;
 #[cfg(feature = "console")]
 mod task;
+#[cfg(feature = "tls")]
+mod tls;
 #[cfg(feature = "tui")]
 pub mod view;
 
@@ -94,7 +98,10 @@ pub use export::otlp::{
     Temporality, otlp,
 };
 #[cfg(feature = "prometheus")]
-pub use export::prometheus::{PrometheusBuilder, PrometheusEndpoint, PrometheusError, prometheus};
+pub use export::prometheus::{
+    DEFAULT_MAX_SCRAPE_CONNECTIONS, PrometheusBuilder, PrometheusEndpoint, PrometheusError,
+    prometheus,
+};
 pub use export::stats::{ExportStats, last_export_error};
 pub use instrument::call::EARLY_EXIT_KIND;
 pub use instrument::callsite::Source;

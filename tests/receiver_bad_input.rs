@@ -199,6 +199,19 @@ async fn send(
     }
 }
 
+/// `google.rpc.Status`, as the receiver answers errors over OTLP/HTTP.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+fn rpc_status(body: &[u8]) -> RpcStatus {
+    RpcStatus::decode(body).expect("a google.rpc.Status")
+}
+
 const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
 const GRPC: (&str, &str) = ("content-type", "application/grpc");
 
@@ -257,18 +270,38 @@ async fn http_refusals_then_a_good_request() {
     let addr = r.http_addr().unwrap();
     let c = http1();
 
+    // Errors are a google.rpc.Status in the request's encoding.
     let a = post_metrics(&c, addr, &[PROTOBUF], &b"\xff\xff\xff\xff"[..]).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
-    assert!(a.text().contains("malformed"), "{}", a.text());
+    assert_eq!(a.headers["content-type"], "application/x-protobuf");
+    let status = rpc_status(&a.body);
+    assert_eq!(status.code, 3, "INVALID_ARGUMENT");
+    assert!(status.message.contains("malformed"), "{}", status.message);
 
-    let a = post_metrics(&c, addr, &[("content-type", "application/json")], "{}").await;
+    let json = [("content-type", "application/json")];
+    let a = post_metrics(&c, addr, &json, "{\"resourceMetrics\": 7}").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.headers["content-type"], "application/json");
+    let status: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(status["code"], 3);
+    assert!(
+        status["message"].as_str().unwrap().contains("JSON"),
+        "{status}"
+    );
+
+    let a = post_metrics(&c, addr, &[("content-type", "text/plain")], "hello").await;
     assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(a.text().contains("http/protobuf"), "{}", a.text());
+    assert!(rpc_status(&a.body).message.contains("http/protobuf"));
+
+    let brotli = [PROTOBUF, ("content-encoding", "br")];
+    let a = post_metrics(&c, addr, &brotli, vec![1, 2, 3]).await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(rpc_status(&a.body).message.contains("gzip"));
 
     let gzip = [PROTOBUF, ("content-encoding", "gzip")];
     let a = post_metrics(&c, addr, &gzip, vec![0x1f, 0x8b]).await;
-    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(a.text().contains("compression"), "{}", a.text());
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "truncated gzip");
+    assert!(rpc_status(&a.body).message.contains("inflate"));
 
     // Too large by its Content-Length, and by what arrives (chunked, no length).
     let a = post_metrics(&c, addr, &[PROTOBUF], vec![0u8; LIMIT + 1]).await;
@@ -302,11 +335,20 @@ async fn http_refusals_then_a_good_request() {
 
     let frame = r.frame();
     assert_eq!(calls_of(&frame, "after_http_refusals"), Some(5));
-    assert_eq!(frame.status.rejected, 5, "400, two 415, two 413");
+    assert_eq!(frame.status.rejected, 7, "three 400, two 415, two 413");
+    assert!(
+        frame
+            .status
+            .last_rejection
+            .as_deref()
+            .is_some_and(|r| r.contains("over the receiver's limit")),
+        "{:?}",
+        frame.status.last_rejection
+    );
     assert_eq!(frame.status.dropped, 0);
     assert_eq!(frame.status.connection, "live");
     let stats = r.stats();
-    assert_eq!((stats.accepted, stats.ignored, stats.rejected), (3, 2, 5));
+    assert_eq!((stats.accepted, stats.ignored, stats.rejected), (3, 2, 7));
 }
 
 #[tokio::test]
@@ -331,9 +373,38 @@ async fn grpc_refusals_then_a_good_request() {
     assert_eq!(a.grpc_status(), Some(8), "{}", a.grpc_message());
     assert!(a.grpc_message().contains("limit"));
 
+    // Compressed without saying how: gRPC's protocol error. In an encoding it does not
+    // read: UNIMPLEMENTED, naming what it reads (also in every answer's headers).
     let a = grpc(addr, METRICS, full(framed(1, 2, &[0x1f, 0x8b]))).await;
-    assert_eq!(a.grpc_status(), Some(12), "compressed");
-    assert!(a.grpc_message().contains("compression"));
+    assert_eq!(a.grpc_status(), Some(13), "compressed, no grpc-encoding");
+    let zstd = send(
+        &http2(),
+        addr,
+        "POST",
+        METRICS,
+        &[GRPC, ("grpc-encoding", "zstd")],
+        full(framed(1, 2, &[1, 2])),
+    )
+    .await;
+    assert_eq!(zstd.grpc_status(), Some(12), "{}", zstd.grpc_message());
+    assert!(zstd.grpc_message().contains("gzip"));
+    assert_eq!(zstd.headers["grpc-accept-encoding"], "gzip");
+    // gzip that does not inflate.
+    let bad_gzip = send(
+        &http2(),
+        addr,
+        "POST",
+        METRICS,
+        &[GRPC, ("grpc-encoding", "gzip")],
+        full(framed(1, 2, &[0x1f, 0x8b])),
+    )
+    .await;
+    assert_eq!(
+        bad_gzip.grpc_status(),
+        Some(3),
+        "{}",
+        bad_gzip.grpc_message()
+    );
 
     let a = grpc(
         addr,
@@ -359,7 +430,7 @@ async fn grpc_refusals_then_a_good_request() {
 
     let frame = r.frame();
     assert_eq!(calls_of(&frame, "after_grpc_refusals"), Some(7));
-    assert_eq!(frame.status.rejected, 6);
+    assert_eq!(frame.status.rejected, 8);
 }
 
 /// The good path through tonic's client, as OpenTelemetry SDKs call it.
@@ -420,46 +491,69 @@ fn a_taken_port_is_an_error_that_names_it() {
     assert!(err.to_string().contains("(HTTP)"), "{err}");
 }
 
+/// Bodies being read share a byte budget (the request limit times the bodies held at once): a
+/// request whose body does not fit while others hold it is shed (gRPC UNAVAILABLE with
+/// `RetryInfo`, HTTP 503 with `Retry-After`), without waiting. A body that never ends is
+/// cut at the body timeout and gives its share back; so does a request that is not even
+/// read yet: headers alone hold nothing.
 #[tokio::test]
-async fn too_many_requests_at_once_are_shed() {
+async fn a_spent_budget_sheds_and_slow_bodies_are_cut_off() {
     let r = Receiver::builder()
         .with_grpc_addr(loopback())
         .without_http()
-        .with_max_concurrent_requests(1)
+        .with_max_request_bytes(64 << 10)
+        .with_max_concurrent_requests(2)
+        .with_body_timeout(Duration::from_secs(2))
         .start()
         .unwrap();
     let addr = r.grpc_addr().unwrap();
-    // One request holds the only permit: its body never ends.
-    let hold = || {
+    // Two requests that send 60 KiB of their body, then stall: the budget is 128 KiB.
+    let stall = || {
         tokio::spawn(async move {
-            let body = Stalled(Some(framed(0, 100, &[0; 10]).into())).boxed();
+            let body = Stalled(Some(framed(0, 64_000, &[0; 60 << 10]).into())).boxed();
             send(&http2(), addr, "POST", METRICS, &[GRPC], body).await
         })
     };
-    let mut held = hold();
-    // Until it has the permit, other requests get in (or it is shed itself, and tries
-    // again); then they are shed.
+    let stalled = [stall(), stall()];
+    // Headers alone hold nothing: a small request still goes through.
     let good = good_request("shed", 1).encode_to_vec();
+    let big = vec![0u8; 30 << 10];
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut shed_holders = 0;
-    loop {
-        let a = grpc(addr, METRICS, full(framed(0, good.len() as u32, &good))).await;
+    let shed = loop {
+        // Until both stalled bodies are in, a 30 KiB request fits; then it is shed.
+        let a = grpc(addr, METRICS, full(framed(0, big.len() as u32, &big))).await;
         if a.grpc_status() == Some(14) {
-            break;
+            break a;
         }
-        assert_eq!(a.grpc_status(), Some(0));
         assert!(Instant::now() < deadline, "never shed");
-        if held.is_finished() {
-            assert_eq!(held.await.unwrap().grpc_status(), Some(14));
-            shed_holders += 1;
-            held = hold();
-        }
-        tokio::task::yield_now().await;
-    }
-    let a = post_metrics(&http1(), addr, &[PROTOBUF], good.clone()).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        shed.headers.contains_key("grpc-status-details-bin"),
+        "RetryInfo in the status details: {:?}",
+        shed.headers
+    );
+    let a = post_metrics(&http1(), addr, &[PROTOBUF], big.clone()).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(r.frame().status.dropped, 2 + shed_holders);
-    held.abort();
+    assert_eq!(a.headers["retry-after"], "1");
+    let a = grpc(addr, METRICS, full(framed(0, good.len() as u32, &good))).await;
+    assert_eq!(
+        a.grpc_status(),
+        Some(0),
+        "a small one fits: {}",
+        a.grpc_message()
+    );
+    // The stalled ones are cut off at the body timeout.
+    for s in stalled {
+        let answer = s.await.unwrap();
+        assert_eq!(answer.grpc_status(), Some(4), "{}", answer.grpc_message());
+    }
+    let stats = r.stats();
+    assert_eq!(stats.slow_bodies, 2);
+    assert!(stats.dropped >= 2, "{stats:?}");
+    // Their share is back: the big one is read again (and refused as the garbage it is).
+    let a = grpc(addr, METRICS, full(framed(0, big.len() as u32, &big))).await;
+    assert_eq!(a.grpc_status(), Some(3), "{}", a.grpc_message());
 }
 
 /// Random bytes and corrupted requests, over both protocols: every one is answered, the

@@ -1,5 +1,5 @@
 //! The receiver's connection limits: at most `with_max_connections` open at once (more are
-//! closed as they arrive, and counted), and a connection that has not sent a whole request
+//! answered "busy", closed, and counted), and a connection that has not sent a whole request
 //! head within the idle timeout is closed (one that sends nothing, one that sends its
 //! headers slowly, one left idle after a request), while a sender that behaves is served.
 #![cfg(feature = "receiver")]
@@ -52,15 +52,22 @@ fn until_closed(mut s: TcpStream) -> (Vec<u8>, Duration) {
 const REQUEST: &[u8] = b"POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
 
 #[test]
-fn connections_beyond_the_cap_are_closed_at_once_and_counted() {
+fn connections_beyond_the_cap_are_answered_busy_then_closed_and_counted() {
     // A longer idle timeout: the three held connections must still be open when the
     // fourth is accepted (the server accepts in arrival order).
     let r = receiver_with(3, Duration::from_secs(2));
     let addr = r.grpc_addr().unwrap();
     let held: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
-    let (sent, _) = until_closed(connect(addr));
-    assert!(sent.is_empty(), "nothing is sent on a refused connection");
+    // Over the cap, a request is answered 503 with Retry-After, and the connection closed.
+    let mut over = connect(addr);
+    over.write_all(REQUEST).unwrap();
+    let (sent, _) = until_closed(over);
+    let answer = String::from_utf8_lossy(&sent).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
     assert_eq!(r.stats().refused_connections, 1);
+    assert_eq!(r.stats().accepted, 0);
     assert_eq!(r.frame().status.dropped, 1, "a refusal shows as a shed");
     // Once the held ones are gone (closed by their idle timeout), a request is served.
     for s in held {
@@ -72,6 +79,29 @@ fn connections_beyond_the_cap_are_closed_at_once_and_counted() {
     s.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
     assert_eq!(r.stats().accepted, 1);
+}
+
+/// Over the cap over HTTP/2, as gRPC senders connect: UNAVAILABLE, which they retry.
+#[tokio::test]
+async fn a_grpc_call_over_the_cap_is_unavailable() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+    let r = receiver_with(1, Duration::from_secs(5));
+    let addr = r.grpc_addr().unwrap();
+    let _held = connect(addr);
+    // Wait until the held connection is the one accepted.
+    std::thread::sleep(Duration::from_millis(100));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let err = MetricsServiceClient::new(channel)
+        .export(ExportMetricsServiceRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
+    assert_eq!(r.stats().refused_connections, 1);
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The dashboard's receiver flooded: 64 senders post full exports (1000 functions each) as
-//! fast as they can, far over what one receiver ingests, while a dashboard loop reads frames
-//! and draws. The receiver sheds what it cannot take with 503s it counts (the count equals
-//! the 503s the senders saw), keeps every accepted request's data, and the dashboard keeps
-//! drawing throughout.
+//! fast as they can, while a dashboard loop reads frames and draws. The receiver holds at
+//! most four exports' worth of bodies at once: it sheds what it cannot hold with 503s it
+//! counts (the count equals the 503s the senders saw), keeps every accepted request's data,
+//! and the dashboard keeps drawing throughout.
 
 #![cfg(all(feature = "receiver", feature = "tui"))]
 
@@ -85,6 +85,8 @@ fn a_flooded_receiver_sheds_with_counted_drops_and_the_dashboard_keeps_drawing()
             .with_grpc_addr(([127, 0, 0, 1], 0).into())
             .with_http_addr(([127, 0, 0, 1], 0).into())
             .with_max_series(100_000)
+            .with_max_request_bytes(256 << 10)
+            .with_max_concurrent_requests(4)
             .start()
             .unwrap(),
     );

@@ -30,7 +30,7 @@ use taskscope::view::receive::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, ReceiveErro
 /// The variable that tells this binary it runs as a child, and what to do.
 const CHILD: &str = "TASKSCOPE_CHILD";
 /// What the listeners print when they bind beyond loopback.
-const WARNING: &str = "beyond this machine, without authentication";
+const WARNING: &str = "beyond this machine, without TLS";
 
 const SECRET: &str = "hunter2-SECRET";
 

@@ -61,6 +61,11 @@ fn foreign_sender() {
         m.update(Msg::Frame(top::foreign_frame(t)));
     }
     both_sizes("foreign_list", &m);
+    let wide = top::render(&m, 160, 48);
+    assert!(
+        wide.contains("rejected 3 (last: Content-Type text/plain: OTLP/HTTP is"),
+        "the last refusal's reason in the header:\n{wide}"
+    );
     let list = top::render(&m, 80, 24);
     assert!(list.contains("charge_…ard_with_retries"), "{list}");
     assert!(list.contains("refund_…ard_with_retries"), "{list}");
@@ -72,16 +77,20 @@ fn foreign_sender() {
     assert!(!detail.contains("no errors in the window"), "{detail}");
     let table = taskscope::view::table(&m);
     assert!(table.contains("| service py-checkout |"), "{table}");
+    assert!(
+        table.contains("\nlast rejection: Content-Type text/plain"),
+        "{table}"
+    );
     let widths: Vec<usize> = table
         .lines()
-        .skip(1)
+        .skip(2)
         .take(3)
         .map(|l| l.chars().count())
         .collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned:\n{table}");
     assert!(table.contains(": (no kind) 54"), "{table}");
     assert!(
-        table.lines().nth(2).unwrap().ends_with("      -      -"),
+        table.lines().nth(3).unwrap().ends_with("      -      -"),
         "{table}"
     );
 }

@@ -180,6 +180,13 @@ fn draw_header(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
         let style = if *n > 0 { paint.warn() } else { paint.dim() };
         second.push(Span::styled(format!("{name} {n}"), style));
     }
+    // Why the last refusal happened: what the sender has to change.
+    if let Some(reason) = &status.last_rejection {
+        second.push(Span::styled(
+            format!(" (last: {})", format::clip(&sanitize(reason), 60, g)),
+            paint.warn(),
+        ));
+    }
     if !model.filter.is_empty() {
         second.push(Span::raw(g.dot));
         second.push(Span::raw(format!("filter \"{}\"", sanitize(&model.filter))));

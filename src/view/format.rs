@@ -191,6 +191,18 @@ pub fn fit(text: &str, width: usize, glyphs: &Glyphs) -> String {
     out
 }
 
+/// Prose cut to at most `width` characters at its end (a reason, a message).
+pub fn clip(text: &str, width: usize, glyphs: &Glyphs) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push(glyphs.ellipsis);
+    }
+    out
+}
+
 /// Text from a sender with every control character (C0 and C1, so escape sequences too)
 /// and every bidirectional override or isolate replaced, so nothing a sender writes can move
 /// the cursor, recolour the screen, or reorder what is shown around it.

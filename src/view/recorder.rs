@@ -100,6 +100,7 @@ impl RecorderSource {
                 rejected: 0,
                 export_dropped: e.dropped_points + e.dropped_spans,
                 kind_overflow,
+                last_rejection: None,
             },
             tasks: None,
         }

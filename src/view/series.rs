@@ -527,6 +527,8 @@ pub struct SourceStatus {
     pub export_dropped: u64,
     /// Error kinds that went to the overflow kind because of the cap.
     pub kind_overflow: u64,
+    /// Why the last request (or part of one) was refused, as the receiver answered it.
+    pub last_rejection: Option<String>,
 }
 
 /// Every series at one instant.

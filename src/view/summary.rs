@@ -52,6 +52,9 @@ pub fn table(model: &Model) -> String {
         status.overflow + status.kind_overflow,
         status.rejected,
     );
+    if let Some(reason) = &status.last_rejection {
+        let _ = writeln!(out, "last rejection: {}", sanitize(reason));
+    }
     let _ = writeln!(
         out,
         "{:<width$} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
@@ -216,7 +219,7 @@ pub fn json(model: &Model) -> String {
     json_str(&mut o, &status.connection);
     let _ = write!(
         o,
-        ",\"services\":{},\"dropped\":{},\"overflow\":{},\"rejected\":{},\"export_dropped\":{},\"kind_overflow\":{},\"paused\":{},\"functions\":[",
+        ",\"services\":{},\"dropped\":{},\"overflow\":{},\"rejected\":{},\"export_dropped\":{},\"kind_overflow\":{},\"paused\":{}",
         status.services,
         status.dropped,
         status.overflow,
@@ -225,6 +228,12 @@ pub fn json(model: &Model) -> String {
         status.kind_overflow,
         model.paused
     );
+    o.push_str(",\"last_rejection\":");
+    match &status.last_rejection {
+        Some(reason) => json_str(&mut o, reason),
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"functions\":[");
     for (i, r) in model.rows.iter().enumerate() {
         if i > 0 {
             o.push(',');

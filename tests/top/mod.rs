@@ -132,6 +132,11 @@ pub fn foreign_frame(seconds: u64) -> Frame {
             label: "otlp grpc 127.0.0.1:4317".into(),
             connection: "live".into(),
             services: 1,
+            rejected: 3,
+            last_rejection: Some(
+                "Content-Type text/plain: OTLP/HTTP is application/x-protobuf or application/json"
+                    .into(),
+            ),
             ..SourceStatus::default()
         },
         tasks: None,

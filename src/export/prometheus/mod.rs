@@ -2,20 +2,19 @@
 
 mod text;
 
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+#[cfg(feature = "tls")]
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use crate::serve::{self, Reply};
+
+/// Scrapers served at once, by default; more are answered 503 and closed.
+pub const DEFAULT_MAX_SCRAPE_CONNECTIONS: usize = 64;
 
 pub(crate) use text::Format;
 
@@ -41,6 +40,9 @@ pub enum PrometheusError {
         /// What would be accepted.
         expected: String,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("the Prometheus endpoint's TLS: {0}")]
+    Tls(String),
     /// The server thread could not start.
     #[error("the Prometheus endpoint thread could not start: {0}")]
     Start(String),
@@ -61,6 +63,10 @@ pub fn prometheus() -> PrometheusBuilder {
         addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9464),
         path: "/metrics".into(),
         buckets: crate::DEFAULT_EXPLICIT_BUCKETS.to_vec(),
+        max_connections: DEFAULT_MAX_SCRAPE_CONNECTIONS,
+        idle_timeout: Duration::from_secs(30),
+        #[cfg(feature = "tls")]
+        tls: None,
     }
 }
 
@@ -71,6 +77,10 @@ pub struct PrometheusBuilder {
     addr: SocketAddr,
     path: String,
     buckets: Vec<f64>,
+    max_connections: usize,
+    idle_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl PrometheusBuilder {
@@ -94,6 +104,27 @@ impl PrometheusBuilder {
         self
     }
 
+    /// Connections served at once (default 64); more are answered 503 with `Retry-After`
+    /// and closed, the same as the OTLP receiver does.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// How long a connection may take to send a whole request head (default 30 s).
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Serves over TLS with this certificate chain and private key (PEM files; cargo
+    /// feature `tls`). Prometheus scrapes it with `scheme: https` and `tls_config`.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
     /// Binds the address and serves on a thread of its own. A taken port or a bad setting
     /// is an error that says so.
     pub fn try_start(self) -> Result<PrometheusEndpoint, PrometheusError> {
@@ -112,42 +143,61 @@ impl PrometheusBuilder {
                 expected: "a path starting with /".into(),
             });
         }
+        if self.max_connections == 0 || self.idle_timeout.is_zero() {
+            return Err(PrometheusError::Invalid {
+                setting: "with_max_connections/with_idle_timeout",
+                value: format!("{}, {:?}", self.max_connections, self.idle_timeout),
+                expected: "more than zero".into(),
+            });
+        }
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some((cert, key)) => Some(
+                crate::tls::acceptor(cert, key).map_err(|e| PrometheusError::Tls(e.to_string()))?,
+            ),
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        let encrypted = tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let encrypted = false;
         // Bind here, on the caller's thread, so a taken port is reported to the caller.
         let std_listener =
             std::net::TcpListener::bind(self.addr).map_err(|source| PrometheusError::Bind {
                 addr: self.addr,
                 source,
             })?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(|e| PrometheusError::Start(e.to_string()))?;
         let local = std_listener
             .local_addr()
             .map_err(|e| PrometheusError::Start(e.to_string()))?;
-        if !local.ip().is_loopback() {
+        if !local.ip().is_loopback() && !encrypted {
             eprintln!(
-                "taskscope: the Prometheus endpoint listens on {local}, beyond this machine, without authentication"
+                "taskscope: warning: the Prometheus endpoint listens on {local}, beyond this machine, without TLS or authentication"
             );
         }
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let (ready_tx, ready_rx) = std_mpsc::channel();
         let config = Arc::new(Config {
             path: self.path,
             buckets: self.buckets,
         });
-        let thread = crate::background::spawn("taskscope-prometheus", move || {
-            serve(std_listener, config, stop_rx, ready_tx)
+        let counters = Arc::new(serve::Counters::default());
+        let running = serve::start(
+            "taskscope-prometheus",
+            vec![std_listener],
+            config,
+            serve::Limits {
+                max_connections: self.max_connections,
+                idle_timeout: self.idle_timeout,
+            },
+            Arc::clone(&counters),
+            #[cfg(feature = "tls")]
+            tls,
+        )
+        .map_err(PrometheusError::Start)?;
+        Ok(PrometheusEndpoint {
+            local,
+            counters,
+            _running: running,
         })
-        .map_err(|e| PrometheusError::Start(e.to_string()))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(PrometheusEndpoint {
-                local,
-                stop: Some(stop_tx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => Err(PrometheusError::Start(e)),
-            Err(_) => Err(PrometheusError::Start("the server thread stopped".into())),
-        }
     }
 
     /// As [`try_start`](Self::try_start), panicking with the error's message.
@@ -163,8 +213,8 @@ impl PrometheusBuilder {
 #[derive(Debug)]
 pub struct PrometheusEndpoint {
     local: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    counters: Arc<serve::Counters>,
+    _running: serve::Running,
 }
 
 impl PrometheusEndpoint {
@@ -172,16 +222,22 @@ impl PrometheusEndpoint {
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
-}
 
-impl Drop for PrometheusEndpoint {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// Connections answered 503 and closed because
+    /// [`with_max_connections`](PrometheusBuilder::with_max_connections) were open.
+    pub fn refused_connections(&self) -> u64 {
+        self.counters.read(|c| &c.refused_connections)
+    }
+
+    /// Connections closed because no whole request head arrived in time.
+    pub fn timed_out_connections(&self) -> u64 {
+        self.counters.read(|c| &c.timed_out_connections)
+    }
+
+    /// TLS handshakes that failed (cargo feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn failed_handshakes(&self) -> u64 {
+        self.counters.read(|c| &c.failed_handshakes)
     }
 }
 
@@ -190,48 +246,28 @@ struct Config {
     buckets: Vec<f64>,
 }
 
-fn serve(
-    listener: std::net::TcpListener,
-    config: Arc<Config>,
-    mut stop: oneshot::Receiver<()>,
-    ready: std_mpsc::Sender<Result<(), String>>,
-) {
-    let Some(runtime) = crate::background::runtime(&ready, "Prometheus endpoint") else {
-        return;
-    };
-    runtime.block_on(async move {
-        let listener = match TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = ready.send(Err(e.to_string()));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(()));
-        loop {
-            tokio::select! {
-                _ = &mut stop => return,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let config = Arc::clone(&config);
-                    tokio::spawn(async move {
-                        let service = service_fn(move |req| {
-                            let config = Arc::clone(&config);
-                            async move { Ok::<_, Infallible>(respond(&req, &config)) }
-                        });
-                        let _ = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            }
-        }
-    });
+impl serve::Service for Config {
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<Reply>> + Send + 'static {
+        std::future::ready(respond(&req, &self))
+    }
+
+    fn busy(&self, _req: &Request<Incoming>) -> Response<Reply> {
+        let mut r = Response::new(Reply::bytes("too many scrapers at once: try again\n"));
+        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+        r
+    }
 }
 
-fn respond(req: &Request<Incoming>, config: &Config) -> Response<Full<Bytes>> {
+fn respond(req: &Request<Incoming>, config: &Config) -> Response<Reply> {
     let reply = |status: StatusCode, body: &'static str| {
-        let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        let mut r = Response::new(Reply::bytes(body));
         *r.status_mut() = status;
         r
     };
@@ -255,7 +291,7 @@ fn respond(req: &Request<Incoming>, config: &Config) -> Response<Full<Bytes>> {
         Format::Text => Vec::new(),
     };
     let body = text::render(&snap, snap.exports, format, &config.buckets, &exemplars);
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Reply::bytes(body));
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(format.content_type()),

@@ -1,33 +1,42 @@
-//! The OTLP receiver of `taskscope top`: gRPC and HTTP/protobuf listeners that turn any
-//! sender's metrics into [`Frame`]s.
+//! The OTLP receiver of `taskscope top`: gRPC and HTTP listeners that turn any sender's
+//! metrics into [`Frame`]s.
 //!
 //! [`Receiver::builder`] binds the listeners (by default gRPC on `127.0.0.1:4317` and
 //! HTTP on `127.0.0.1:4318`, the OTLP ports) and serves them on a thread of its own;
 //! [`Receiver::frame`] reads the cumulative state at any time. What a request becomes is
 //! [`Store`]'s business, usable without sockets.
 //!
-//! Both ports speak HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) and both protocols:
+//! Both ports speak HTTP/1.1 and HTTP/2 (cleartext, or TLS with [`ReceiverBuilder::with_tls`])
+//! and both protocols. OTLP/HTTP takes protobuf (`application/x-protobuf`) or JSON
+//! (`application/json`, the OTLP JSON mapping: hex ids, enums as numbers, 64-bit integers
+//! as strings), plain or `Content-Encoding: gzip`; gRPC takes plain or `grpc-encoding: gzip`
+//! messages and advertises `grpc-accept-encoding: gzip`. The size limit applies to the
+//! decompressed bytes: a gzip bomb is refused after the limit's worth of output. Errors are
+//! a `google.rpc.Status` in the request's encoding (HTTP) or `grpc-status` (gRPC), with the
+//! codes of the OTLP specification:
 //!
-//! | request | answer |
-//! |---|---|
-//! | `POST /v1/metrics`, `Content-Type: application/x-protobuf` | 200 with an `ExportMetricsServiceResponse` |
-//! | `POST /v1/traces`, `/v1/logs` | 200, empty: accepted and ignored |
-//! | malformed protobuf | 400, saying what failed |
-//! | a body over the limit (default 4 MiB) | 413 |
-//! | JSON, another content type, `Content-Encoding: gzip` | 415, saying what to change |
-//! | another path / method | 404 / 405 |
-//! | too many requests at once | 503, `Retry-After: 1` |
-//! | gRPC `MetricsService/Export` | `grpc-status` 0 with the response |
-//! | gRPC `TraceService/Export`, `LogsService/Export` | `grpc-status` 0, empty: ignored |
-//! | gRPC: malformed or truncated | `grpc-status` 3 (INVALID_ARGUMENT) |
-//! | gRPC: a message over the limit | 8 (RESOURCE_EXHAUSTED), without reading it |
-//! | gRPC: compressed, or an unknown method | 12 (UNIMPLEMENTED) |
-//! | gRPC: too many requests at once | 14 (UNAVAILABLE) |
-//! | a connection over the cap (default 256 open) | closed as it arrives |
-//! | no whole request head within the idle timeout (default 30 s) | the connection is closed |
+//! | request | HTTP | gRPC |
+//! |---|---|---|
+//! | metrics accepted | 200, `Export*ServiceResponse` | 0 |
+//! | some points refused (series cap, unreadable points) | 200 with `partial_success` | 0 with `partial_success` |
+//! | traces, logs | 200, empty: accepted and ignored | 0, empty |
+//! | malformed protobuf or JSON, gzip that does not inflate | 400 | 3 INVALID_ARGUMENT |
+//! | over the size limit (after decompression) | 413 | 8 RESOURCE_EXHAUSTED, before the rest is read |
+//! | another content type or encoding | 415 | 12 UNIMPLEMENTED (13 INTERNAL for a compressed message without `grpc-encoding`) |
+//! | a missing or wrong token ([`ReceiverBuilder::with_token`]) | 401 | 16 UNAUTHENTICATED |
+//! | a body not whole within the body timeout (default 10 s) | 408, connection closed | 4 DEADLINE_EXCEEDED |
+//! | busy: no decoding slot, or the bodies being read hold the byte budget | 503, `Retry-After: 1` | 14 UNAVAILABLE with `RetryInfo` |
+//! | a connection over the cap (default 256 open) | 503, `Retry-After: 1`, closed | 14 UNAVAILABLE, closed |
+//! | another path / method | 404 / 405 | 12 UNIMPLEMENTED |
+//! | no whole request head within the idle timeout (default 30 s) | closed | closed |
 //!
-//! Refusals count in [`SourceStatus::rejected`](super::SourceStatus::rejected), shed
-//! requests and refused connections in [`SourceStatus::dropped`](super::SourceStatus::dropped).
+//! A request takes a decoding slot only once its body is whole, so senders that send
+//! headers and then dawdle hold no slot, and are cut off at the body timeout. Refusals
+//! count in [`SourceStatus::rejected`](super::SourceStatus::rejected) (with the last
+//! reason in [`SourceStatus::last_rejection`](super::SourceStatus::last_rejection)), shed
+//! requests and refused connections in
+//! [`SourceStatus::dropped`](super::SourceStatus::dropped); [`ReceiverStats`] has each
+//! count.
 //!
 //! ```
 //! use taskscope::view::receive::Receiver;
@@ -48,11 +57,13 @@ mod server;
 mod store;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+#[cfg(feature = "tls")]
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, oneshot};
+use crate::serve::body::Budget;
 
 pub use store::{
     IngestOutcome, LIVE_WITHIN, MAX_ERROR_KINDS, OVERFLOW_KIND, STREAM_IDLE, STREAMS_PER_SERIES,
@@ -69,12 +80,16 @@ pub const DEFAULT_HTTP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::L
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
 /// The default cap on a request's body (4 MiB, the OpenTelemetry Collector's default).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
-/// The default number of requests read and ingested at once; more are shed.
+/// The default number of full-size request bodies held at once; more are shed.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 /// Connections held open at once, by default; more are closed as they arrive and counted.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// How long a connection may wait before it has sent a whole request head, by default.
-pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request may take to send its whole body, from its head, by default.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most bytes of request bodies buffered at once, whatever the other limits say.
+const MAX_BUFFERED_BYTES: usize = 256 << 20;
 
 /// Which listener an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +143,9 @@ pub enum ReceiveError {
         /// What would be accepted.
         expected: &'static str,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("the OTLP receiver's TLS: {0}")]
+    Tls(String),
     /// The receiver's thread or runtime could not start.
     #[error("the OTLP receiver could not start: {0}")]
     Start(String),
@@ -154,7 +172,11 @@ pub struct ReceiverBuilder {
     max_request_bytes: usize,
     max_concurrent_requests: usize,
     max_connections: usize,
-    idle_timeout: std::time::Duration,
+    idle_timeout: Duration,
+    body_timeout: Duration,
+    token: Option<String>,
+    #[cfg(feature = "tls")]
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for ReceiverBuilder {
@@ -167,13 +189,18 @@ impl Default for ReceiverBuilder {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            token: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
 
 impl ReceiverBuilder {
     /// The gRPC listener's address (default `127.0.0.1:4317`; port 0 picks a free one).
-    /// A non-loopback address prints a warning: the receiver has no authentication.
+    /// A non-loopback address without TLS prints a warning: anyone who can reach it can read
+    /// and send what it carries.
     pub fn with_grpc_addr(mut self, addr: SocketAddr) -> Self {
         self.grpc = Some(addr);
         self
@@ -210,16 +237,20 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Requests read and ingested at once (default 32); more are answered 503 or
-    /// UNAVAILABLE, which OTLP senders retry.
+    /// Full-size request bodies held at once (default 32): the bodies being read share a
+    /// budget of this many times [`with_max_request_bytes`](Self::with_max_request_bytes)
+    /// (at most 256 MiB), taken as their bytes arrive, so a sender holds only what it has
+    /// sent. A body that does not fit is answered 503 or UNAVAILABLE at once, which OTLP
+    /// senders retry.
     pub fn with_max_concurrent_requests(mut self, n: usize) -> Self {
         self.max_concurrent_requests = n;
         self
     }
 
-    /// Connections held open at once (default 256). A connection beyond them is closed as
-    /// soon as it is accepted and counted in [`ReceiverStats::refused_connections`]; OTLP
-    /// senders retry.
+    /// Connections held open at once (default 256). A connection beyond them is answered
+    /// "busy" (HTTP 503 with `Retry-After`, gRPC UNAVAILABLE) and closed within a few
+    /// seconds, or closed at once when a quarter as many are already being answered so; each
+    /// counts in [`ReceiverStats::refused_connections`]. OTLP senders retry.
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
         self
@@ -229,8 +260,34 @@ impl ReceiverBuilder {
     /// from its previous request (default 30 s); then it is closed. A sender that connects
     /// and sends nothing, or sends headers a byte at a time, cannot hold a connection
     /// longer than this.
-    pub fn with_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// How long a request may take to send its whole body, from its head (default 10 s).
+    /// A sender that dawdles is cut off (HTTP 408, gRPC DEADLINE_EXCEEDED) and counted in
+    /// [`ReceiverStats::slow_bodies`]. A request holds a decoding slot only once its body is
+    /// whole, so slow senders never keep others out.
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Requires every request to carry this token as `Authorization: Bearer TOKEN` (gRPC:
+    /// `authorization` metadata); others are refused (HTTP 401, gRPC UNAUTHENTICATED). OTLP
+    /// senders set it with `OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20TOKEN`. Use it
+    /// with TLS beyond loopback, or the token travels in the clear.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Serves both listeners over TLS with this certificate chain and private key (PEM
+    /// files), offering HTTP/2 and HTTP/1.1 (cargo feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert.into(), key.into()));
         self
     }
 
@@ -258,13 +315,40 @@ impl ReceiverBuilder {
         if self.max_connections == 0 {
             return Err(invalid("with_max_connections", 0, "at least 1"));
         }
-        if self.idle_timeout.is_zero() {
+        for (setting, t) in [
+            ("with_idle_timeout", self.idle_timeout),
+            ("with_body_timeout", self.body_timeout),
+        ] {
+            if t.is_zero() {
+                return Err(ReceiveError::Invalid {
+                    setting,
+                    value: "0s".into(),
+                    expected: "more than zero",
+                });
+            }
+        }
+        if self
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty() || t.bytes().any(|b| !(0x21..0x7f).contains(&b)))
+        {
             return Err(ReceiveError::Invalid {
-                setting: "with_idle_timeout",
-                value: "0s".into(),
-                expected: "more than zero",
+                setting: "with_token",
+                value: "(hidden)".into(),
+                expected: "a token of printable ASCII, without spaces",
             });
         }
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some((cert, key)) => Some(
+                crate::tls::acceptor(cert, key).map_err(|e| ReceiveError::Tls(e.to_string()))?,
+            ),
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        let encrypted = tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let encrypted = false;
         if self.grpc.is_none() && self.http.is_none() {
             return Err(ReceiveError::Invalid {
                 setting: "without_grpc/without_http",
@@ -285,11 +369,10 @@ impl ReceiverBuilder {
                 source,
             };
             let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
-            listener.set_nonblocking(true).map_err(bind_error)?;
             let local = listener.local_addr().map_err(bind_error)?;
-            if !local.ip().is_loopback() {
+            if !local.ip().is_loopback() && !encrypted {
                 eprintln!(
-                    "taskscope: the OTLP receiver listens on {local} ({protocol}), beyond this machine, without authentication"
+                    "taskscope: warning: the OTLP receiver listens on {local} ({protocol}), beyond this machine, without TLS: give it a certificate (--tls-cert, --tls-key) and a token (--token)"
                 );
             }
             bound[i] = Some(local);
@@ -308,35 +391,42 @@ impl ReceiverBuilder {
         }
         let mut store = Store::new(self.max_series);
         store.set_label(label);
+        let connections = Arc::new(crate::serve::Counters::default());
         let shared = Arc::new(server::Shared {
             store: Mutex::new(store),
             started: Instant::now(),
             max_request_bytes: self.max_request_bytes,
-            permits: Semaphore::new(self.max_concurrent_requests),
-            connections: Arc::new(Semaphore::new(self.max_connections)),
-            idle_timeout: self.idle_timeout,
+            budget: Budget::new(
+                self.max_request_bytes
+                    .saturating_mul(self.max_concurrent_requests)
+                    .min(MAX_BUFFERED_BYTES)
+                    .max(self.max_request_bytes),
+            ),
+            body_timeout: self.body_timeout,
+            token: self.token,
             counters: server::Counters::default(),
+            connections: Arc::clone(&connections),
         });
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = {
-            let shared = Arc::clone(&shared);
-            crate::background::spawn("taskscope-receiver", move || {
-                server::run(listeners, shared, stop_rx, ready_tx)
-            })
-            .map_err(|e| ReceiveError::Start(e.to_string()))?
+        let limits = crate::serve::Limits {
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
         };
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Receiver {
-                grpc,
-                http,
-                shared,
-                stop: Some(stop_tx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => Err(ReceiveError::Start(e)),
-            Err(_) => Err(ReceiveError::Start("the receiver thread stopped".into())),
-        }
+        let running = crate::serve::start(
+            "taskscope-receiver",
+            listeners,
+            Arc::clone(&shared),
+            limits,
+            connections,
+            #[cfg(feature = "tls")]
+            tls,
+        )
+        .map_err(ReceiveError::Start)?;
+        Ok(Receiver {
+            grpc,
+            http,
+            shared,
+            running,
+        })
     }
 }
 
@@ -359,6 +449,12 @@ pub struct ReceiverStats {
     /// Connections closed because no whole request head arrived within the
     /// [idle timeout](ReceiverBuilder::with_idle_timeout).
     pub timed_out_connections: u64,
+    /// Requests cut off because their body did not arrive whole within the
+    /// [body timeout](ReceiverBuilder::with_body_timeout).
+    pub slow_bodies: u64,
+    /// TLS handshakes that failed (garbage, plain text to a TLS port, no common cipher).
+    /// Always 0 without the cargo feature `tls`.
+    pub failed_handshakes: u64,
 }
 
 /// The running receiver; dropping it stops the listeners.
@@ -367,8 +463,7 @@ pub struct Receiver {
     grpc: Option<SocketAddr>,
     http: Option<SocketAddr>,
     shared: Arc<server::Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    running: crate::serve::Running,
 }
 
 impl Receiver {
@@ -394,43 +489,40 @@ impl Receiver {
         let now = self.shared.started.elapsed();
         let mut frame = self.shared.store().frame(now);
         let counters = &self.shared.counters;
+        let connections = &self.shared.connections;
         // Refused connections are sheds too, one step earlier.
-        frame.status.dropped = counters.dropped.load(Ordering::Relaxed)
-            + counters.refused_connections.load(Ordering::Relaxed);
+        frame.status.dropped =
+            counters.dropped.load(Ordering::Relaxed) + connections.read(|c| &c.refused_connections);
         frame.status.rejected = counters.rejected.load(Ordering::Relaxed);
+        frame.status.last_rejection = counters
+            .last_rejection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         frame
     }
 
     /// Requests answered so far.
     pub fn stats(&self) -> ReceiverStats {
         let c = &self.shared.counters;
+        let n = &self.shared.connections;
         ReceiverStats {
             accepted: c.accepted.load(Ordering::Relaxed),
             ignored: c.ignored.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
-            refused_connections: c.refused_connections.load(Ordering::Relaxed),
-            timed_out_connections: c.timed_out_connections.load(Ordering::Relaxed),
+            refused_connections: n.read(|c| &c.refused_connections),
+            timed_out_connections: n.read(|c| &c.timed_out_connections),
+            slow_bodies: n.read(|c| &c.slow_bodies),
+            #[cfg(feature = "tls")]
+            failed_handshakes: n.read(|c| &c.failed_handshakes),
+            #[cfg(not(feature = "tls"))]
+            failed_handshakes: 0,
         }
     }
 
     /// Stops the listeners and waits for the thread to end.
     pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop();
+        self.running.stop();
     }
 }

@@ -1,45 +1,46 @@
-//! The listeners: one hyper service (HTTP/1.1 and HTTP/2 on either port) that answers OTLP
-//! over HTTP/protobuf and over gRPC, framed by hand so every refusal has the right code.
+//! What the receiver answers: OTLP over HTTP (protobuf or JSON, plain or gzip) and over gRPC
+//! (plain or gzip), framed by hand so every refusal has the code the OTLP specification
+//! gives it, as a `google.rpc.Status` in the request's encoding. Connections, timeouts and
+//! TLS are the serving path's (`crate::serve`).
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body, Frame as BodyFrame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
 
 use super::store::Store;
+use crate::serve::body::{self, BodyError, Budget, InflateError, ReadError};
+use crate::serve::{self, Reply};
 
 const GRPC_METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 const GRPC_TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 const GRPC_LOGS: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+/// The compressions the receiver reads, as it advertises them to gRPC senders.
+const GRPC_ACCEPT_ENCODING: &str = "gzip";
+/// What a busy receiver asks a sender to wait before trying again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// What the server threads and the [`Receiver`](super::Receiver) share.
+/// What the server tasks and the [`Receiver`](super::Receiver) share.
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) store: Mutex<Store>,
     pub(super) started: Instant,
     pub(super) max_request_bytes: usize,
-    pub(super) permits: Semaphore,
-    /// One permit per open connection.
-    pub(super) connections: Arc<Semaphore>,
-    pub(super) idle_timeout: Duration,
+    /// The bytes of request bodies held at once (being read, inflated, decoded).
+    pub(super) budget: Budget,
+    pub(super) body_timeout: Duration,
+    /// A bearer token every request must carry, when set.
+    pub(super) token: Option<String>,
     pub(super) counters: Counters,
+    pub(super) connections: Arc<serve::Counters>,
 }
 
 /// Request counters, kept outside the store's lock.
@@ -49,8 +50,8 @@ pub(super) struct Counters {
     pub(super) ignored: AtomicU64,
     pub(super) rejected: AtomicU64,
     pub(super) dropped: AtomicU64,
-    pub(super) refused_connections: AtomicU64,
-    pub(super) timed_out_connections: AtomicU64,
+    /// The reason of the last refusal, for the dashboard's header.
+    pub(super) last_rejection: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -61,146 +62,121 @@ impl Shared {
     fn count(&self, counter: fn(&Counters) -> &AtomicU64) {
         counter(&self.counters).fetch_add(1, Ordering::Relaxed);
     }
-}
 
-/// Serves both listeners until `stop` fires. Runs on the receiver's thread.
-pub(super) fn run(
-    listeners: Vec<std::net::TcpListener>,
-    shared: Arc<Shared>,
-    stop: oneshot::Receiver<()>,
-    ready: std::sync::mpsc::Sender<Result<(), String>>,
-) {
-    let Some(runtime) = crate::background::runtime(&ready, "receiver") else {
-        return;
-    };
-    runtime.block_on(async move {
-        let mut tokio_listeners = Vec::new();
-        for l in listeners {
-            match TcpListener::from_std(l) {
-                Ok(l) => tokio_listeners.push(l),
-                Err(e) => {
-                    let _ = ready.send(Err(e.to_string()));
-                    return;
-                }
-            }
-        }
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        // HTTP/1: a request head must arrive whole within the idle timeout, counted from
-        // the connection's start or its previous request.
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(shared.idle_timeout);
-        // HTTP/2: a peer that stops answering pings is closed.
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .keep_alive_interval(shared.idle_timeout)
-            .keep_alive_timeout(shared.idle_timeout);
-        for listener in tokio_listeners {
-            tokio::spawn(accept(listener, builder.clone(), Arc::clone(&shared)));
-        }
-        let _ = ready.send(Ok(()));
-        let _ = stop.await;
-    });
-}
+    /// Counts a refused request and keeps its reason.
+    fn reject(&self, reason: &str) {
+        self.count(|c| &c.rejected);
+        *self
+            .counters
+            .last_rejection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason.to_owned());
+    }
 
-async fn accept(listener: TcpListener, builder: auto::Builder<TokioExecutor>, shared: Arc<Shared>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of file descriptors, or a connection reset before it was accepted:
-                // wait a little rather than spin.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+    /// Whether the request carries the token, when one is required.
+    fn authorized(&self, req: &Request<Incoming>) -> bool {
+        let Some(token) = &self.token else {
+            return true;
         };
-        // Beyond the cap a connection is closed at once: OTLP senders retry.
-        let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
-            shared.count(|c| &c.refused_connections);
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let builder = builder.clone();
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let _permit = permit;
-            // A connection that sends nothing at all never reaches the HTTP/1 head timeout
-            // (the protocol is not known yet): it has the same time for its first byte.
-            let mut byte = [0u8; 1];
-            match tokio::time::timeout(shared.idle_timeout, stream.peek(&mut byte)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(_) => return,
-                Err(_) => {
-                    shared.count(|c| &c.timed_out_connections);
-                    return;
-                }
-            }
-            let timed_out = Arc::clone(&shared);
-            let service = hyper::service::service_fn(move |req| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(handle(req, &shared).await) }
-            });
-            // A connection that fails (a client that goes away, a protocol error, a head
-            // that did not arrive in time) ends here and affects no other.
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-                && e.downcast_ref::<hyper::Error>()
-                    .is_some_and(hyper::Error::is_timeout)
-            {
-                timed_out.count(|c| &c.timed_out_connections);
-            }
-        });
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .unwrap_or("");
+        constant_time_eq(given.trim().as_bytes(), token.as_bytes())
     }
 }
 
-/// A response body: one data frame, then optional trailers (gRPC's status).
-#[derive(Debug, Default)]
-pub(super) struct Reply {
-    data: Option<Bytes>,
-    trailers: Option<HeaderMap>,
+/// Compares without stopping at the first difference, so the time taken tells nothing
+/// about the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ x);
+    }
+    diff == 0
 }
 
-impl Body for Reply {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<BodyFrame<Bytes>, Infallible>>> {
-        if let Some(data) = self.data.take().filter(|d| !d.is_empty()) {
-            return Poll::Ready(Some(Ok(BodyFrame::data(data))));
+impl serve::Service for Shared {
+    async fn call(self: Arc<Self>, req: Request<Incoming>) -> Response<Reply> {
+        if is_grpc(&req) {
+            grpc(req, &self).await
+        } else {
+            http(req, &self).await
         }
-        Poll::Ready(self.trailers.take().map(|t| Ok(BodyFrame::trailers(t))))
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.data.as_ref().is_none_or(Bytes::is_empty) && self.trailers.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    /// (The connection is counted as refused already.)
+    fn busy(&self, req: &Request<Incoming>) -> Response<Reply> {
+        if is_grpc(req) {
+            grpc_unavailable()
+        } else {
+            http_unavailable(Encoding::of(req).unwrap_or(Encoding::Protobuf))
+        }
     }
 }
 
-async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
-    let content_type = req
-        .headers()
+fn is_grpc(req: &Request<Incoming>) -> bool {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.starts_with("application/grpc") {
-        return grpc(req, shared).await;
-    }
-    http(req, shared).await
+        .is_some_and(|t| t.starts_with("application/grpc"))
 }
 
 // ---------------------------------------------------------------------------------------
-// HTTP/protobuf
+// google.rpc.Status, as OTLP answers errors
+
+/// `google.rpc.Status`.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// `google.rpc.RetryInfo`: how long to wait before trying again.
+#[derive(Clone, PartialEq, Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<prost_types::Duration>,
+}
+
+fn retry_info() -> prost_types::Any {
+    prost_types::Any {
+        type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+        value: RetryInfo {
+            retry_delay: Some(prost_types::Duration {
+                seconds: RETRY_AFTER.as_secs() as i64,
+                nanos: 0,
+            }),
+        }
+        .encode_to_vec(),
+    }
+}
+
+/// The gRPC status codes the receiver answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Code {
+    Ok = 0,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    ResourceExhausted = 8,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    Unauthenticated = 16,
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Signal {
@@ -209,200 +185,391 @@ enum Signal {
     Logs,
 }
 
-fn text(status: StatusCode, message: impl Into<String>) -> Response<Reply> {
-    let mut body = message.into();
-    body.push('\n');
-    let mut r = Response::new(Reply {
-        data: Some(Bytes::from(body)),
-        trailers: None,
-    });
+/// The encoding of an OTLP/HTTP request, which its answer uses too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    /// From the request's `Content-Type`; `None` for another type.
+    fn of(req: &Request<Incoming>) -> Option<Encoding> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if media.eq_ignore_ascii_case(PROTOBUF)
+            || media.eq_ignore_ascii_case("application/protobuf")
+        {
+            Some(Encoding::Protobuf)
+        } else if media.eq_ignore_ascii_case(JSON) {
+            Some(Encoding::Json)
+        } else {
+            None
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => PROTOBUF,
+            Encoding::Json => JSON,
+        }
+    }
+}
+
+/// An OTLP/HTTP answer: `status`, and the body in `encoding`.
+fn answer(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response<Reply> {
+    let mut r = Response::new(Reply::bytes(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
+        HeaderValue::from_static(encoding.content_type()),
     );
     r
 }
 
-fn protobuf(body: Vec<u8>) -> Response<Reply> {
-    let mut r = Response::new(Reply {
-        data: Some(Bytes::from(body)),
-        trailers: None,
-    });
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+/// An OTLP/HTTP error: `status`, with a `google.rpc.Status` saying why, in `encoding`.
+fn refusal(status: StatusCode, code: Code, message: &str, encoding: Encoding) -> Response<Reply> {
+    let body = match encoding {
+        Encoding::Protobuf => RpcStatus {
+            code: code as i32,
+            message: message.to_owned(),
+            details: Vec::new(),
+        }
+        .encode_to_vec(),
+        Encoding::Json => serde_json::json!({ "code": code as i32, "message": message })
+            .to_string()
+            .into_bytes(),
+    };
+    answer(status, encoding, body)
+}
+
+fn http_unavailable(encoding: Encoding) -> Response<Reply> {
+    let mut r = refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unavailable,
+        "the receiver is busy: try again",
+        encoding,
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(RETRY_AFTER.as_secs()),
+    );
     r
 }
 
+/// An HTTP refusal that also counts as rejected, with its reason kept.
+fn rejected(
+    shared: &Shared,
+    status: StatusCode,
+    code: Code,
+    message: &str,
+    encoding: Encoding,
+) -> Response<Reply> {
+    shared.reject(message);
+    refusal(status, code, message, encoding)
+}
+
 async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
+    let received = tokio::time::Instant::now();
+    let encoding = Encoding::of(&req);
+    let answer_in = encoding.unwrap_or(Encoding::Protobuf);
     let signal = match req.uri().path() {
         "/v1/metrics" => Signal::Metrics,
         "/v1/traces" => Signal::Traces,
         "/v1/logs" => Signal::Logs,
         path => {
-            return text(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "nothing at {path}: OTLP/HTTP metrics go to POST /v1/metrics (gRPC: {GRPC_METRICS})"
-                ),
+            let message = format!(
+                "nothing at {path}: OTLP/HTTP metrics go to POST /v1/metrics (gRPC: {GRPC_METRICS})"
             );
+            return refusal(StatusCode::NOT_FOUND, Code::NotFound, &message, answer_in);
         }
     };
     if req.method() != Method::POST {
-        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+        let mut r = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Code::Unimplemented,
+            "use POST",
+            answer_in,
+        );
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    if let Some(refusal) = refuse_http_headers(&req, shared.max_request_bytes) {
-        shared.count(|c| &c.rejected);
-        return refusal;
-    }
-    let Ok(_permit) = shared.permits.try_acquire() else {
-        shared.count(|c| &c.dropped);
-        // Read the body and throw it away, without holding it: answering before the sender
-        // has written it all would break the connection under it, and the sender would see
-        // a broken pipe instead of this 503.
-        let mut body = req.into_body();
-        let mut read = 0usize;
-        while let Some(Ok(frame)) = body.frame().await {
-            read += frame.data_ref().map_or(0, |d| d.len());
-            if read > shared.max_request_bytes {
-                break;
-            }
-        }
-        let mut r = text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the receiver is busy: try again",
+    if !shared.authorized(&req) {
+        let mut r = rejected(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "this receiver needs a token: send it as `Authorization: Bearer TOKEN` (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20TOKEN)",
+            answer_in,
         );
         r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
+    }
+    let Some(encoding) = encoding else {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| format!("Content-Type {}", v.to_str().unwrap_or("?")))
+            .unwrap_or_else(|| "no Content-Type".into());
+        return rejected(
+            shared,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::InvalidArgument,
+            &format!(
+                "{content_type}: OTLP/HTTP is {PROTOBUF} or {JSON} (or use gRPC); set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+            ),
+            answer_in,
+        );
     };
-    let body = match Limited::new(req.into_body(), shared.max_request_bytes)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            shared.count(|c| &c.rejected);
-            return too_large(shared.max_request_bytes);
-        }
-        Err(e) => {
-            shared.count(|c| &c.rejected);
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("reading the body failed: {e}"),
+    let gzipped = match content_encoding(req.headers()) {
+        Ok(g) => g,
+        Err(other) => {
+            return rejected(
+                shared,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Code::InvalidArgument,
+                &format!(
+                    "Content-Encoding {other} is not supported: use gzip or none (OTEL_EXPORTER_OTLP_COMPRESSION)"
+                ),
+                encoding,
             );
         }
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_request_bytes as u64) {
+        return too_large_http(shared, encoding);
+    }
+    let deadline = received + shared.body_timeout;
+    let read = body::read_body(
+        req.into_body(),
+        shared.max_request_bytes,
+        deadline,
+        &shared.budget,
+        |_| Ok::<(), std::convert::Infallible>(()),
+    )
+    .await;
+    let read = match read {
+        Ok(read) => read,
+        Err(ReadError::Body(e)) => return body_refused(shared, e, encoding),
+        Err(ReadError::Check(never)) => match never {},
+    };
+    let inflated;
+    let bytes: &[u8] = if gzipped {
+        match body::gunzip(&read.bytes, shared.max_request_bytes) {
+            Ok(b) => {
+                inflated = b;
+                &inflated
+            }
+            Err(InflateError::TooLarge) => return too_large_http(shared, encoding),
+            Err(InflateError::Corrupt(e)) => {
+                return rejected(
+                    shared,
+                    StatusCode::BAD_REQUEST,
+                    Code::InvalidArgument,
+                    &format!("the gzip body does not inflate: {e}"),
+                    encoding,
+                );
+            }
+        }
+    } else {
+        &read.bytes
     };
     if signal != Signal::Metrics {
         // Traces and logs are welcome (senders often export all three to one endpoint),
         // but the dashboard shows metrics only.
         shared.count(|c| &c.ignored);
-        return protobuf(Vec::new());
+        return answer(StatusCode::OK, encoding, empty_response(encoding));
     }
-    match ingest(&body, shared) {
-        Ok(response) => protobuf(response),
+    let request = match decode(bytes, encoding) {
+        Ok(r) => r,
         Err(message) => {
-            shared.count(|c| &c.rejected);
-            text(StatusCode::BAD_REQUEST, message)
+            return rejected(
+                shared,
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                &message,
+                encoding,
+            );
         }
+    };
+    answer(StatusCode::OK, encoding, ingest(&request, shared, encoding))
+}
+
+/// Whether the body is gzip (`Ok(true)`), plain (`Ok(false)`), or in an encoding the
+/// receiver does not read.
+fn content_encoding(headers: &HeaderMap) -> Result<bool, String> {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(e) if e.is_empty() || e == "identity" => Ok(false),
+        Some(e) if e == "gzip" || e == "x-gzip" => Ok(true),
+        Some(other) => Err(other),
     }
 }
 
-fn too_large(limit: usize) -> Response<Reply> {
-    text(
+fn too_large_http(shared: &Shared, encoding: Encoding) -> Response<Reply> {
+    rejected(
+        shared,
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!(
-            "the request body is over the receiver's limit of {limit} bytes: export more often or raise the limit"
-        ),
+        Code::ResourceExhausted,
+        &too_large_message(shared.max_request_bytes),
+        encoding,
     )
 }
 
-/// The refusals that the headers alone decide: compression, content type, declared size.
-fn refuse_http_headers(req: &Request<Incoming>, limit: usize) -> Option<Response<Reply>> {
-    let headers = req.headers();
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
-    if let Some(encoding) = encoding.filter(|e| !e.is_empty() && e != "identity") {
-        return Some(text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "Content-Encoding {encoding} is not supported: turn compression off in the exporter (OTEL_EXPORTER_OTLP_COMPRESSION=none)"
-            ),
-        ));
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("?"))
-        .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if !media.eq_ignore_ascii_case(PROTOBUF) && !media.eq_ignore_ascii_case("application/protobuf")
-    {
-        let got = if content_type.is_empty() {
-            "no Content-Type".to_owned()
-        } else {
-            format!("Content-Type {content_type}")
-        };
-        return Some(text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "{got}: only OTLP http/protobuf (Content-Type: {PROTOBUF}) or grpc is supported; set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
-            ),
-        ));
-    }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Some(too_large(limit));
-    }
-    None
+fn too_large_message(limit: usize) -> String {
+    format!(
+        "the request is over the receiver's limit of {limit} bytes (after decompression): export more often or raise the limit"
+    )
 }
 
-/// Decodes and stores one metrics request; the encoded response, or why it was refused.
-fn ingest(body: &[u8], shared: &Shared) -> Result<Vec<u8>, String> {
-    let request = ExportMetricsServiceRequest::decode(body)
-        .map_err(|e| format!("malformed ExportMetricsServiceRequest: {e}"))?;
+/// The answer to a body that could not be read.
+fn body_refused(shared: &Shared, e: BodyError, encoding: Encoding) -> Response<Reply> {
+    match e {
+        BodyError::TooLarge => too_large_http(shared, encoding),
+        BodyError::Busy => {
+            shared.count(|c| &c.dropped);
+            http_unavailable(encoding)
+        }
+        BodyError::Slow => {
+            shared.connections.count(|c| &c.slow_bodies);
+            let mut r = rejected(
+                shared,
+                StatusCode::REQUEST_TIMEOUT,
+                Code::DeadlineExceeded,
+                &slow_message(shared.body_timeout),
+                encoding,
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        BodyError::Broken(e) => rejected(
+            shared,
+            StatusCode::BAD_REQUEST,
+            Code::InvalidArgument,
+            &format!("reading the body failed: {e}"),
+            encoding,
+        ),
+    }
+}
+
+fn slow_message(timeout: Duration) -> String {
+    format!(
+        "the request body did not arrive whole within {}s: the connection is closed",
+        timeout.as_secs_f64()
+    )
+}
+
+/// An empty `Export*ServiceResponse` (traces and logs, accepted and ignored).
+fn empty_response(encoding: Encoding) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => Vec::new(),
+        Encoding::Json => b"{}".to_vec(),
+    }
+}
+
+/// Decodes a metrics request, or says why it cannot.
+fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceRequest, String> {
+    match encoding {
+        Encoding::Protobuf => ExportMetricsServiceRequest::decode(bytes)
+            .map_err(|e| format!("malformed ExportMetricsServiceRequest: {e}")),
+        Encoding::Json => serde_json::from_slice(bytes)
+            .map_err(|e| format!("malformed ExportMetricsServiceRequest in JSON: {e}")),
+    }
+}
+
+/// Stores one metrics request; the encoded response, with a partial success when some of
+/// its points were refused.
+fn ingest(request: &ExportMetricsServiceRequest, shared: &Shared, encoding: Encoding) -> Vec<u8> {
     let now = shared.started.elapsed();
-    let outcome = shared.store().ingest(&request, now);
+    let outcome = shared.store().ingest(request, now);
     shared.count(|c| &c.accepted);
     let refused = outcome.refused();
-    let partial_success = (refused > 0).then(|| ExportMetricsPartialSuccess {
-        rejected_data_points: i64::try_from(refused).unwrap_or(i64::MAX),
-        error_message: format!(
-            "{} points over the receiver's series cap, {} points that could not be read",
-            outcome.overflow, outcome.invalid
-        ),
-    });
-    Ok(ExportMetricsServiceResponse { partial_success }.encode_to_vec())
+    if refused == 0 {
+        return empty_response(encoding);
+    }
+    let message = format!(
+        "{} points over the receiver's series cap, {} points that could not be read",
+        outcome.overflow, outcome.invalid
+    );
+    *shared
+        .counters
+        .last_rejection
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) =
+        Some(format!("{refused} points refused: {message}"));
+    let rejected = i64::try_from(refused).unwrap_or(i64::MAX);
+    match encoding {
+        Encoding::Protobuf => {
+            use opentelemetry_proto::tonic::collector::metrics::v1::{
+                ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+            };
+            ExportMetricsServiceResponse {
+                partial_success: Some(ExportMetricsPartialSuccess {
+                    rejected_data_points: rejected,
+                    error_message: message,
+                }),
+            }
+            .encode_to_vec()
+        }
+        // int64 is a string in OTLP's JSON.
+        Encoding::Json => serde_json::json!({
+            "partialSuccess": {
+                "rejectedDataPoints": rejected.to_string(),
+                "errorMessage": message,
+            }
+        })
+        .to_string()
+        .into_bytes(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // gRPC
 
-/// The gRPC status codes the receiver answers with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Code {
-    Ok = 0,
-    InvalidArgument = 3,
-    ResourceExhausted = 8,
-    Unimplemented = 12,
-    Unavailable = 14,
+/// A gRPC response: HTTP 200, `content-type: application/grpc`, then either a message and
+/// `grpc-status: 0` in trailers, or (trailers-only) the status in the headers. Every answer
+/// says which compressions the receiver reads.
+fn grpc_reply(code: Code, message: &str, payload: Option<&[u8]>) -> Response<Reply> {
+    grpc_reply_with(code, message, payload, Vec::new())
 }
 
-/// A gRPC response: HTTP 200, `content-type: application/grpc`, then either a message and
-/// `grpc-status: 0` in trailers, or (trailers-only) the status in the headers.
-fn grpc_reply(code: Code, message: &str, payload: Option<&[u8]>) -> Response<Reply> {
+fn grpc_reply_with(
+    code: Code,
+    message: &str,
+    payload: Option<&[u8]>,
+    details: Vec<prost_types::Any>,
+) -> Response<Reply> {
     let mut status = HeaderMap::new();
     status.insert("grpc-status", HeaderValue::from(code as u16));
     if !message.is_empty()
         && let Ok(v) = HeaderValue::from_str(&percent_encode(message))
     {
         status.insert("grpc-message", v);
+    }
+    if !details.is_empty() {
+        let encoded = RpcStatus {
+            code: code as i32,
+            message: message.to_owned(),
+            details,
+        }
+        .encode_to_vec();
+        if let Ok(v) = HeaderValue::from_str(&base64_unpadded(&encoded)) {
+            status.insert("grpc-status-details-bin", v);
+        }
     }
     let mut r = match payload {
         Some(p) => {
@@ -425,7 +592,27 @@ fn grpc_reply(code: Code, message: &str, payload: Option<&[u8]>) -> Response<Rep
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/grpc"),
     );
+    r.headers_mut().insert(
+        "grpc-accept-encoding",
+        HeaderValue::from_static(GRPC_ACCEPT_ENCODING),
+    );
     r
+}
+
+/// UNAVAILABLE with `RetryInfo`: busy, try again in a second.
+fn grpc_unavailable() -> Response<Reply> {
+    grpc_reply_with(
+        Code::Unavailable,
+        "the receiver is busy: try again",
+        None,
+        vec![retry_info()],
+    )
+}
+
+/// Base64 without padding, as gRPC's `-bin` metadata is written.
+fn base64_unpadded(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(data)
 }
 
 /// gRPC's `grpc-message` encoding: printable ASCII but `%` as is, the rest `%XX`.
@@ -441,107 +628,160 @@ fn percent_encode(message: &str) -> String {
     out
 }
 
+/// A gRPC refusal that counts as rejected, with its reason kept.
+fn grpc_rejected(shared: &Shared, code: Code, message: &str) -> Response<Reply> {
+    shared.reject(message);
+    grpc_reply(code, message, None)
+}
+
 async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
+    let received = tokio::time::Instant::now();
     let path = req.uri().path();
     let signal = match path {
         GRPC_METRICS => Signal::Metrics,
         GRPC_TRACES => Signal::Traces,
         GRPC_LOGS => Signal::Logs,
         _ => {
-            shared.count(|c| &c.rejected);
-            return grpc_reply(
-                Code::Unimplemented,
-                &format!("unknown method {path}: this receiver serves {GRPC_METRICS}"),
-                None,
-            );
+            let message = format!("unknown method {path}: this receiver serves {GRPC_METRICS}");
+            return grpc_rejected(shared, Code::Unimplemented, &message);
         }
     };
     if req.method() != Method::POST {
-        shared.count(|c| &c.rejected);
-        return grpc_reply(Code::Unimplemented, "gRPC calls are POST requests", None);
+        return grpc_rejected(shared, Code::Unimplemented, "gRPC calls are POST requests");
     }
-    let Ok(_permit) = shared.permits.try_acquire() else {
-        shared.count(|c| &c.dropped);
-        return grpc_reply(Code::Unavailable, "the receiver is busy: try again", None);
-    };
-    let message = match read_message(req.into_body(), shared.max_request_bytes).await {
-        Ok(m) => m,
-        Err((code, message)) => {
-            shared.count(|c| &c.rejected);
-            return grpc_reply(code, &message, None);
+    if !shared.authorized(&req) {
+        return grpc_rejected(
+            shared,
+            Code::Unauthenticated,
+            "this receiver needs a token: send it as `authorization: Bearer TOKEN` metadata",
+        );
+    }
+    let encoding = req
+        .headers()
+        .get("grpc-encoding")
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let limit = shared.max_request_bytes;
+    let mut declared = None;
+    let read = body::read_body(
+        req.into_body(),
+        limit.saturating_add(5),
+        received + shared.body_timeout,
+        &shared.budget,
+        |buf| check_frame(buf, &mut declared, limit, encoding.as_deref()),
+    )
+    .await;
+    let read = match read {
+        Ok(read) => read,
+        Err(ReadError::Check((code, message))) => {
+            return grpc_rejected(shared, code, &message);
         }
+        Err(ReadError::Body(BodyError::TooLarge)) => {
+            return grpc_rejected(shared, Code::ResourceExhausted, &too_large_message(limit));
+        }
+        Err(ReadError::Body(BodyError::Busy)) => {
+            shared.count(|c| &c.dropped);
+            return grpc_unavailable();
+        }
+        Err(ReadError::Body(BodyError::Slow)) => {
+            shared.connections.count(|c| &c.slow_bodies);
+            return grpc_rejected(
+                shared,
+                Code::DeadlineExceeded,
+                &slow_message(shared.body_timeout),
+            );
+        }
+        Err(ReadError::Body(BodyError::Broken(e))) => {
+            return grpc_rejected(
+                shared,
+                Code::InvalidArgument,
+                &format!("reading the request failed: {e}"),
+            );
+        }
+    };
+    let message = match whole_message(&read.bytes, declared) {
+        Ok(m) => m,
+        Err(message) => return grpc_rejected(shared, Code::InvalidArgument, &message),
+    };
+    let inflated;
+    let message: &[u8] = if read.bytes[0] == 1 {
+        match body::gunzip(&message, limit) {
+            Ok(m) => {
+                inflated = m;
+                &inflated
+            }
+            Err(InflateError::TooLarge) => {
+                return grpc_rejected(shared, Code::ResourceExhausted, &too_large_message(limit));
+            }
+            Err(InflateError::Corrupt(e)) => {
+                return grpc_rejected(
+                    shared,
+                    Code::InvalidArgument,
+                    &format!("the gzip message does not inflate: {e}"),
+                );
+            }
+        }
+    } else {
+        &message
     };
     if signal != Signal::Metrics {
         shared.count(|c| &c.ignored);
         // The Export responses of traces and logs, empty: zero bytes of protobuf.
         return grpc_reply(Code::Ok, "", Some(&[]));
     }
-    match ingest(&message, shared) {
-        Ok(response) => grpc_reply(Code::Ok, "", Some(&response)),
-        Err(message) => {
-            shared.count(|c| &c.rejected);
-            grpc_reply(Code::InvalidArgument, &message, None)
-        }
+    match decode(message, Encoding::Protobuf) {
+        Ok(request) => grpc_reply(
+            Code::Ok,
+            "",
+            Some(&ingest(&request, shared, Encoding::Protobuf)),
+        ),
+        Err(message) => grpc_rejected(shared, Code::InvalidArgument, &message),
     }
 }
 
-/// Reads the one length-prefixed message of a unary call. Refuses, without reading the
-/// rest, a message declared over `limit` or compressed.
-async fn read_message(mut body: Incoming, limit: usize) -> Result<Bytes, (Code, String)> {
-    let mut buf = BytesMut::new();
-    let mut declared: Option<usize> = None;
-    loop {
-        check_frame(&buf, &mut declared, limit)?;
-        match body.frame().await {
-            None => break,
-            Some(Err(e)) => {
-                return Err((
-                    Code::InvalidArgument,
-                    format!("reading the request failed: {e}"),
-                ));
-            }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    buf.extend_from_slice(&data);
-                }
-            }
-        }
-    }
-    check_frame(&buf, &mut declared, limit)?;
+/// The message of a unary call's body, whose prefix `check_frame` has read.
+fn whole_message(buf: &Bytes, declared: Option<usize>) -> Result<Bytes, String> {
     match declared {
-        Some(len) if buf.len() == 5 + len => Ok(buf.freeze().split_off(5)),
-        Some(len) => Err((
-            Code::InvalidArgument,
-            format!(
-                "truncated gRPC frame: {} of {len} bytes",
-                buf.len().saturating_sub(5)
-            ),
+        Some(len) if buf.len() == 5 + len => Ok(buf.slice(5..)),
+        Some(len) => Err(format!(
+            "truncated gRPC frame: {} of {len} bytes",
+            buf.len().saturating_sub(5)
         )),
-        None => Err((
-            Code::InvalidArgument,
-            format!("truncated gRPC frame: {} bytes, no message", buf.len()),
+        None => Err(format!(
+            "truncated gRPC frame: {} bytes, no message",
+            buf.len()
         )),
     }
 }
 
-/// Checks what has arrived of a call's body: the prefix once it is complete (compression
-/// flag, declared length), and that nothing follows the message.
+/// Checks what has arrived of a call's body: once the prefix is complete, its compression
+/// flag (gzip, if the call says `grpc-encoding: gzip`) and its declared length (refused
+/// over `limit` before the rest is read); and that nothing follows the message.
 fn check_frame(
     buf: &[u8],
     declared: &mut Option<usize>,
     limit: usize,
+    encoding: Option<&str>,
 ) -> Result<(), (Code, String)> {
     if declared.is_none() && buf.len() >= 5 {
         let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
-        match buf[0] {
-            0 => {}
-            1 => {
+        match (buf[0], encoding) {
+            (0, _) | (1, Some("gzip")) => {}
+            // gRPC's protocol calls this an INTERNAL error.
+            (1, None | Some("identity")) => {
                 return Err((
-                    Code::Unimplemented,
-                    "compressed messages are not supported: turn compression off in the exporter (OTEL_EXPORTER_OTLP_COMPRESSION=none)".into(),
+                    Code::Internal,
+                    "a compressed message without grpc-encoding".into(),
                 ));
             }
-            flag => {
+            (1, Some(other)) => {
+                return Err((
+                    Code::Unimplemented,
+                    format!(
+                        "grpc-encoding {other} is not supported: use gzip or none (OTEL_EXPORTER_OTLP_COMPRESSION)"
+                    ),
+                ));
+            }
+            (flag, _) => {
                 return Err((
                     Code::InvalidArgument,
                     format!("bad gRPC frame: compression flag {flag}"),
@@ -567,4 +807,28 @@ fn check_frame(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_without_padding() {
+        assert_eq!(base64_unpadded(b""), "");
+        assert_eq!(base64_unpadded(b"f"), "Zg");
+        assert_eq!(base64_unpadded(b"fo"), "Zm8");
+        assert_eq!(base64_unpadded(b"foo"), "Zm9v");
+        assert_eq!(base64_unpadded(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_unpadded(&[0xff, 0xfe]), "//4");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secre", b"secret"));
+        assert!(!constant_time_eq(b"secretx", b"secret"));
+        assert!(!constant_time_eq(b"", b"secret"));
+        assert!(!constant_time_eq(b"Secret", b"secret"));
+    }
 }

@@ -390,6 +390,7 @@ impl Store {
                 rejected: 0,
                 export_dropped: self.totals.export_dropped,
                 kind_overflow: self.totals.kind_overflow,
+                last_rejection: None,
             },
             tasks: None,
         }

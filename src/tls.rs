@@ -1,0 +1,74 @@
+//! TLS material from PEM files (certificates, keys) for the exporter's connections and the
+//! listeners, and the listeners' rustls server configuration, offering HTTP/2 and HTTP/1.1.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why the certificate or key cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {path}: {reason}")]
+pub(crate) struct TlsFileError {
+    what: &'static str,
+    path: String,
+    reason: String,
+}
+
+/// The certificates of a PEM file, in order.
+pub(crate) fn certificates(
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
+    let bad = |reason: String| TlsFileError {
+        what,
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(format!("cannot read it ({e})")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no certificate (expected -----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
+pub(crate) fn private_key(
+    what: &'static str,
+    path: &Path,
+) -> Result<PrivateKeyDer<'static>, TlsFileError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsFileError {
+        what,
+        path: path.display().to_string(),
+        reason: format!("no usable private key in it ({e})"),
+    })
+}
+
+/// A TLS acceptor serving this certificate chain and key, offering h2 and http/1.1.
+pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, TlsFileError> {
+    let chain = certificates("the TLS certificate", cert)?;
+    let key = private_key("the TLS key", key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFileError {
+            what: "the TLS configuration",
+            path: String::new(),
+            reason: e.to_string(),
+        })?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsFileError {
+            what: "the TLS certificate",
+            path: cert.display().to_string(),
+            reason: format!("does not go with the key ({e})"),
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}

@@ -87,6 +87,9 @@ fn export(c: &mut Criterion) {
         );
         assert_eq!(encode(&snap, format, false), encode(&snap, format, true));
     }
+    if let Ok(path) = std::env::var("TASKSCOPE_DUMP_EXPORT") {
+        std::fs::write(path, encode(&snap, &exponential, false)).unwrap();
+    }
     c.bench_function("export_1000_functions/snapshot", |b| {
         b.iter(|| black_box(taskscope::snapshot()))
     });

@@ -94,8 +94,8 @@ pub use config::{
 pub use export::DEFAULT_EXPLICIT_BUCKETS;
 #[cfg(feature = "otlp")]
 pub use export::otlp::{
-    DEFAULT_MAX_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError, OtlpExporter, Protocol,
-    Temporality, otlp,
+    Compression, DEFAULT_MAX_BUCKETS, HistogramFormat, OtlpBuilder, OtlpError, OtlpExporter,
+    Protocol, Temporality, otlp,
 };
 #[cfg(feature = "prometheus")]
 pub use export::prometheus::{

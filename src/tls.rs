@@ -16,6 +16,14 @@ pub(crate) struct TlsFileError {
     reason: String,
 }
 
+impl TlsFileError {
+    /// What is wrong with the file, without its name.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 /// The certificates of a PEM file, in order.
 pub(crate) fn certificates(
     what: &'static str,
@@ -27,9 +35,9 @@ pub(crate) fn certificates(
         reason,
     };
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(format!("cannot read it ({e})")))?
+        .map_err(|e| bad(format!("cannot be read ({e})")))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+        .map_err(|e| bad(format!("is not a PEM certificate file ({e})")))?;
     if certs.is_empty() {
         return Err(bad(
             "holds no certificate (expected -----BEGIN CERTIFICATE-----)".into(),
@@ -46,11 +54,12 @@ pub(crate) fn private_key(
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsFileError {
         what,
         path: path.display().to_string(),
-        reason: format!("no usable private key in it ({e})"),
+        reason: format!("holds no usable private key ({e})"),
     })
 }
 
 /// A TLS acceptor serving this certificate chain and key, offering h2 and http/1.1.
+#[cfg(any(feature = "prometheus", feature = "receiver"))]
 pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, TlsFileError> {
     let chain = certificates("the TLS certificate", cert)?;
     let key = private_key("the TLS key", key)?;
@@ -71,4 +80,62 @@ pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAccep
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A client configuration for the exporter: trusting the CA certificates in `ca`, or else
+/// the platform's roots; presenting `identity` (certificate and key files) when given.
+#[cfg(feature = "otlp")]
+pub(crate) fn client_config(
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> Result<rustls::ClientConfig, TlsFileError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            for cert in certificates("the CA certificate", path)? {
+                roots.add(cert).map_err(|e| TlsFileError {
+                    what: "the CA certificate",
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                // A platform certificate rustls cannot parse is skipped, as browsers do.
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                return Err(TlsFileError {
+                    what: "the platform's trusted roots",
+                    path: String::new(),
+                    reason: "none found: install the ca-certificates package, set SSL_CERT_FILE, or give a CA with OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+                });
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFileError {
+            what: "the TLS configuration",
+            path: String::new(),
+            reason: e.to_string(),
+        })?
+        .with_root_certificates(roots);
+    match identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some((cert, key)) => {
+            let chain = certificates("the client certificate", cert)?;
+            let key_der = private_key("the client key", key)?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| TlsFileError {
+                    what: "the client certificate",
+                    path: cert.display().to_string(),
+                    reason: format!("does not go with the key ({e})"),
+                })
+        }
+    }
 }

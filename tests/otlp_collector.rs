@@ -202,14 +202,23 @@ async fn a_known_workload_arrives_exactly_over_http() {
 #[test]
 fn a_bad_endpoint_is_an_error_naming_the_setting_and_the_value() {
     let err = taskscope::otlp()
-        .with_endpoint("collector:4317")
+        .with_endpoint("gopher://collector:4317")
         .try_start()
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("with_endpoint") && err.contains("collector:4317"),
+        err.contains("with_endpoint") && err.contains("gopher://collector:4317"),
         "{err}"
     );
+    // Over HTTP a URL needs its scheme (a gRPC endpoint without one is TLS or, insecure,
+    // plain text).
+    let err = taskscope::otlp()
+        .with_endpoint("collector:4318")
+        .with_protocol(Protocol::HttpProtobuf)
+        .try_start()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("http://"), "{err}");
 }
 
 #[taskscope::measure]

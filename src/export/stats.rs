@@ -9,6 +9,7 @@ static FAILED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 static DROPPED_BATCHES: AtomicU64 = AtomicU64::new(0);
 static DROPPED_POINTS: AtomicU64 = AtomicU64::new(0);
 static DROPPED_SPANS: AtomicU64 = AtomicU64::new(0);
+static REFUSED_POINTS: AtomicU64 = AtomicU64::new(0);
 
 fn dropped_spans() -> u64 {
     #[cfg(feature = "otlp")]
@@ -47,6 +48,10 @@ pub struct ExportStats {
     /// Sampled calls (spans) that were not exported: dropped with their batch, or not kept
     /// because the buffer between two exports was full.
     pub dropped_spans: u64,
+    /// Data points (or spans) the collector accepted the request of but refused itself,
+    /// saying so in a partial success (over its limits, say); its message is
+    /// [`last_export_error`].
+    pub refused_points: u64,
 }
 
 impl ExportStats {
@@ -58,6 +63,7 @@ impl ExportStats {
             dropped_batches: DROPPED_BATCHES.load(Ordering::Relaxed),
             dropped_points: DROPPED_POINTS.load(Ordering::Relaxed),
             dropped_spans: dropped_spans(),
+            refused_points: REFUSED_POINTS.load(Ordering::Relaxed),
         }
     }
 }
@@ -70,6 +76,31 @@ pub(crate) fn count_export() {
 #[cfg(feature = "otlp")]
 pub(crate) fn count_failed_attempt(message: String) {
     FAILED_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+    keep_error(message);
+}
+
+/// Counts points a collector refused in a partial success.
+#[cfg(feature = "otlp")]
+pub(crate) fn count_refused(points: u64, message: String) {
+    REFUSED_POINTS.fetch_add(points, Ordering::Relaxed);
+    keep_error(format!("the collector refused {points} points: {message}"));
+}
+
+/// Keeps the message as the last error, and prints it on stderr the first time it is seen
+/// (once per reason: a collector that stays down is reported once, not every attempt).
+#[cfg(feature = "otlp")]
+fn keep_error(message: String) {
+    static REPORTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // The reason without the parts that change from attempt to attempt (ports, counts).
+    let reason: String = message.chars().filter(|c| !c.is_ascii_digit()).collect();
+    let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+    if !reported.contains(&reason) && reported.len() < 64 {
+        reported.push(reason);
+        eprintln!(
+            "taskscope: OTLP export failed: {message} (retried with backoff, then dropped; ExportStats counts it)"
+        );
+    }
+    drop(reported);
     *LAST_ERROR.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
 }
 

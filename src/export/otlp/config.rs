@@ -1,11 +1,12 @@
 //! The exporter's settings: the builder's, else the standard `OTEL_*` variables, else the
 //! defaults; checked once at start-up, with errors that name the setting and the value.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use hyper::Uri;
 
-use super::{HistogramFormat, OtlpError, Protocol, Temporality};
+use super::{Compression, HistogramFormat, OtlpError, Protocol, Temporality};
 
 /// Everything the worker needs, checked.
 #[derive(Clone, Debug)]
@@ -27,6 +28,19 @@ pub(crate) struct Settings {
     pub(crate) max_attempts: u32,
     /// `OTEL_SDK_DISABLED=true`: checked, and nothing is exported.
     pub(crate) disabled: bool,
+    pub(crate) compression: Compression,
+    /// The TLS material of each signal's connection (used for `https://` endpoints).
+    pub(crate) metrics_tls: TlsFiles,
+    pub(crate) traces_tls: TlsFiles,
+}
+
+/// The TLS files of one signal's connection, checked to be readable PEM.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    /// The CA certificates to trust instead of the platform's roots.
+    pub(crate) ca: Option<PathBuf>,
+    /// The client certificate and key, for mutual TLS.
+    pub(crate) identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// What the builder was given.
@@ -45,6 +59,11 @@ pub(crate) struct Requested {
     pub(crate) queue: Option<usize>,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) trace_sampling: Option<f64>,
+    pub(crate) compression: Option<Compression>,
+    pub(crate) certificate: Option<PathBuf>,
+    pub(crate) client_certificate: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
+    pub(crate) insecure: Option<bool>,
 }
 
 /// The variables read, in one place.
@@ -73,25 +92,37 @@ pub(crate) const TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSI
 pub(crate) const HISTOGRAM_AGGREGATION: &str =
     "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
 pub(crate) const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
-/// `true` or `false`; plain text is all taskscope sends, so either is accepted.
-const INSECURE: [&str; 3] = [
-    "OTEL_EXPORTER_OTLP_INSECURE",
-    "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
-    "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
-];
-/// TLS material, which taskscope cannot use: setting one is an error, not a silent
-/// plain-text export.
-const TLS_FILES: [&str; 9] = [
-    "OTEL_EXPORTER_OTLP_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
-    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
-    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
-];
+/// A TLS setting's variables: the general one, the metrics one, the traces one.
+struct PerSignal {
+    general: &'static str,
+    metrics: &'static str,
+    traces: &'static str,
+}
+
+/// Whether a gRPC endpoint given without a scheme is plain text (`true`) or TLS.
+const INSECURE: PerSignal = PerSignal {
+    general: "OTEL_EXPORTER_OTLP_INSECURE",
+    metrics: "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+    traces: "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+};
+/// The CA certificates to trust.
+const CERTIFICATE: PerSignal = PerSignal {
+    general: "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    metrics: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    traces: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+};
+/// The client certificate, for mutual TLS.
+const CLIENT_CERTIFICATE: PerSignal = PerSignal {
+    general: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    metrics: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+    traces: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+};
+/// The client certificate's private key.
+const CLIENT_KEY: PerSignal = PerSignal {
+    general: "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    metrics: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+    traces: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -143,34 +174,14 @@ pub(crate) fn resolve(
             },
         }
     };
-    for name in INSECURE {
-        boolean(name)?;
-    }
+    let (metrics_insecure, traces_insecure) = (
+        per_signal(&INSECURE, true, &boolean)?,
+        per_signal(&INSECURE, false, &boolean)?,
+    );
     let disabled = boolean(SDK_DISABLED)?.unwrap_or(false);
-    for name in TLS_FILES {
-        if let Some(v) = var(name) {
-            return Err(invalid(
-                name,
-                &v,
-                "no TLS file: taskscope does not bundle TLS; unset it and send to a collector on loopback or in the same network, which forwards over TLS",
-            ));
-        }
-    }
-    for name in [COMPRESSION, METRICS_COMPRESSION, TRACES_COMPRESSION] {
-        if let Some(v) = var(name) {
-            match v.trim().to_ascii_lowercase().as_str() {
-                "none" => {}
-                "gzip" => {
-                    return Err(invalid(
-                        name,
-                        &v,
-                        "none (taskscope sends uncompressed protobuf; gzip is not supported)",
-                    ));
-                }
-                _ => return Err(invalid(name, &v, "none")),
-            }
-        }
-    }
+    let compression = compression(req.compression, &var)?;
+    let metrics_tls = tls_files(&req, true, &var)?;
+    let traces_tls = tls_files(&req, false, &var)?;
 
     // The metrics endpoint: the builder's base endpoint, else the signal's own variable
     // (used as it is), else the base variable (with the signal's path for HTTP).
@@ -187,12 +198,28 @@ pub(crate) fn resolve(
             ("default endpoint", default.to_owned(), true)
         }
     };
-    let metrics_endpoint = endpoint(setting, &raw, is_base, protocol, "/v1/metrics")?;
+    let metrics_insecure = req.insecure.or(metrics_insecure).unwrap_or(false);
+    let traces_insecure = req.insecure.or(traces_insecure).unwrap_or(false);
+    let metrics_endpoint = endpoint(
+        setting,
+        &raw,
+        is_base,
+        protocol,
+        "/v1/metrics",
+        metrics_insecure,
+    )?;
     // Traces: the builder's base endpoint, else the traces variable (as it is), else the
     // base the metrics endpoint came from; a metrics URL given alone is the collector's too.
     let traces_endpoint = match (&req.endpoint, var(TRACES_ENDPOINT)) {
-        (None, Some(t)) => endpoint(TRACES_ENDPOINT, &t, false, protocol, "/v1/traces")?,
-        _ if is_base => endpoint(setting, &raw, true, protocol, "/v1/traces")?,
+        (None, Some(t)) => endpoint(
+            TRACES_ENDPOINT,
+            &t,
+            false,
+            protocol,
+            "/v1/traces",
+            traces_insecure,
+        )?,
+        _ if is_base => endpoint(setting, &raw, true, protocol, "/v1/traces", traces_insecure)?,
         _ => {
             let m = metrics_endpoint.to_string();
             let base = m.strip_suffix("/v1/metrics").unwrap_or(&m);
@@ -202,6 +229,7 @@ pub(crate) fn resolve(
                 protocol == Protocol::HttpProtobuf,
                 protocol,
                 "/v1/traces",
+                traces_insecure,
             )?
         }
     };
@@ -351,6 +379,110 @@ pub(crate) fn resolve(
         queue,
         max_attempts: req.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
         disabled,
+        compression,
+        metrics_tls,
+        traces_tls,
+    })
+}
+
+/// A per-signal setting of one signal: its own variable, else the general one. Both are
+/// checked.
+fn per_signal<T>(
+    names: &PerSignal,
+    metrics: bool,
+    read: &dyn Fn(&'static str) -> Result<Option<T>, OtlpError>,
+) -> Result<Option<T>, OtlpError> {
+    let general = read(names.general)?;
+    let metrics_value = read(names.metrics)?;
+    let traces_value = read(names.traces)?;
+    Ok(if metrics { metrics_value } else { traces_value }.or(general))
+}
+
+/// `gzip` or `none`, from the builder, else the metrics or general variable (the traces
+/// variable is checked too: one compression serves both signals).
+fn compression(
+    given: Option<Compression>,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Compression, OtlpError> {
+    let read = |name: &'static str| -> Result<Option<Compression>, OtlpError> {
+        match var(name) {
+            None => Ok(None),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "none" => Ok(Some(Compression::None)),
+                "gzip" => Ok(Some(Compression::Gzip)),
+                _ => Err(invalid(name, &v, "gzip or none")),
+            },
+        }
+    };
+    read(TRACES_COMPRESSION)?;
+    let env = read(METRICS_COMPRESSION)?.or(read(COMPRESSION)?);
+    Ok(given.or(env).unwrap_or(Compression::None))
+}
+
+/// One signal's TLS files: the builder's, else the signal's variable, else the general one;
+/// each must be a readable PEM file (of certificates, or holding a private key), and a
+/// client certificate needs its key.
+fn tls_files(
+    req: &Requested,
+    metrics: bool,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<TlsFiles, OtlpError> {
+    let pick = |given: &Option<PathBuf>,
+                names: &PerSignal,
+                builder: &'static str|
+     -> Result<Option<(&'static str, PathBuf)>, OtlpError> {
+        if let Some(p) = given {
+            return Ok(Some((builder, p.clone())));
+        }
+        let read = |name: &'static str| Ok(var(name).map(|v| (name, PathBuf::from(v.trim()))));
+        per_signal(names, metrics, &read)
+    };
+    let ca = pick(&req.certificate, &CERTIFICATE, "with_certificate")?;
+    let cert = pick(
+        &req.client_certificate,
+        &CLIENT_CERTIFICATE,
+        "with_client_certificate",
+    )?;
+    let key = pick(&req.client_key, &CLIENT_KEY, "with_client_certificate")?;
+    #[cfg(not(feature = "tls"))]
+    if let Some((setting, path)) = ca.as_ref().or(cert.as_ref()).or(key.as_ref()) {
+        return Err(invalid(
+            setting,
+            &path.display().to_string(),
+            "no TLS file: this build has no TLS; enable taskscope's cargo feature `tls`",
+        ));
+    }
+    let files = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some((setting, path)), None) | (None, Some((setting, path))) => {
+            return Err(invalid(
+                setting,
+                &path.display().to_string(),
+                "a client certificate and its key, both (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY)",
+            ));
+        }
+    };
+    #[cfg(feature = "tls")]
+    {
+        let check = |e: crate::tls::TlsFileError, setting: &'static str, path: &PathBuf| {
+            invalid(
+                setting,
+                &path.display().to_string(),
+                &format!("a PEM file it can use, but it {}", e.reason()),
+            )
+        };
+        if let Some((setting, path)) = &ca {
+            crate::tls::certificates(setting, path).map_err(|e| check(e, setting, path))?;
+        }
+        if let Some(((cs, cp), (ks, kp))) = &files {
+            crate::tls::certificates(cs, cp).map_err(|e| check(e, cs, cp))?;
+            crate::tls::private_key(ks, kp).map_err(|e| check(e, ks, kp))?;
+        }
+    }
+    Ok(TlsFiles {
+        ca: ca.map(|(_, p)| p),
+        identity: files.map(|((_, c), (_, k))| (c, k)),
     })
 }
 
@@ -378,27 +510,47 @@ fn sampler(name: Option<String>, arg: Option<String>) -> Result<f64, OtlpError> 
     }
 }
 
+/// An endpoint URL. A gRPC endpoint without a scheme (`collector:4317`) is TLS unless
+/// `insecure` (`OTEL_EXPORTER_OTLP_INSECURE=true`) says plain text.
 fn endpoint(
     setting: &'static str,
     raw: &str,
     is_base: bool,
     protocol: Protocol,
     signal_path: &str,
+    insecure: bool,
 ) -> Result<Uri, OtlpError> {
     let raw = raw.trim();
+    let schemeless = !raw.contains("://");
+    let with_scheme;
+    let raw = if schemeless && protocol == Protocol::Grpc {
+        with_scheme = format!("{}://{raw}", if insecure { "http" } else { "https" });
+        &with_scheme
+    } else {
+        raw
+    };
     let uri: Uri = raw
         .parse()
         .map_err(|_| invalid(setting, raw, "a URL such as http://127.0.0.1:4317"))?;
     match uri.scheme_str() {
         Some("http") => {}
+        #[cfg(feature = "tls")]
+        Some("https") => {}
+        #[cfg(not(feature = "tls"))]
         Some("https") => {
             return Err(invalid(
                 setting,
                 raw,
-                "an http:// URL (taskscope does not bundle TLS: send to a collector on loopback or in the same network, which forwards over TLS)",
+                "an http:// URL: this build has no TLS; enable taskscope's cargo feature `tls` for https:// (or, for a gRPC endpoint without a scheme, set OTEL_EXPORTER_OTLP_INSECURE=true)",
             ));
         }
-        _ => return Err(invalid(setting, raw, "a URL that starts with http://")),
+        _ => {
+            return Err(invalid(
+                setting,
+                raw,
+                "a URL that starts with http:// or https://",
+            ));
+        }
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(invalid(
@@ -618,12 +770,25 @@ mod tests {
             (TRACES_TIMEOUT, "-5"),
             (TRACES_HEADERS, "broken"),
             (METRIC_EXPORT_TIMEOUT, "soon"),
-            (COMPRESSION, "gzip"),
+            (COMPRESSION, "brotli"),
             (METRICS_COMPRESSION, "zstd"),
+            (TRACES_COMPRESSION, "lz4"),
         ] {
             let e = with_env(&[(name, value)]).unwrap_err().to_string();
             assert!(e.contains(name) && e.contains(value), "{e}");
         }
+        assert_eq!(
+            with_env(&[(COMPRESSION, "gzip")]).unwrap().compression,
+            Compression::Gzip
+        );
+        assert_eq!(
+            with_env(&[(COMPRESSION, "gzip"), (METRICS_COMPRESSION, "none")])
+                .unwrap()
+                .compression,
+            Compression::None,
+            "the metrics variable wins"
+        );
+        assert_eq!(with_env(&[]).unwrap().compression, Compression::None);
         let e = with_env(&[(TIMEOUT, "0")]).unwrap_err().to_string();
         assert!(e.contains(TIMEOUT), "{e}");
         let e = with_env(&[(EXPORT_INTERVAL, "0")]).unwrap_err().to_string();
@@ -698,7 +863,6 @@ mod tests {
         let cases = [
             (ENDPOINT, "not a url", "OTEL_EXPORTER_OTLP_ENDPOINT"),
             (ENDPOINT, "ftp://collector:21", "starts with http://"),
-            (ENDPOINT, "https://collector:4317", "TLS"),
             (
                 METRICS_ENDPOINT,
                 "://x",
@@ -725,5 +889,116 @@ mod tests {
             assert!(err.contains(value), "{err}");
             assert!(err.contains(expected), "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn a_grpc_endpoint_without_a_scheme_is_tls_unless_insecure() {
+        let secure = with_env(&[(ENDPOINT, "collector:4317")]).unwrap();
+        assert_eq!(secure.metrics_endpoint.scheme_str(), Some("https"));
+        let plain = with_env(&[
+            (ENDPOINT, "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ])
+        .unwrap();
+        assert_eq!(plain.metrics_endpoint.to_string(), "http://collector:4317/");
+        // Per signal: the traces variable decides for traces only.
+        let mixed = with_env(&[
+            (ENDPOINT, "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "true"),
+        ])
+        .unwrap();
+        assert_eq!(mixed.metrics_endpoint.scheme_str(), Some("https"));
+        assert_eq!(mixed.traces_endpoint.scheme_str(), Some("http"));
+        // A URL says it itself.
+        let url = with_env(&[
+            (ENDPOINT, "http://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "false"),
+        ])
+        .unwrap();
+        assert_eq!(url.metrics_endpoint.scheme_str(), Some("http"));
+        let e = with_env(&[("OTEL_EXPORTER_OTLP_INSECURE", "yes")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("OTEL_EXPORTER_OTLP_INSECURE") && e.contains("true or false"));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_files_are_checked_and_named() {
+        let dir = std::env::temp_dir().join(format!("taskscope-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (ca, client_key, garbage) = (dir.join("ca.pem"), dir.join("key.pem"), dir.join("x"));
+        std::fs::write(&ca, cert.pem()).unwrap();
+        std::fs::write(&client_key, key.serialize_pem()).unwrap();
+        std::fs::write(&garbage, "not pem").unwrap();
+        let ok = with_env(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.to_str().unwrap()),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                ca.to_str().unwrap(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                client_key.to_str().unwrap(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                garbage.to_str().unwrap(),
+            ),
+        ]);
+        let e = ok.unwrap_err().to_string();
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE") && e.contains("PEM"),
+            "every signal's file is checked: {e}"
+        );
+        let ok = with_env(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.to_str().unwrap()),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                ca.to_str().unwrap(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                client_key.to_str().unwrap(),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(ok.metrics_tls.ca.as_deref(), Some(ca.as_path()));
+        assert_eq!(ok.traces_tls, ok.metrics_tls);
+        let missing = with_env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("OTEL_EXPORTER_OTLP_CERTIFICATE")
+                && missing.contains("/no/such/ca.pem"),
+            "{missing}"
+        );
+        let alone = with_env(&[(
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            ca.to_str().unwrap(),
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(alone.contains("its key"), "{alone}");
+        let not_a_key = with_env(&[
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                ca.to_str().unwrap(),
+            ),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", garbage.to_str().unwrap()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            not_a_key.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY")
+                && not_a_key.contains("private key"),
+            "{not_a_key}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

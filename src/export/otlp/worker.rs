@@ -61,7 +61,7 @@ pub(crate) fn run(
         return;
     };
     runtime.block_on(async move {
-        let mut transport = match Transport::new(&settings) {
+        let transport = match Transport::new(&settings) {
             Ok(t) => t,
             Err(e) => {
                 let _ = started.send(Err(e));
@@ -80,6 +80,7 @@ pub(crate) fn run(
             points: Points::default(),
             framed: Framed::default(),
             settings,
+            transport,
         };
         let mut ticker = tokio::time::interval(worker.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -88,11 +89,11 @@ pub(crate) fn run(
             tokio::select! {
                 _ = ticker.tick() => {
                     worker.collect();
-                    worker.drain(&mut transport).await;
+                    worker.drain().await;
                 }
                 command = commands.recv() => {
                     worker.collect();
-                    worker.drain(&mut transport).await;
+                    worker.drain().await;
                     match command {
                         Some(Command::Flush(ack)) => {
                             let _ = ack.send(ExportStats::read());
@@ -122,6 +123,7 @@ struct Worker {
     /// Scratch kept from export to export, so that an export allocates little.
     points: Points,
     framed: Framed,
+    transport: Transport,
 }
 
 impl Worker {
@@ -171,14 +173,15 @@ impl Worker {
         });
         let metrics = Batch {
             signal: Signal::Metrics,
-            body: Bytes::from(body),
+            body: self.transport.prepare(&body),
             items: self.points.count,
         };
         if !timed.is_empty() {
             let request = spans::request(&timed, &self.settings.resource);
+            let body = self.transport.prepare(&request.encode_to_vec());
             self.push(Batch {
                 signal: Signal::Traces,
-                body: Bytes::from(request.encode_to_vec()),
+                body,
                 items: timed.len() as u64,
             });
         }
@@ -196,14 +199,17 @@ impl Worker {
 
     /// Sends the queued batches, oldest first, each with up to `max_attempts` attempts and
     /// exponential backoff; a batch that cannot be sent is dropped and counted.
-    async fn drain(&mut self, transport: &mut Transport) {
+    async fn drain(&mut self) {
         while let Some(batch) = self.queue.pop_front() {
             let mut backoff = Duration::from_millis(100);
             let mut attempt = 1;
             loop {
-                match transport.send(batch.signal, &batch.body).await {
-                    Ok(()) => {
+                match self.transport.send(batch.signal, &batch.body).await {
+                    Ok(refused) => {
                         stats::count_export();
+                        if refused.points > 0 {
+                            stats::count_refused(refused.points, refused.message);
+                        }
                         break;
                     }
                     Err(e) => {
@@ -212,7 +218,8 @@ impl Worker {
                             batch.count_dropped();
                             break;
                         }
-                        tokio::time::sleep(backoff).await;
+                        // The collector's own wait, when it gives one.
+                        tokio::time::sleep(e.retry_after.map_or(backoff, |r| r.max(backoff))).await;
                         backoff = (backoff * 2).min(Duration::from_secs(5));
                         attempt += 1;
                     }

@@ -30,7 +30,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Receive OTLP metrics (gRPC and HTTP/protobuf) and show them live, per function.
+    /// Receive OTLP metrics (gRPC and HTTP, protobuf or JSON, plain or gzip, optionally
+    /// over TLS) and show them live, per function.
     Top(Top),
 }
 
@@ -39,7 +40,8 @@ struct Top {
     /// Address of the OTLP/gRPC listener: HOST:PORT, or a port on 127.0.0.1.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317", value_parser = parse_listen_addr)]
     grpc: SocketAddr,
-    /// Address of the OTLP/HTTP listener (protobuf): HOST:PORT, or a port on 127.0.0.1.
+    /// Address of the OTLP/HTTP listener (protobuf or JSON): HOST:PORT, or a port on
+    /// 127.0.0.1.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318", value_parser = parse_listen_addr)]
     http: SocketAddr,
     /// Do not listen for gRPC.
@@ -82,9 +84,26 @@ struct Top {
     /// The most series kept; more are counted as overflow.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = parse_positive)]
     max_series: usize,
-    /// The largest request accepted, in bytes.
+    /// The largest request accepted, in bytes (after decompression).
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = parse_positive)]
     max_request_bytes: usize,
+    /// Connections served at once; more are answered "busy" (HTTP 503, gRPC UNAVAILABLE)
+    /// and closed.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_positive)]
+    max_connections: usize,
+    /// The time a request has to send its whole body; a slower one is cut off.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on every request (read from TASKSCOPE_TOKEN
+    /// when not given, so it stays out of the process list).
+    #[arg(long, value_name = "TOKEN", env = "TASKSCOPE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Where Ctrl-S writes its files.
     #[arg(long, value_name = "DIR", default_value = ".")]
     export_dir: PathBuf,
@@ -194,7 +213,15 @@ fn run_top(top: Top) -> Result<ExitCode> {
     );
     let mut builder = Receiver::builder()
         .with_max_series(top.max_series)
-        .with_max_request_bytes(top.max_request_bytes);
+        .with_max_request_bytes(top.max_request_bytes)
+        .with_max_connections(top.max_connections)
+        .with_body_timeout(top.body_timeout);
+    if let (Some(cert), Some(key)) = (&top.tls_cert, &top.tls_key) {
+        builder = builder.with_tls(cert, key);
+    }
+    if let Some(token) = &top.token {
+        builder = builder.with_token(token);
+    }
     builder = if top.no_grpc {
         builder.without_grpc()
     } else {

@@ -58,20 +58,49 @@ pub(crate) fn private_key(
     })
 }
 
-/// A TLS acceptor serving this certificate chain and key, offering h2 and http/1.1.
+/// A TLS acceptor serving this certificate chain and key, offering h2 and http/1.1; with
+/// `client_ca`, every client must present a certificate that CA signed (mutual TLS).
 #[cfg(any(feature = "prometheus", feature = "receiver"))]
-pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, TlsFileError> {
+pub(crate) fn acceptor(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<tokio_rustls::TlsAcceptor, TlsFileError> {
     let chain = certificates("the TLS certificate", cert)?;
     let key = private_key("the TLS key", key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsFileError {
             what: "the TLS configuration",
             path: String::new(),
             reason: e.to_string(),
-        })?
-        .with_no_client_auth()
+        })?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in certificates("the client CA certificate", path)? {
+                roots.add(ca).map_err(|e| TlsFileError {
+                    what: "the client CA certificate",
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| TlsFileError {
+                what: "the client CA certificate",
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| TlsFileError {
             what: "the TLS certificate",

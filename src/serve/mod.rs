@@ -139,11 +139,14 @@ pub(crate) fn start<S: Service>(
                     }
                 }
             }
+            // One cap for all the listeners: a sender cannot double it by using both ports.
+            let caps = Caps::new(limits.max_connections);
             for listener in tokio_listeners {
                 tokio::spawn(serve(
                     listener,
                     Arc::clone(&service),
                     limits.clone(),
+                    caps.clone(),
                     Arc::clone(&counters),
                     #[cfg(feature = "tls")]
                     tls.clone(),
@@ -164,17 +167,36 @@ pub(crate) fn start<S: Service>(
     }
 }
 
+/// The connections a server's listeners may hold, together.
+#[derive(Clone)]
+struct Caps {
+    connections: Arc<Semaphore>,
+    /// Room to answer connections over the cap: a quarter of the cap, at least 16.
+    shed_room: Arc<Semaphore>,
+}
+
+impl Caps {
+    fn new(max_connections: usize) -> Caps {
+        Caps {
+            connections: Arc::new(Semaphore::new(max_connections)),
+            shed_room: Arc::new(Semaphore::new((max_connections / 4).max(16))),
+        }
+    }
+}
+
 /// Accepts connections on `listener` for ever, serving each on a task of its own.
 async fn serve<S: Service>(
     listener: TcpListener,
     service: Arc<S>,
     limits: Limits,
+    caps: Caps,
     counters: Arc<Counters>,
     #[cfg(feature = "tls")] tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
-    // Room to answer connections over the cap: a quarter of the cap, at least 16.
-    let shed_room = Arc::new(Semaphore::new((limits.max_connections / 4).max(16)));
+    let Caps {
+        connections,
+        shed_room,
+    } = caps;
     let builder = http_builder(&limits);
     loop {
         let stream = match listener.accept().await {

@@ -77,12 +77,28 @@ pub struct Collector {
     pub http_port: u16,
     output: PathBuf,
     child: Option<Child>,
+    /// The exporter's arguments: the debug log's blackhole, or a forward to another
+    /// receiver.
+    exporter: Vec<String>,
 }
 
 impl Collector {
     /// Starts rotel on two free ports and waits until both accept connections.
     pub fn start(name: &str) -> Self {
         let mut c = Self::not_started(name);
+        c.restart();
+        c
+    }
+
+    /// Starts rotel forwarding what it receives with its own OTLP exporter, given these
+    /// `--otlp-exporter-*` arguments (its defaults otherwise: gRPC and gzip).
+    pub fn forwarding(name: &str, exporter: &[&str]) -> Self {
+        let mut c = Self::not_started(name);
+        c.exporter = ["--exporter", "otlp"]
+            .iter()
+            .chain(exporter)
+            .map(|s| s.to_string())
+            .collect();
         c.restart();
         c
     }
@@ -96,6 +112,7 @@ impl Collector {
             output: Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("rotel-{name}-{}.out", std::process::id())),
             child: None,
+            exporter: vec!["--exporter".into(), "blackhole".into()],
         };
         let _ = std::fs::remove_file(&c.output);
         c
@@ -121,9 +138,8 @@ impl Collector {
                 "traces",
                 "--debug-log-verbosity",
                 "detailed",
-                "--exporter",
-                "blackhole",
             ])
+            .args(&self.exporter)
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()

@@ -100,9 +100,17 @@ struct Top {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Require senders to present a client certificate signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// Require `Authorization: Bearer TOKEN` on every request (read from TASKSCOPE_TOKEN
     /// when not given, so it stays out of the process list).
-    #[arg(long, value_name = "TOKEN", env = "TASKSCOPE_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TASKSCOPE_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
     /// Where Ctrl-S writes its files.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -218,6 +226,9 @@ fn run_top(top: Top) -> Result<ExitCode> {
         .with_body_timeout(top.body_timeout);
     if let (Some(cert), Some(key)) = (&top.tls_cert, &top.tls_key) {
         builder = builder.with_tls(cert, key);
+    }
+    if let Some(ca) = &top.tls_client_ca {
+        builder = builder.with_tls_client_ca(ca);
     }
     if let Some(token) = &top.token {
         builder = builder.with_token(token);

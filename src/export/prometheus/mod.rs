@@ -153,7 +153,8 @@ impl PrometheusBuilder {
         #[cfg(feature = "tls")]
         let tls = match &self.tls {
             Some((cert, key)) => Some(
-                crate::tls::acceptor(cert, key).map_err(|e| PrometheusError::Tls(e.to_string()))?,
+                crate::tls::acceptor(cert, key, None)
+                    .map_err(|e| PrometheusError::Tls(e.to_string()))?,
             ),
             None => None,
         };

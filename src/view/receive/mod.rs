@@ -177,6 +177,8 @@ pub struct ReceiverBuilder {
     token: Option<String>,
     #[cfg(feature = "tls")]
     tls: Option<(PathBuf, PathBuf)>,
+    #[cfg(feature = "tls")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for ReceiverBuilder {
@@ -193,6 +195,8 @@ impl Default for ReceiverBuilder {
             token: None,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            tls_client_ca: None,
         }
     }
 }
@@ -291,6 +295,15 @@ impl ReceiverBuilder {
         self
     }
 
+    /// With [`with_tls`](Self::with_tls): every sender must present a client certificate
+    /// signed by a CA in this PEM file (mutual TLS); handshakes without one fail and are
+    /// counted in [`ReceiverStats::failed_handshakes`].
+    #[cfg(feature = "tls")]
+    pub fn with_tls_client_ca(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.tls_client_ca = Some(ca.into());
+        self
+    }
+
     /// Binds the listeners here, on the caller's thread (a taken port is an error that
     /// says so), then serves them on a thread of its own, `taskscope-receiver`.
     pub fn start(self) -> Result<Receiver, ReceiveError> {
@@ -339,11 +352,19 @@ impl ReceiverBuilder {
             });
         }
         #[cfg(feature = "tls")]
-        let tls = match &self.tls {
-            Some((cert, key)) => Some(
-                crate::tls::acceptor(cert, key).map_err(|e| ReceiveError::Tls(e.to_string()))?,
+        let tls = match (&self.tls, &self.tls_client_ca) {
+            (Some((cert, key)), ca) => Some(
+                crate::tls::acceptor(cert, key, ca.as_deref())
+                    .map_err(|e| ReceiveError::Tls(e.to_string()))?,
             ),
-            None => None,
+            (None, Some(_)) => {
+                return Err(ReceiveError::Invalid {
+                    setting: "with_tls_client_ca",
+                    value: "without with_tls".into(),
+                    expected: "a certificate and key of the receiver's own (with_tls)",
+                });
+            }
+            (None, None) => None,
         };
         #[cfg(feature = "tls")]
         let encrypted = tls.is_some();
@@ -436,6 +457,10 @@ impl ReceiverBuilder {
 pub struct ReceiverStats {
     /// Metrics requests decoded and ingested.
     pub accepted: u64,
+    /// Of the accepted metrics requests, those that came gzip-compressed.
+    pub gzip: u64,
+    /// Of the accepted metrics requests, those in OTLP's JSON encoding.
+    pub json: u64,
     /// Traces and logs requests, accepted and ignored.
     pub ignored: u64,
     /// Requests refused: malformed, oversized, compressed, of another content type, or
@@ -508,6 +533,8 @@ impl Receiver {
         let n = &self.shared.connections;
         ReceiverStats {
             accepted: c.accepted.load(Ordering::Relaxed),
+            gzip: c.gzip.load(Ordering::Relaxed),
+            json: c.json.load(Ordering::Relaxed),
             ignored: c.ignored.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),

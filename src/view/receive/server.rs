@@ -50,6 +50,10 @@ pub(super) struct Counters {
     pub(super) ignored: AtomicU64,
     pub(super) rejected: AtomicU64,
     pub(super) dropped: AtomicU64,
+    /// Accepted requests that came gzip-compressed.
+    pub(super) gzip: AtomicU64,
+    /// Accepted requests in OTLP's JSON encoding.
+    pub(super) json: AtomicU64,
     /// The reason of the last refusal, for the dashboard's header.
     pub(super) last_rejection: Mutex<Option<String>>,
 }
@@ -402,6 +406,12 @@ async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
             );
         }
     };
+    if gzipped {
+        shared.count(|c| &c.gzip);
+    }
+    if encoding == Encoding::Json {
+        shared.count(|c| &c.json);
+    }
     answer(StatusCode::OK, encoding, ingest(&request, shared, encoding))
 }
 
@@ -486,8 +496,26 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceReques
     match encoding {
         Encoding::Protobuf => ExportMetricsServiceRequest::decode(bytes)
             .map_err(|e| format!("malformed ExportMetricsServiceRequest: {e}")),
-        Encoding::Json => serde_json::from_slice(bytes)
-            .map_err(|e| format!("malformed ExportMetricsServiceRequest in JSON: {e}")),
+        Encoding::Json => {
+            let request: ExportMetricsServiceRequest = serde_json::from_slice(bytes)
+                .map_err(|e| format!("malformed ExportMetricsServiceRequest in JSON: {e}"))?;
+            // The mapping reads a metric's data (its `sum`, `histogram`, ...) leniently: data
+            // that does not parse leaves the metric without any, and no error. Such a metric
+            // is refused whole, never dropped in silence.
+            let empty = request
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .find(|m| m.data.is_none());
+            match empty {
+                Some(m) => Err(format!(
+                    "malformed ExportMetricsServiceRequest in JSON: metric {:?} has no data it can read (OTLP JSON writes trace and span ids in hex, 64-bit integers as strings, enums as numbers)",
+                    m.name
+                )),
+                None => Ok(request),
+            }
+        }
     }
 }
 
@@ -729,11 +757,16 @@ async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
         return grpc_reply(Code::Ok, "", Some(&[]));
     }
     match decode(message, Encoding::Protobuf) {
-        Ok(request) => grpc_reply(
-            Code::Ok,
-            "",
-            Some(&ingest(&request, shared, Encoding::Protobuf)),
-        ),
+        Ok(request) => {
+            if read.bytes[0] == 1 {
+                shared.count(|c| &c.gzip);
+            }
+            grpc_reply(
+                Code::Ok,
+                "",
+                Some(&ingest(&request, shared, Encoding::Protobuf)),
+            )
+        }
         Err(message) => grpc_rejected(shared, Code::InvalidArgument, &message),
     }
 }

@@ -658,7 +658,11 @@ impl Store {
                         Some("panicked") => 3,
                         _ => return Err(Refused::Invalid),
                     };
-                    let kind = convert::str_attr(attrs, "error.kind").filter(|_| outcome == 1);
+                    // taskscope sends `error.kind`; the semantic conventions (and SDK
+                    // senders that follow them) say `error.type`.
+                    let kind = convert::str_attr(attrs, "error.kind")
+                        .or_else(|| convert::str_attr(attrs, "error.type"))
+                        .filter(|_| outcome == 1);
                     (outcome, kind)
                 } else {
                     (0, None)

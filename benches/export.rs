@@ -102,6 +102,17 @@ fn export(c: &mut Criterion) {
     c.bench_function("export_1000_functions/encode_explicit", |b| {
         b.iter(|| black_box(encode(&snap, &explicit, false)))
     });
+    let request = encode(&snap, &exponential, false);
+    let gzipped = taskscope::__private::gzip_for_bench(&request);
+    println!(
+        "gzip (level 1, as the exporter compresses): {} -> {} bytes ({:.1}x)",
+        request.len(),
+        gzipped.len(),
+        request.len() as f64 / gzipped.len() as f64
+    );
+    c.bench_function("export_1000_functions/gzip", |b| {
+        b.iter(|| black_box(taskscope::__private::gzip_for_bench(black_box(&request))))
+    });
     c.bench_function("export_1000_functions/snapshot_and_encode", |b| {
         b.iter(|| black_box(encode(&taskscope::snapshot(), &exponential, false)))
     });

@@ -225,9 +225,25 @@ fn receiver(c: &mut Criterion) {
         points(&req),
         bytes.len()
     );
+    let gzipped = taskscope::__private::gzip_for_bench(&bytes);
+    let json = serde_json::to_vec(&req).unwrap();
+    println!(
+        "the same request gzipped (as taskscope's exporter does): {} bytes; as OTLP JSON: {} bytes",
+        gzipped.len(),
+        json.len()
+    );
+    let decode = taskscope::__private::decode_for_bench;
+    assert_eq!(decode(&gzipped, true, false).unwrap(), req);
+    assert_eq!(decode(&json, false, true).unwrap(), req);
     let mut g = c.benchmark_group("receiver_1000_functions");
     g.bench_function("decode", |b| {
         b.iter(|| black_box(ExportMetricsServiceRequest::decode(black_box(&bytes[..])).unwrap()))
+    });
+    g.bench_function("decode_gzip", |b| {
+        b.iter(|| black_box(decode(black_box(&gzipped), true, false).unwrap()))
+    });
+    g.bench_function("decode_json", |b| {
+        b.iter(|| black_box(decode(black_box(&json), false, true).unwrap()))
     });
     g.bench_function("ingest_first", |b| {
         b.iter_batched(

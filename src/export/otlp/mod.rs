@@ -317,6 +317,13 @@ pub struct OtlpExporter {
 
 use worker::Command;
 
+/// An encoded request compressed as the exporter compresses it. For the benchmarks; not a
+/// public API.
+#[doc(hidden)]
+pub fn gzip_for_bench(request: &[u8]) -> Vec<u8> {
+    transport::gzip(request)
+}
+
 /// One export's work without the network: the snapshot as an OTLP request, encoded to
 /// protobuf bytes, as the exporter does or (`prost_only`) by building the whole
 /// `ExportMetricsServiceRequest` and encoding it with prost. For the benchmarks; not a

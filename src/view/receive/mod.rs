@@ -72,6 +72,18 @@ pub use store::{
 
 use super::Frame;
 
+/// A request body as the receiver reads it (inflated if `gzip`, then decoded from protobuf
+/// or JSON). For the benchmarks; not a public API.
+#[doc(hidden)]
+pub fn decode_for_bench(
+    body: &[u8],
+    gzip: bool,
+    json: bool,
+) -> Result<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest, String>
+{
+    server::decode_for_bench(body, gzip, json)
+}
+
 /// The default gRPC address: the OTLP gRPC port on loopback.
 pub const DEFAULT_GRPC_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 4317);
 /// The default HTTP address: the OTLP HTTP port on loopback.

@@ -491,6 +491,30 @@ fn empty_response(encoding: Encoding) -> Vec<u8> {
     }
 }
 
+/// A request body as the receiver reads it (inflated if `gzip`, then decoded from protobuf
+/// or JSON). For the benchmarks; not a public API.
+pub(super) fn decode_for_bench(
+    body: &[u8],
+    gzip: bool,
+    json: bool,
+) -> Result<ExportMetricsServiceRequest, String> {
+    let inflated;
+    let bytes = if gzip {
+        inflated = body::gunzip(body, usize::MAX / 2).map_err(|e| format!("{e:?}"))?;
+        &inflated[..]
+    } else {
+        body
+    };
+    decode(
+        bytes,
+        if json {
+            Encoding::Json
+        } else {
+            Encoding::Protobuf
+        },
+    )
+}
+
 /// Decodes a metrics request, or says why it cannot.
 fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceRequest, String> {
     match encoding {

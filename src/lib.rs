@@ -276,8 +276,6 @@ pub mod __private {
     pub use crate::config::enabled;
     #[cfg(feature = "otlp")]
     pub use crate::export::otlp::{encode_for_bench, gzip_for_bench};
-    #[cfg(feature = "receiver")]
-    pub use crate::view::receive::decode_for_bench;
     pub use crate::instrument::call::SyncCall;
     pub use crate::instrument::callsite::Callsite;
     pub use crate::instrument::future::{Completion, Measured};
@@ -285,4 +283,6 @@ pub mod __private {
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
     pub use crate::record::histogram::CHUNK_BYTES;
+    #[cfg(feature = "receiver")]
+    pub use crate::view::receive::decode_for_bench;
 }

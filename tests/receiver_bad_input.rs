@@ -619,3 +619,59 @@ async fn garbage_never_stops_the_server() {
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(calls_of(&r.frame(), "after_garbage"), Some(2));
 }
+
+/// A receiver with a token: requests without it, or with another, are refused (401 with
+/// `WWW-Authenticate: Bearer`, gRPC UNAUTHENTICATED) and counted; with it they are served,
+/// from taskscope's own exporter too (`OTEL_EXPORTER_OTLP_HEADERS` or `with_header`).
+#[tokio::test]
+async fn a_token_is_required_when_one_is_set() {
+    let r = Receiver::builder()
+        .with_grpc_addr(loopback())
+        .with_http_addr(loopback())
+        .with_token("s3cret-token")
+        .start()
+        .unwrap();
+    let (http, grpc_addr) = (r.http_addr().unwrap(), r.grpc_addr().unwrap());
+    let good = good_request("with_token", 2).encode_to_vec();
+    let a = post_metrics(&http1(), http, &[PROTOBUF], good.clone()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.headers["www-authenticate"], "Bearer");
+    assert_eq!(rpc_status(&a.body).code, 16);
+    let wrong = [PROTOBUF, ("authorization", "Bearer s3cret-tokeX")];
+    let a = post_metrics(&http1(), http, &wrong, good.clone()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = grpc(
+        grpc_addr,
+        METRICS,
+        full(framed(0, good.len() as u32, &good)),
+    )
+    .await;
+    assert_eq!(a.grpc_status(), Some(16), "{}", a.grpc_message());
+    let right = [PROTOBUF, ("authorization", "Bearer s3cret-token")];
+    let a = post_metrics(&http1(), http, &right, good.clone()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = send(
+        &http2(),
+        grpc_addr,
+        "POST",
+        METRICS,
+        &[GRPC, ("authorization", "Bearer s3cret-token")],
+        full(framed(0, good.len() as u32, &good)),
+    )
+    .await;
+    assert_eq!(a.grpc_status(), Some(0), "{}", a.grpc_message());
+    assert_eq!(r.stats().rejected, 3);
+    assert_eq!(r.stats().accepted, 2);
+    // A token that cannot travel in a header is refused at start.
+    let err = Receiver::builder()
+        .with_grpc_addr(loopback())
+        .without_http()
+        .with_token("two words")
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("with_token") && !err.contains("two words"),
+        "{err}"
+    );
+}

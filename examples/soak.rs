@@ -255,7 +255,7 @@ pub(crate) struct ScrapeStats {
     pub(crate) calls_vs_count: u64,
     /// The first few of those.
     pub(crate) calls_vs_count_seen: Vec<Differ>,
-    /// `function_calls_total{outcome="error"}` samples without an `error_kind`: every error
+    /// `function_calls_total{taskscope_outcome="error"}` samples without an `error_type`: every error
     /// of the soak has a kind, so each is the remainder of a reading where the error-kind
     /// counters trailed the histogram.
     pub(crate) unlabelled_errors: u64,
@@ -446,9 +446,9 @@ pub(crate) fn scrape_calls(
             continue;
         }
         let get = |k: &str| labels.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-        let function = get("function").unwrap_or_default().to_owned();
-        let mut outcome = get("outcome").unwrap_or_default().to_owned();
-        if let Some(kind) = get("error_kind") {
+        let function = short(get("code_function_name").unwrap_or_default()).to_owned();
+        let mut outcome = get("taskscope_outcome").unwrap_or_default().to_owned();
+        if let Some(kind) = get("error_type") {
             outcome = format!("{outcome}:{kind}");
         }
         *out.entry((function, outcome)).or_insert(0) += value as u64;
@@ -503,13 +503,13 @@ pub(crate) fn check_exposition(body: &str) -> Result<Exposition, String> {
             counts.insert(key(stem, &labels), value);
         } else if name == "function_calls_total" {
             let get = |k: &str| labels.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-            if get("outcome") == Some("error") && get("error_kind").is_none() {
+            if get("taskscope_outcome") == Some("error") && get("error_type").is_none() {
                 unlabelled_errors += 1;
             }
             *calls
                 .entry((
-                    get("function").unwrap_or_default().to_owned(),
-                    get("outcome").unwrap_or_default().to_owned(),
+                    get("code_function_name").unwrap_or_default().to_owned(),
+                    get("taskscope_outcome").unwrap_or_default().to_owned(),
                 ))
                 .or_insert(0.0) += value;
         }
@@ -535,18 +535,18 @@ pub(crate) fn check_exposition(body: &str) -> Result<Exposition, String> {
     }
     let mut differ = Vec::new();
     for ((function, outcome), total) in &calls {
-        let k = (
-            "function_calls_duration_seconds".to_owned(),
-            vec![
-                ("function".to_owned(), function.clone()),
-                ("module".to_owned(), module_of(body, function)),
-                ("outcome".to_owned(), outcome.clone()),
-            ],
-        );
-        let count = counts.get(&k).copied().unwrap_or(-1.0);
+        let count = counts
+            .iter()
+            .find(|((stem, labels), _)| {
+                let has = |k: &str, v: &str| labels.iter().any(|(lk, lv)| lk == k && lv == v);
+                stem == "function_calls_duration_seconds"
+                    && has("code_function_name", function)
+                    && has("taskscope_outcome", outcome)
+            })
+            .map_or(-1.0, |(_, c)| *c);
         if count != *total {
             differ.push(Differ {
-                function: function.clone(),
+                function: short(function).to_owned(),
                 outcome: outcome.clone(),
                 calls: *total,
                 count,
@@ -560,15 +560,9 @@ pub(crate) fn check_exposition(body: &str) -> Result<Exposition, String> {
     })
 }
 
-/// The module label the exposition gives a function.
-fn module_of(body: &str, function: &str) -> String {
-    let needle = format!("function=\"{function}\",module=\"");
-    body.find(&needle)
-        .map(|at| {
-            let rest = &body[at + needle.len()..];
-            rest[..rest.find('"').unwrap_or(0)].to_owned()
-        })
-        .unwrap_or_default()
+/// A function's short name: its fully qualified name after the module.
+fn short(qualified: &str) -> &str {
+    qualified.rsplit("::").next().unwrap_or(qualified)
 }
 
 /// A scraper thread: scrapes until `stop`, checking every exposition.

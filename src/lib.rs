@@ -75,6 +75,10 @@ mod clock;
 mod config;
 mod export;
 mod instrument;
+// Each feature uses part of the vocabulary.
+#[cfg(any(feature = "otlp", feature = "prometheus", feature = "receiver"))]
+#[allow(dead_code)]
+mod names;
 mod record;
 #[cfg(any(feature = "prometheus", feature = "receiver"))]
 mod serve;

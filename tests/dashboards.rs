@@ -71,7 +71,7 @@ fn substitute(expr: &str) -> String {
         ("$__range", "1m"),
         ("$__interval", "1s"),
         ("$service", "app"),
-        ("$function", "dashboard_fetch"),
+        ("$function", "dashboards::dashboard_fetch"),
         ("$objective", "0.999"),
         ("$latency_objective", "0.99"),
         ("$latency_threshold", "0.25"),

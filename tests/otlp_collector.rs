@@ -100,7 +100,13 @@ fn check(c: &Collector, function: &str, service: &str) {
     assert!(resource.contains(&("deployment.environment".into(), "test".into())));
     assert!(resource.iter().any(|(k, _)| k == "host.name"));
     let f = [("function", function)];
-    let calls = |outcome: &str| value(&points, "function.calls", &[f[0], ("outcome", outcome)]);
+    let calls = |outcome: &str| {
+        value(
+            &points,
+            "function.calls",
+            &[f[0], ("taskscope.outcome", outcome)],
+        )
+    };
     assert_eq!(calls("ok"), 1000.0);
     assert_eq!(calls("cancelled"), 10.0);
     assert_eq!(calls("panicked"), 1.0);
@@ -108,7 +114,7 @@ fn check(c: &Collector, function: &str, service: &str) {
         value(
             &points,
             "function.calls",
-            &[f[0], ("outcome", "error"), ("error.kind", k)],
+            &[f[0], ("taskscope.outcome", "error"), ("error.type", k)],
         )
     };
     assert_eq!((kind("Timeout"), kind("Refused")), (30.0, 20.0));
@@ -117,7 +123,7 @@ fn check(c: &Collector, function: &str, service: &str) {
         let h = find(
             &points,
             "function.calls.duration",
-            &[f[0], ("outcome", outcome)],
+            &[f[0], ("taskscope.outcome", outcome)],
         );
         assert_eq!(h.len(), 1, "{h:#?}");
         h[0].clone()
@@ -244,7 +250,13 @@ async fn delta_temporality_with_explicit_buckets_sends_each_interval_alone() {
     }
     exporter.flush().unwrap();
     let (_, first) = c.wait_for_export("delta_exported", |_| true);
-    let calls = |points: &[Point]| value(points, "function.calls", &[f[0], ("outcome", "ok")]);
+    let calls = |points: &[Point]| {
+        value(
+            points,
+            "function.calls",
+            &[f[0], ("taskscope.outcome", "ok")],
+        )
+    };
     assert_eq!(calls(&first), 3.0);
     let h = &find(&first, "function.calls.duration", &f)[0];
     assert_eq!(h.count, Some(3));

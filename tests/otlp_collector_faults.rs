@@ -42,7 +42,10 @@ fn ok_calls(points: &[Point]) -> f64 {
     let found = find(
         points,
         "function.calls",
-        &[("function", "survives_outages"), ("outcome", "ok")],
+        &[
+            ("function", "survives_outages"),
+            ("taskscope.outcome", "ok"),
+        ],
     );
     assert_eq!(found.len(), 1);
     found[0].value.unwrap()

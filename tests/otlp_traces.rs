@@ -53,9 +53,29 @@ async fn sampled_calls_arrive_as_spans_and_as_exemplars() {
         .filter(|s| s.name == "traced_call")
         .collect();
     assert_eq!(spans.len(), 3, "{spans:#?}");
-    let by_outcome = |o: &str| spans.iter().find(|s| s.attributes["outcome"] == o).unwrap();
+    let by_outcome = |o: &str| {
+        spans
+            .iter()
+            .find(|s| s.attributes["taskscope.outcome"] == o)
+            .unwrap()
+    };
     let ok = by_outcome("ok");
-    assert_eq!(ok.status, "STATUS_CODE_OK");
+    // The semantic conventions: status unset unless the call failed; the function fully
+    // qualified, its file and line.
+    assert_eq!(ok.status, "STATUS_CODE_UNSET");
+    assert_eq!(
+        ok.attributes["code.function.name"],
+        "otlp_traces::traced_call"
+    );
+    assert!(
+        ok.attributes["code.file.path"].ends_with("otlp_traces.rs"),
+        "{ok:?}"
+    );
+    assert!(ok.attributes["code.line.number"].parse::<u32>().unwrap() > 0);
+    assert!(
+        !ok.attributes.contains_key("function"),
+        "no old names: {ok:?}"
+    );
     let failed = by_outcome("error");
     assert_eq!(
         (failed.status.as_str(), failed.message.as_str()),
@@ -71,7 +91,7 @@ async fn sampled_calls_arrive_as_spans_and_as_exemplars() {
         let p = find(
             &points,
             "function.calls.duration",
-            &[("function", "traced_call"), ("outcome", outcome)],
+            &[("function", "traced_call"), ("taskscope.outcome", outcome)],
         );
         assert_eq!(
             p[0].exemplar_traces,

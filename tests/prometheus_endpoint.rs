@@ -48,13 +48,14 @@ fn the_text_format_has_the_translated_names_and_promtool_accepts_it() {
     );
     for line in [
         "# TYPE function_calls_total counter",
-        r#"function_calls_total{function="scraped_lookup",module="prometheus_endpoint",outcome="ok"} 75"#,
-        r#"function_calls_total{function="scraped_lookup",module="prometheus_endpoint",outcome="error",error_kind="Missing"} 25"#,
+        r#"function_calls_total{code_function_name="prometheus_endpoint::scraped_lookup",taskscope_outcome="ok",otel_scope_name="taskscope",otel_scope_version="0.1.0"} 75"#,
+        r#"function_calls_total{code_function_name="prometheus_endpoint::scraped_lookup",taskscope_outcome="error",error_type="Missing",otel_scope_name="taskscope",otel_scope_version="0.1.0"} 25"#,
         "# TYPE function_calls_duration_seconds histogram",
-        r#"function_calls_duration_seconds_count{function="scraped_lookup",module="prometheus_endpoint",outcome="ok"} 75"#,
-        r#"function_calls_duration_seconds_bucket{function="scraped_lookup",module="prometheus_endpoint",outcome="ok",le="+Inf"} 75"#,
-        r#"function_calls_concurrent{function="scraped_lookup",module="prometheus_endpoint"} 0"#,
-        "taskscope_export_dropped_total 0",
+        r#"function_calls_duration_seconds_count{code_function_name="prometheus_endpoint::scraped_lookup",taskscope_outcome="ok",otel_scope_name="taskscope",otel_scope_version="0.1.0"} 75"#,
+        r#"function_calls_duration_seconds_bucket{code_function_name="prometheus_endpoint::scraped_lookup",taskscope_outcome="ok",otel_scope_name="taskscope",otel_scope_version="0.1.0",le="+Inf"} 75"#,
+        r#"function_calls_concurrent{code_function_name="prometheus_endpoint::scraped_lookup",otel_scope_name="taskscope",otel_scope_version="0.1.0"} 0"#,
+        r#"taskscope_export_dropped_total{otel_scope_name="taskscope",otel_scope_version="0.1.0"} 0"#,
+        "# TYPE target_info gauge",
     ] {
         assert!(body.contains(line), "missing {line}\n{body}");
     }
@@ -216,14 +217,14 @@ fn a_real_prometheus_scrapes_the_endpoint() {
     let e = endpoint();
     let p = Prometheus::scraping("scrape", e.local_addr());
     let ok =
-        p.wait_for_value(r#"function_calls_total{function="seen_by_prometheus",outcome="ok"}"#);
+        p.wait_for_value(r#"function_calls_total{code_function_name="prometheus_endpoint::seen_by_prometheus",taskscope_outcome="ok"}"#);
     assert_eq!(ok, 17.0);
     let missing = p.wait_for_value(
-        r#"sum(function_calls_total{function="seen_by_prometheus",error_kind="Missing"})"#,
+        r#"sum(function_calls_total{code_function_name="prometheus_endpoint::seen_by_prometheus",error_type="Missing"})"#,
     );
     assert_eq!(missing, 3.0);
     let p99 = p.wait_for_value(
-        r#"histogram_quantile(0.99, sum by (le) (function_calls_duration_seconds_bucket{function="seen_by_prometheus"}))"#,
+        r#"histogram_quantile(0.99, sum by (le) (function_calls_duration_seconds_bucket{code_function_name="prometheus_endpoint::seen_by_prometheus"}))"#,
     );
     assert!(
         p99 > 0.0 && p99 <= 0.0001,

@@ -46,7 +46,9 @@ fn sampled_calls_are_exemplars_on_their_buckets() {
     let line = body
         .lines()
         .find(|l| {
-            l.starts_with("function_calls_duration_seconds_bucket{function=\"with_exemplar\"")
+            l.starts_with(
+                "function_calls_duration_seconds_bucket{code_function_name=\"prometheus_exemplars::with_exemplar\"",
+            )
                 && l.contains(" # {")
         })
         .unwrap_or_else(|| panic!("no exemplar:\n{body}"));
@@ -71,7 +73,7 @@ fn sampled_calls_are_exemplars_on_their_buckets() {
     loop {
         let json = p.api(
             "query_exemplars",
-            r#"function_calls_duration_seconds_bucket{function="with_exemplar"}"#,
+            r#"function_calls_duration_seconds_bucket{code_function_name="prometheus_exemplars::with_exemplar"}"#,
         );
         if json.contains(&trace) {
             break;

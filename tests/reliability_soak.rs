@@ -106,7 +106,7 @@ fn soak_loses_no_call_anywhere_and_scrapes_stay_consistent() {
     // errors, the calls are split by kind from per-kind counters, which a call bumps before
     // its histogram and a reading reads after the histograms (`FunctionState::read`): during
     // the load a scrape may count a few more errors by kind than the histogram's `_count`,
-    // never fewer, so an `outcome="error"` sample without `error_kind` never appears.
+    // never fewer, so a `taskscope_outcome="error"` sample without `error_type` never appears.
     for d in &s.calls_vs_count_seen {
         assert_eq!(d.outcome, "error", "{d:?}");
         assert!(d.calls > d.count, "fewer errors by kind than calls: {d:?}");

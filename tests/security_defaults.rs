@@ -503,7 +503,7 @@ fn argument_values_appear_in_no_output() {
         .start();
     let (status, text) = http(endpoint.local_addr(), "GET", "/metrics", "", b"");
     assert_eq!(status, 200);
-    assert!(text.contains("function=\"sign_in\""), "{text}");
+    assert!(text.contains("::sign_in\""), "{text}");
     assert_no_secret(&text, "the Prometheus text");
     let accept = "Accept: application/openmetrics-text;version=1.0.0\r\n";
     let (status, text) = http(endpoint.local_addr(), "GET", "/metrics", accept, b"");

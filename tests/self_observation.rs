@@ -71,9 +71,9 @@ fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) ->
 fn scraped_functions(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split("function=\"").nth(1))
+        .filter_map(|l| l.split("code_function_name=\"").nth(1))
         .filter_map(|rest| rest.split('"').next())
-        .map(str::to_owned)
+        .map(|q| q.rsplit("::").next().unwrap_or(q).to_owned())
         .collect()
 }
 

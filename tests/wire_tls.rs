@@ -333,7 +333,10 @@ fn the_prometheus_endpoint_over_tls(pki: &Pki) {
     let port = endpoint.local_addr().port();
     let body = https_get(pki, port, "/metrics");
     assert!(body.contains("function_calls_total"), "{body}");
-    assert!(body.contains("function=\"over_tls\""), "{body}");
+    assert!(
+        body.contains("code_function_name=\"wire_tls::over_tls\""),
+        "{body}"
+    );
     let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     std::io::Write::write_all(&mut plain, b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
     let mut answer = Vec::new();

@@ -208,10 +208,9 @@ impl Collector {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let out = self.output();
-            let needle = format!("-> function: Str({function})");
             let complete = out
                 .split("ResourceMetrics #0")
-                .filter(|b| b.contains(&needle))
+                .filter(|b| mentions(b, function))
                 .filter(|b| {
                     b.split("-> Name: taskscope.export.dropped")
                         .nth(1)
@@ -258,20 +257,33 @@ pub struct Point {
 /// Resource attributes and data points of the last request in the output that mentions
 /// `function` (cumulative export: the last one holds the totals).
 pub fn last_export(output: &str, function: &str) -> (Vec<(String, String)>, Vec<Point>) {
-    let needle = format!("-> function: Str({function})");
     let blocks: Vec<&str> = output.split("ResourceMetrics #0").collect();
     let block = blocks
         .iter()
         .rev()
-        .find(|b| b.contains(&needle))
+        .find(|b| mentions(b, function))
         .unwrap_or_else(|| panic!("no export mentions {function}:\n{output}"));
     parse(block)
+}
+
+/// Whether a printed request has points of `function` (its `code.function.name` is
+/// `module::function`).
+fn mentions(block: &str, function: &str) -> bool {
+    let short = format!("::{function})");
+    block.lines().any(|l| {
+        l.trim()
+            .strip_prefix("-> code.function.name: Str(")
+            .is_some_and(|rest| format!("::{rest}").ends_with(&short))
+    })
 }
 
 fn attr(line: &str) -> Option<(String, String)> {
     let rest = line.trim().strip_prefix("-> ")?;
     let (k, v) = rest.split_once(": ")?;
-    let v = v.strip_prefix("Str(")?.strip_suffix(')')?;
+    let v = ["Str(", "Int(", "Bool("]
+        .iter()
+        .find_map(|p| v.strip_prefix(p))?
+        .strip_suffix(')')?;
     Some((k.to_owned(), v.to_owned()))
 }
 
@@ -307,7 +319,13 @@ fn parse(block: &str) -> (Vec<(String, String)>, Vec<Point>) {
             match state {
                 In::Resource => resource.push((k, v)),
                 In::Point => {
-                    points.last_mut().unwrap().attributes.insert(k, v);
+                    let attributes = &mut points.last_mut().unwrap().attributes;
+                    // The short name, after the module, as dashboards show it.
+                    if k == "code.function.name" {
+                        let short = v.rsplit("::").next().unwrap_or(&v).to_owned();
+                        attributes.insert("function".to_owned(), short);
+                    }
+                    attributes.insert(k, v);
                 }
                 In::Descriptor => {}
             }
@@ -405,9 +423,9 @@ pub fn calls_at(points: &[Point], function: &str, outcome: &str) -> u64 {
         Some((o, k)) => (o, Some(k)),
         None => (outcome, None),
     };
-    let mut with = vec![("function", function), ("outcome", outcome)];
+    let mut with = vec![("function", function), ("taskscope.outcome", outcome)];
     if let Some(k) = kind {
-        with.push(("error.kind", k));
+        with.push(("error.type", k));
     }
     find(points, "function.calls", &with)
         .iter()

@@ -632,6 +632,10 @@ fn resource(
         ),
         ("process.pid".into(), std::process::id().to_string()),
         ("process.executable.name".into(), exe),
+        (
+            crate::names::attr::SERVICE_INSTANCE.into(),
+            crate::names::service_instance_id().into(),
+        ),
     ];
     if let Some(host) = host_name() {
         attrs.push(("host.name".into(), host));

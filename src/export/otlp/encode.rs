@@ -19,7 +19,7 @@
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint,
     Histogram as OtlpHistogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
     ScopeMetrics, Sum, exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
 };
@@ -30,6 +30,7 @@ use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, k
 use super::spans::Timed;
 use super::{HistogramFormat, Temporality};
 use crate::export::stats::ExportStats;
+use crate::names;
 use crate::record::histogram::Histogram;
 use crate::{FunctionSnapshot, Outcome, Snapshot};
 
@@ -117,47 +118,50 @@ impl Series {
         };
         let (name, unit, description, data) = match self {
             Self::Calls => (
-                "function.calls",
+                names::metric::CALLS,
                 "{call}",
                 "Finished calls, by outcome and error kind.",
                 sum(temporality),
             ),
             Self::Duration => (
-                "function.calls.duration",
+                names::metric::DURATION,
                 "s",
                 "Wall time of a call: first poll to completion or drop.",
                 histogram(),
             ),
             Self::Busy => (
-                "function.calls.busy",
+                names::metric::BUSY,
                 "s",
                 "Busy time of a call: the sum of its polls.",
                 histogram(),
             ),
             Self::Polls => (
-                "function.calls.polls",
+                names::metric::POLLS,
                 "{poll}",
                 "Polls made by finished calls.",
                 sum(temporality),
             ),
             Self::SlowPolls => (
-                "function.calls.slow_polls",
+                names::metric::SLOW_POLLS,
                 "{poll}",
                 "Polls longer than the slow-poll threshold.",
                 sum(temporality),
             ),
+            // An up-down counter: a sum that is not monotonic, always cumulative.
             Self::Concurrent => (
-                "function.calls.concurrent",
+                names::metric::CONCURRENT,
                 "{call}",
                 "Calls started and not finished.",
-                Data::Gauge(Gauge {
+                Data::Sum(Sum {
                     data_points: Vec::new(),
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: false,
                 }),
             ),
             // Always cumulative since the process started: the totals of loss, whatever the
             // temporality of the function metrics.
             Self::Dropped => (
-                "taskscope.export.dropped",
+                names::metric::EXPORT_DROPPED,
                 "{point}",
                 "Data points of batches the exporter gave up on, since the process started.",
                 sum(AggregationTemporality::Cumulative as i32),
@@ -212,7 +216,7 @@ impl Points {
         for f in &snap.functions {
             self.function(sink, f, frame, histograms, samples);
         }
-        self.attrs.set(&[]);
+        self.attrs.set(None, None, KindAttr::None);
         self.int(
             sink,
             Series::Dropped,
@@ -248,20 +252,24 @@ impl Points {
             if stats.count == 0 {
                 continue;
             }
-            let base = [f.name, f.module, outcome.as_str()];
             if outcome == Outcome::Error {
                 let mut counted = 0;
                 for k in &f.error_kinds {
-                    self.attrs.set(&[base[0], base[1], base[2], k.kind]);
+                    let kind = if k.kind == crate::OVERFLOW_KIND {
+                        KindAttr::Overflow
+                    } else {
+                        KindAttr::Type(k.kind)
+                    };
+                    self.attrs.set(Some(f), Some(outcome), kind);
                     self.int(sink, Series::Calls, k.count, start, frame);
                     counted += k.count;
                 }
-                self.attrs.set(&base);
+                self.attrs.set(Some(f), Some(outcome), KindAttr::None);
                 if counted < stats.count {
                     self.int(sink, Series::Calls, stats.count - counted, start, frame);
                 }
             } else {
-                self.attrs.set(&base);
+                self.attrs.set(Some(f), Some(outcome), KindAttr::None);
                 self.int(sink, Series::Calls, stats.count, start, frame);
             }
             self.int(sink, Series::Polls, stats.polls, start, frame);
@@ -283,9 +291,9 @@ impl Points {
             );
             self.histogram(sink, Series::Busy, &stats.busy, frame, histograms, None);
         }
-        self.attrs.set(&[f.name, f.module]);
-        // A gauge: no start time.
-        self.int(sink, Series::Concurrent, f.in_flight, 0, frame);
+        self.attrs.set(Some(f), None, KindAttr::None);
+        // Cumulative since the recorder started.
+        self.int(sink, Series::Concurrent, f.in_flight, start, frame);
     }
 
     fn histogram(
@@ -336,12 +344,20 @@ impl Points {
     }
 }
 
-/// The attribute names of a function's points, in order.
-const ATTRIBUTE_KEYS: [&str; 4] = ["function", "module", "outcome", "error.kind"];
+/// What a point's last attribute says about the error kind.
+#[derive(Clone, Copy)]
+enum KindAttr<'a> {
+    /// No kind: not an error, or an error the function gave no kind.
+    None,
+    /// `error.type`.
+    Type(&'a str),
+    /// The errors whose kind went over the function's cap: `otel.metric.overflow`.
+    Overflow,
+}
 
-/// The attributes of the current point: function, module, outcome, error kind, with a
-/// version that changes with them, so that a scratch point copies them only when they
-/// changed since its last copy.
+/// The attributes of the current point (`code.function.name`, `taskscope.outcome`, then
+/// `error.type` or `otel.metric.overflow`), with a version that changes with them, so that
+/// a scratch point copies them only when they changed since its last copy.
 #[derive(Default)]
 struct Attributes {
     values: Vec<KeyValue>,
@@ -349,24 +365,73 @@ struct Attributes {
 }
 
 impl Attributes {
-    /// The first `values.len()` of [`ATTRIBUTE_KEYS`] with these values, reusing the
-    /// strings already there.
-    fn set(&mut self, values: &[&str]) {
-        let attrs = &mut self.values;
-        attrs.truncate(values.len());
-        while attrs.len() < values.len() {
-            attrs.push(kv(ATTRIBUTE_KEYS[attrs.len()], ""));
+    /// The attributes of a point of function `f` (none for the exporter's own metrics),
+    /// reusing the strings already there.
+    fn set(&mut self, f: Option<&FunctionSnapshot>, outcome: Option<Outcome>, kind: KindAttr<'_>) {
+        let mut n = 0;
+        if let Some(f) = f {
+            self.put(n, names::attr::FUNCTION, |s| {
+                names::qualify_into(s, f.module, f.name)
+            });
+            n += 1;
         }
-        for (a, v) in attrs.iter_mut().zip(values) {
-            if let Some(AnyValue {
+        if let Some(o) = outcome {
+            self.put(n, names::attr::OUTCOME, |s| s.push_str(o.as_str()));
+            n += 1;
+        }
+        if let KindAttr::Type(k) = kind {
+            self.put(n, names::attr::ERROR_TYPE, |s| s.push_str(k));
+            n += 1;
+        }
+        // Errors over the function's kind cap, and spans of functions over the process's
+        // cap (named `_overflow`), are marked as the SDKs mark an overflow.
+        let function_overflowed = f.is_some_and(|f| f.name == crate::OVERFLOW_KIND);
+        if matches!(kind, KindAttr::Overflow) || function_overflowed {
+            self.put_bool(n, names::attr::OVERFLOW);
+            n += 1;
+        }
+        self.values.truncate(n);
+        self.version += 1;
+    }
+
+    /// Sets attribute `i` to a string value, filled by `fill` into a cleared string.
+    fn put(&mut self, i: usize, key: &str, fill: impl FnOnce(&mut String)) {
+        if self.values.len() <= i {
+            self.values.push(kv(key, ""));
+        }
+        let a = &mut self.values[i];
+        if a.key != key {
+            key.clone_into(&mut a.key);
+        }
+        match &mut a.value {
+            Some(AnyValue {
                 value: Some(any_value::Value::StringValue(s)),
-            }) = &mut a.value
-            {
+            }) => {
                 s.clear();
-                s.push_str(v);
+                fill(s);
+            }
+            other => {
+                let mut s = String::new();
+                fill(&mut s);
+                *other = Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(s)),
+                });
             }
         }
-        self.version += 1;
+    }
+
+    /// Sets attribute `i` to `true`.
+    fn put_bool(&mut self, i: usize, key: &str) {
+        if self.values.len() <= i {
+            self.values.push(kv(key, ""));
+        }
+        let a = &mut self.values[i];
+        if a.key != key {
+            key.clone_into(&mut a.key);
+        }
+        a.value = Some(AnyValue {
+            value: Some(any_value::Value::BoolValue(true)),
+        });
     }
 
     /// Copies them into a point whose copy is of version `copied`, unless it is the current
@@ -912,6 +977,105 @@ mod tests {
             wall.data_points[1..5]
                 .iter()
                 .all(|p| p.exemplars.is_empty())
+        );
+    }
+
+    /// The attributes of a point, as `key=value` strings.
+    fn attributes(attrs: &[KeyValue]) -> Vec<String> {
+        attrs
+            .iter()
+            .map(|kv| {
+                let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(any_value::Value::StringValue(s)) => s.clone(),
+                    Some(any_value::Value::BoolValue(b)) => b.to_string(),
+                    other => format!("{other:?}"),
+                };
+                format!("{}={v}", kv.key)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn points_carry_the_semantic_conventions_names_and_mark_overflow() {
+        let frame = Frame {
+            start_unix_ns: 1,
+            now_unix_ns: 2,
+            temporality: Temporality::Cumulative,
+        };
+        let mut snap = workload();
+        snap.functions[0].error_kinds[1].kind = crate::OVERFLOW_KIND;
+        let (_, framed) = both(&snap, frame, &HistogramFormat::default());
+        let request = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
+        let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+        let Some(Data::Sum(calls)) = &metrics[0].data else {
+            panic!()
+        };
+        let all: Vec<Vec<String>> = calls
+            .data_points
+            .iter()
+            .map(|p| attributes(&p.attributes))
+            .collect();
+        assert_eq!(
+            all[0],
+            [
+                "code.function.name=shop::orders::checkout",
+                "taskscope.outcome=ok"
+            ]
+        );
+        assert_eq!(
+            all[1],
+            [
+                "code.function.name=shop::orders::checkout",
+                "taskscope.outcome=error",
+                "error.type=Timeout"
+            ]
+        );
+        assert_eq!(
+            all[2],
+            [
+                "code.function.name=shop::orders::checkout",
+                "taskscope.outcome=error",
+                "otel.metric.overflow=true"
+            ],
+            "kinds over the cap are marked, not named"
+        );
+        // In flight: an up-down counter, cumulative.
+        let Some(Data::Sum(concurrent)) = &metrics[5].data else {
+            panic!("in flight is not a sum")
+        };
+        assert!(!concurrent.is_monotonic);
+        assert_eq!(
+            concurrent.aggregation_temporality,
+            AggregationTemporality::Cumulative as i32
+        );
+        assert_eq!(
+            attributes(&concurrent.data_points[0].attributes),
+            ["code.function.name=shop::orders::checkout"]
+        );
+        // A function over the layer's cap.
+        let mut over = FunctionSnapshot {
+            name: crate::OVERFLOW_KIND,
+            module: crate::OVERFLOW_KIND,
+            ..Default::default()
+        };
+        over.ok = stats(&[1_000], 1);
+        let snap = Snapshot {
+            functions: vec![over],
+            ..Default::default()
+        };
+        let (_, framed) = both(&snap, frame, &HistogramFormat::default());
+        let request = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
+        let Some(Data::Sum(calls)) = &request.resource_metrics[0].scope_metrics[0].metrics[0].data
+        else {
+            panic!()
+        };
+        assert_eq!(
+            attributes(&calls.data_points[0].attributes),
+            [
+                "code.function.name=_overflow",
+                "taskscope.outcome=ok",
+                "otel.metric.overflow=true"
+            ]
         );
     }
 

@@ -8,9 +8,15 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status::StatusCode,
 };
 
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
+
 use super::encode::kv;
 use crate::Outcome;
+use crate::names;
 use crate::record::samples::SampledCall;
+
+/// The `exception.type` of a panic.
+const PANIC_TYPE: &str = "panic";
 
 /// A sampled call with its times as Unix nanoseconds.
 pub(crate) struct Timed<'a> {
@@ -53,27 +59,33 @@ impl Timed<'_> {
         }
     }
 
+    /// The call as a span, with the semantic conventions' attributes: status unset unless
+    /// the call failed (Error for an error or a panic), a panic also as an `exception` event
+    /// carrying only `exception.type` (a panic's message may hold argument values).
     fn span(&self) -> Span {
         let meta = self.call.function.meta;
         let outcome = self.call.outcome;
         let mut attributes = vec![
-            kv("function", meta.name),
-            kv("module", meta.module),
-            kv("outcome", outcome.as_str()),
-            kv("code.function", meta.name),
-            kv("code.namespace", meta.module),
-            kv("code.filepath", meta.file),
+            kv(
+                names::attr::FUNCTION,
+                &names::qualified(meta.module, meta.name),
+            ),
+            kv(names::attr::FILE, meta.file),
+            KeyValue {
+                key: names::attr::LINE.to_owned(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::IntValue(i64::from(meta.line))),
+                }),
+                ..Default::default()
+            },
+            kv(names::attr::OUTCOME, outcome.as_str()),
         ];
         let kind = self.kind();
         if let Some(kind) = kind {
-            attributes.push(kv("error.type", kind));
-            attributes.push(kv("error.kind", kind));
+            attributes.push(kv(names::attr::ERROR_TYPE, kind));
         }
         let status = match outcome {
-            Outcome::Ok => Status {
-                code: StatusCode::Ok as i32,
-                message: String::new(),
-            },
+            Outcome::Ok | Outcome::Cancelled => Status::default(),
             Outcome::Error => Status {
                 code: StatusCode::Error as i32,
                 message: kind.unwrap_or("error").to_owned(),
@@ -82,16 +94,20 @@ impl Timed<'_> {
                 code: StatusCode::Error as i32,
                 message: "panicked".to_owned(),
             },
-            Outcome::Cancelled => Status::default(),
         };
-        let events = if outcome == Outcome::Cancelled {
-            vec![span::Event {
-                time_unix_nano: self.end_unix_ns,
-                name: "cancelled".to_owned(),
-                ..Default::default()
-            }]
-        } else {
-            Vec::new()
+        let event = |name: &str, attributes: Vec<KeyValue>| span::Event {
+            time_unix_nano: self.end_unix_ns,
+            name: name.to_owned(),
+            attributes,
+            ..Default::default()
+        };
+        let events = match outcome {
+            Outcome::Cancelled => vec![event("cancelled", Vec::new())],
+            Outcome::Panicked => vec![event(
+                "exception",
+                vec![kv(names::attr::EXCEPTION_TYPE, PANIC_TYPE)],
+            )],
+            _ => Vec::new(),
         };
         Span {
             trace_id: self.call.trace_id.to_be_bytes().to_vec(),
@@ -138,5 +154,83 @@ pub(crate) fn request(
             }],
             schema_url: String::new(),
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static CALLSITE: crate::instrument::callsite::Callsite =
+        crate::instrument::callsite::Callsite::new("charge", "shop::payments", "src/pay.rs", 42);
+
+    fn span(outcome: Outcome, kind: Option<usize>) -> Span {
+        let call = SampledCall {
+            function: CALLSITE.state(),
+            outcome,
+            kind,
+            end: 0,
+            wall_ns: 1_000,
+            trace_id: 1,
+            span_id: 2,
+            parent_span_id: None,
+        };
+        Timed::of(&call, 0).span()
+    }
+
+    fn attr<'a>(s: &'a Span, key: &str) -> Option<&'a any_value::Value> {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| v.value.as_ref())
+    }
+
+    #[test]
+    fn spans_follow_the_semantic_conventions() {
+        let ok = span(Outcome::Ok, None);
+        assert_eq!(ok.status, Some(Status::default()), "unset on success");
+        assert_eq!(
+            attr(&ok, "code.function.name"),
+            Some(&any_value::Value::StringValue(
+                "shop::payments::charge".into()
+            ))
+        );
+        assert_eq!(
+            attr(&ok, "code.file.path"),
+            Some(&any_value::Value::StringValue("src/pay.rs".into()))
+        );
+        assert_eq!(
+            attr(&ok, "code.line.number"),
+            Some(&any_value::Value::IntValue(42))
+        );
+        assert!(attr(&ok, "error.type").is_none() && ok.events.is_empty());
+
+        let kind = CALLSITE.state().kind_index("Declined");
+        let failed = span(Outcome::Error, Some(kind));
+        assert_eq!(
+            failed.status.as_ref().unwrap().code,
+            StatusCode::Error as i32
+        );
+        assert_eq!(
+            attr(&failed, "error.type"),
+            Some(&any_value::Value::StringValue("Declined".into()))
+        );
+
+        let panicked = span(Outcome::Panicked, None);
+        assert_eq!(
+            panicked.status.as_ref().unwrap().code,
+            StatusCode::Error as i32
+        );
+        assert_eq!(panicked.events.len(), 1);
+        let event = &panicked.events[0];
+        assert_eq!(event.name, "exception");
+        // Only the type: a panic's message may carry argument values.
+        assert_eq!(event.attributes.len(), 1);
+        assert_eq!(event.attributes[0].key, "exception.type");
+
+        let cancelled = span(Outcome::Cancelled, None);
+        assert_eq!(cancelled.status, Some(Status::default()));
+        assert_eq!(cancelled.events[0].name, "cancelled");
     }
 }

@@ -5,7 +5,21 @@
 
 use std::fmt::Write;
 
+use crate::names;
 use crate::{ExportStats, FunctionSnapshot, Histogram, Outcome, Snapshot};
+
+/// Prometheus label names of the attributes (dots to underscores, as the OTLP-to-Prometheus
+/// translation writes them).
+const FUNCTION: &str = "code_function_name";
+const OUTCOME: &str = "taskscope_outcome";
+const ERROR_TYPE: &str = "error_type";
+const OVERFLOW: &str = "otel_metric_overflow";
+/// The instrumentation scope, on every sample (the OpenTelemetry-Prometheus compatibility
+/// rules), so that a scrape and a collector's export carry the same labels.
+const SCOPE: [(&str, &str); 2] = [
+    ("otel_scope_name", "taskscope"),
+    ("otel_scope_version", env!("CARGO_PKG_VERSION")),
+];
 
 /// Which exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,9 +236,10 @@ impl Writer<'_> {
                 .then(|| {
                     let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
                     self.exemplars.iter().find(|e| {
-                        Some(e.function) == get("function")
-                            && Some(e.module) == get("module")
-                            && Some(e.outcome.as_str()) == get("outcome")
+                        get(FUNCTION).is_some_and(|f| {
+                            names::split_qualified(f) == (e.module, e.function)
+                                || (e.module.is_empty() && f == e.function)
+                        }) && Some(e.outcome.as_str()) == get(OUTCOME)
                     })
                 })
                 .flatten()
@@ -248,28 +263,75 @@ impl Writer<'_> {
     }
 }
 
+/// The labels of a function's sample: its qualified name, the outcome (when the quantity
+/// has one), an error's kind, the overflow mark, the scope.
+fn point_labels<'a>(
+    f: &FunctionSnapshot,
+    qualified: &'a str,
+    outcome: Option<Outcome>,
+    kind: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut labels = Vec::with_capacity(6);
+    labels.push((FUNCTION, qualified));
+    if let Some(o) = outcome {
+        labels.push((OUTCOME, o.as_str()));
+    }
+    let kind_overflowed = kind == Some(crate::OVERFLOW_KIND);
+    if let Some(k) = kind.filter(|_| !kind_overflowed) {
+        labels.push((ERROR_TYPE, k));
+    }
+    if kind_overflowed || f.name == crate::OVERFLOW_KIND {
+        labels.push((OVERFLOW, "true"));
+    }
+    labels.extend(SCOPE);
+    labels
+}
+
 /// Every function's points for one outcome-level quantity.
 fn per_outcome<'s, T>(
     snap: &'s Snapshot,
+    qualified: &'s [String],
     mut value: impl FnMut(&'s FunctionSnapshot, Outcome) -> Option<T>,
 ) -> impl Iterator<Item = (Vec<(&'s str, &'s str)>, T)> {
-    snap.functions.iter().flat_map(move |f| {
-        Outcome::ALL
-            .into_iter()
-            .filter_map(|o| {
-                value(f, o).map(|v| {
-                    (
-                        vec![
-                            ("function", f.name),
-                            ("module", f.module),
-                            ("outcome", o.as_str()),
-                        ],
-                        v,
-                    )
-                })
-            })
-            .collect::<Vec<_>>()
-    })
+    snap.functions
+        .iter()
+        .zip(qualified)
+        .flat_map(move |(f, q)| {
+            Outcome::ALL
+                .into_iter()
+                .filter_map(|o| value(f, o).map(|v| (point_labels(f, q, Some(o), None), v)))
+                .collect::<Vec<_>>()
+        })
+}
+
+/// `target_info`: the resource's attributes as labels of a gauge of 1, as the
+/// OpenTelemetry-Prometheus compatibility rules write them (`service.name` and
+/// `service.instance.id` are the scrape's `job` and `instance`, so they are left out).
+fn target_info(w: &mut Writer<'_>) {
+    family(
+        &mut w.out,
+        w.format,
+        "target_info",
+        "gauge",
+        "Target metadata",
+        None,
+    );
+    let pid = std::process::id().to_string();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    w.sample(
+        "target_info",
+        &[
+            ("process_executable_name", &exe),
+            ("process_pid", &pid),
+            ("telemetry_sdk_language", "rust"),
+            ("telemetry_sdk_name", "taskscope"),
+            ("telemetry_sdk_version", env!("CARGO_PKG_VERSION")),
+        ],
+        1.0,
+    );
 }
 
 /// The whole exposition.
@@ -286,32 +348,32 @@ pub(crate) fn render(
         bounds,
         exemplars,
     };
+    target_info(&mut w);
+    let qualified: Vec<String> = snap
+        .functions
+        .iter()
+        .map(|f| names::qualified(f.module, f.name))
+        .collect();
+    let qualified = &qualified[..];
     // Calls by outcome, errors by kind.
-    let calls = snap.functions.iter().flat_map(|f| {
+    let calls = snap.functions.iter().zip(qualified).flat_map(|(f, q)| {
         let mut points = Vec::new();
         for o in Outcome::ALL {
             let stats = f.stats(o);
             if stats.count == 0 {
                 continue;
             }
-            let base = vec![
-                ("function", f.name),
-                ("module", f.module),
-                ("outcome", o.as_str()),
-            ];
             if o == Outcome::Error {
                 let mut counted = 0;
                 for k in &f.error_kinds {
-                    let mut p = base.clone();
-                    p.push(("error_kind", k.kind));
-                    points.push((p, k.count));
+                    points.push((point_labels(f, q, Some(o), Some(k.kind)), k.count));
                     counted += k.count;
                 }
                 if counted < stats.count {
-                    points.push((base, stats.count - counted));
+                    points.push((point_labels(f, q, Some(o), None), stats.count - counted));
                 }
             } else {
-                points.push((base, stats.count));
+                points.push((point_labels(f, q, Some(o), None), stats.count));
             }
         }
         points
@@ -324,28 +386,28 @@ pub(crate) fn render(
     w.histogram(
         "function_calls_duration_seconds",
         "Wall time of a call: first poll to completion or drop.",
-        per_outcome(snap, |f, o| {
+        per_outcome(snap, qualified, |f, o| {
             (f.stats(o).count > 0).then(|| &f.stats(o).wall)
         }),
     );
     w.histogram(
         "function_calls_busy_seconds",
         "Busy time of a call: the sum of its polls.",
-        per_outcome(snap, |f, o| {
+        per_outcome(snap, qualified, |f, o| {
             (f.stats(o).count > 0).then(|| &f.stats(o).busy)
         }),
     );
     w.counter(
         "function_calls_polls",
         "Polls made by finished calls.",
-        per_outcome(snap, |f, o| {
+        per_outcome(snap, qualified, |f, o| {
             (f.stats(o).count > 0).then(|| f.stats(o).polls)
         }),
     );
     w.counter(
         "function_calls_slow_polls",
         "Polls longer than the slow-poll threshold.",
-        per_outcome(snap, |f, o| {
+        per_outcome(snap, qualified, |f, o| {
             (f.stats(o).count > 0).then(|| f.stats(o).slow_polls)
         }),
     );
@@ -357,17 +419,17 @@ pub(crate) fn render(
         "Calls started and not finished.",
         None,
     );
-    for f in &snap.functions {
+    for (f, q) in snap.functions.iter().zip(qualified) {
         w.sample(
             "function_calls_concurrent",
-            &[("function", f.name), ("module", f.module)],
+            &point_labels(f, q, None, None),
             f.in_flight as f64,
         );
     }
     w.counter(
         "taskscope_export_dropped",
         "Data points of export batches given up on, since the process started.",
-        std::iter::once((Vec::new(), exports.dropped_points)),
+        std::iter::once((SCOPE.to_vec(), exports.dropped_points)),
     );
     if format == Format::OpenMetrics {
         w.out.push_str("# EOF\n");
@@ -391,9 +453,12 @@ mod tests {
         let snap = Snapshot::default();
         let text = render(&snap, ExportStats::default(), Format::Text, &[0.1], &[]);
         assert!(
-            text.contains("taskscope_export_dropped_total 0\n"),
+            text.contains(
+                "taskscope_export_dropped_total{otel_scope_name=\"taskscope\",otel_scope_version=\""
+            ),
             "{text}"
         );
+        assert!(text.contains("\ntarget_info{"), "{text}");
         let om = render(
             &snap,
             ExportStats::default(),

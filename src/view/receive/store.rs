@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, DataPointFlags, ExponentialHistogramDataPoint, HistogramDataPoint,
     Metric, NumberDataPoint, metric::Data, number_data_point,
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
+use crate::names;
 use crate::view::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
 
 /// The service of a resource without `service.name`, as OpenTelemetry names it.
@@ -220,20 +221,22 @@ fn role(metric: &Metric) -> Role {
         Data::Sum(s) => Some(s.is_monotonic),
         _ => None,
     };
+    use names::metric;
     match (metric.name.as_str(), sum) {
-        ("function.calls", Some(_)) => return Role::Calls,
-        ("function.calls.polls", Some(_)) => return Role::Polls,
-        ("function.calls.slow_polls", Some(_)) => return Role::SlowPolls,
-        ("taskscope.export.dropped", Some(_)) => return Role::ExportDropped,
-        ("function.calls.concurrent", Some(_)) => return Role::InFlight,
-        ("function.calls.concurrent", None) if matches!(data, Data::Gauge(_)) => {
+        (metric::CALLS, Some(_)) => return Role::Calls,
+        (metric::POLLS, Some(_)) => return Role::Polls,
+        (metric::SLOW_POLLS, Some(_)) => return Role::SlowPolls,
+        (metric::EXPORT_DROPPED, Some(_)) => return Role::ExportDropped,
+        // An up-down counter; older taskscope senders sent a gauge.
+        (metric::CONCURRENT, Some(_)) => return Role::InFlight,
+        (metric::CONCURRENT, None) if matches!(data, Data::Gauge(_)) => {
             return Role::InFlight;
         }
         _ => {}
     }
     match (metric.name.as_str(), histogram, sum) {
-        ("function.calls.duration", true, _) => Role::Duration,
-        ("function.calls.busy", true, _) => Role::Busy,
+        (metric::DURATION, true, _) => Role::Duration,
+        (metric::BUSY, true, _) => Role::Busy,
         (_, true, _) => Role::Histogram,
         (_, _, Some(true)) => Role::Counter,
         _ => Role::Ignore,
@@ -644,12 +647,21 @@ impl Store {
             | Role::Polls
             | Role::SlowPolls
             | Role::InFlight => {
-                let function = convert::str_attr(attrs, "function").ok_or(Refused::Invalid)?;
-                let module = convert::str_attr(attrs, "module").unwrap_or("");
+                // `code.function.name`, fully qualified; older taskscope senders (and
+                // autometrics) say `function` and `module`.
+                let (module, function) = match convert::str_attr(attrs, names::attr::FUNCTION) {
+                    Some(full) => names::split_qualified(full),
+                    None => (
+                        convert::str_attr(attrs, names::legacy::MODULE).unwrap_or(""),
+                        convert::str_attr(attrs, names::legacy::FUNCTION)
+                            .ok_or(Refused::Invalid)?,
+                    ),
+                };
                 let factor = ctx.factor.unwrap_or(1.0);
                 // The outcome and kind of a `function.calls` point (autometrics says `result`).
                 let (outcome, kind) = if ctx.role == Role::Calls {
-                    let outcome = convert::str_attr(attrs, "outcome")
+                    let outcome = convert::str_attr(attrs, names::attr::OUTCOME)
+                        .or_else(|| convert::str_attr(attrs, names::legacy::OUTCOME))
                         .or_else(|| convert::str_attr(attrs, "result"));
                     let outcome: u8 = match outcome {
                         Some("ok") => 0,
@@ -658,10 +670,14 @@ impl Store {
                         Some("panicked") => 3,
                         _ => return Err(Refused::Invalid),
                     };
-                    // taskscope sends `error.kind`; the semantic conventions (and SDK
-                    // senders that follow them) say `error.type`.
-                    let kind = convert::str_attr(attrs, "error.kind")
-                        .or_else(|| convert::str_attr(attrs, "error.type"))
+                    // `error.type` (older taskscope senders: `error.kind`); errors over the
+                    // sender's cap on kinds are marked `otel.metric.overflow`.
+                    let overflowed = convert::attr(attrs, names::attr::OVERFLOW).is_some_and(|v| {
+                        matches!(v.value, Some(any_value::Value::BoolValue(true)))
+                    });
+                    let kind = convert::str_attr(attrs, names::attr::ERROR_TYPE)
+                        .or_else(|| convert::str_attr(attrs, names::legacy::ERROR_KIND))
+                        .or(overflowed.then_some(OVERFLOW_KIND))
                         .filter(|_| outcome == 1);
                     (outcome, kind)
                 } else {

@@ -95,6 +95,51 @@ fn foreign_sender() {
     );
 }
 
+/// A sender whose explicit buckets are far too wide (the Python SDK's default bounds, made
+/// for milliseconds, with values in seconds): the percentiles stay between the sender's min
+/// and max and are marked approximate, the detail draws the bucket clamped to [min, max],
+/// and a p99 over budget that comes from that bucket alone raises no warning.
+#[test]
+fn coarse_buckets_are_marked_and_raise_no_warning() {
+    let mut m = Model::new(Settings {
+        limits: taskscope::view::Limits {
+            p99_budget: 0.1,
+            ..taskscope::view::Limits::default()
+        },
+        ..top::settings()
+    });
+    for t in 1..=10 {
+        m.update(Msg::Frame(top::coarse_frame(t)));
+    }
+    let row = &m.rows[0];
+    assert!(row.coarse, "the row is marked coarse");
+    assert!(row.warnings.is_empty(), "{:?}", row.warnings);
+    let p99 = row.quantile(0.99).unwrap();
+    assert!(
+        p99 > 0.1 && p99 <= 0.200,
+        "p99 {p99} between budget and max"
+    );
+    both_sizes("coarse_list", &m);
+    let list = top::render(&m, 160, 48);
+    assert!(
+        list.contains('≈'),
+        "approximate percentiles are marked:\n{list}"
+    );
+    assert!(!list.contains("over budget"), "{list}");
+    m.update(key(KeyCode::Enter));
+    both_sizes("coarse_detail", &m);
+    let detail = top::render(&m, 160, 48);
+    assert!(detail.contains("wide buckets"), "{detail}");
+    assert!(
+        detail.contains("9.59ms - 200ms"),
+        "the sender's bucket, clamped to its min and max:\n{detail}"
+    );
+    assert!(
+        !detail.contains("4.29") && !detail.contains("17.2") && !detail.contains("5.00 s"),
+        "no bar beyond the sender's max:\n{detail}"
+    );
+}
+
 #[test]
 fn waiting_for_data() {
     both_sizes("waiting", &Model::new(top::settings()));

@@ -11,7 +11,7 @@ use super::format::{self, Glyphs, sanitize};
 use super::keys::{KEYS, hints};
 use super::model::{Column, Model, Screen as Page};
 use super::rows::{Row, Warning};
-use super::series::SeriesKind;
+use super::series::{Bucket, SeriesKind};
 use super::tasks::{TaskState, Tasks};
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
@@ -343,7 +343,7 @@ fn cell(r: &Row, c: Column, model: &Model, paint: &Paint, name_width: usize) -> 
     let g = &model.settings.glyphs;
     let l = &model.settings.limits;
     // A counter has no latency: its distribution is empty and shows as `-`.
-    let q = |q: f64| format::opt_seconds(r.quantile(q), g);
+    let q = |q: f64| format::percentile(r.quantile(q), r.coarse, g);
     match c {
         Column::Function => Cell::from(format::fit(&row_name(r, model), name_width, g)),
         Column::Rate => {
@@ -511,6 +511,15 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
             kind
         )),
     ];
+    if r.coarse {
+        heading.push(Span::styled(
+            format!(
+                "{}{} percentiles from the sender's wide buckets",
+                g.dot, g.approx
+            ),
+            paint.warn(),
+        ));
+    }
     // The console's tasks of the same name, when the dashboard watches a console.
     if let Some(n) = model
         .frame()
@@ -540,17 +549,17 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
     // Percentile ladder.
     let mut lines = Vec::new();
     let latency = s.kind != SeriesKind::Counter;
-    let mut ladder_row = |name: &str, v: Option<f64>| {
+    let mut ladder_row = |name: &str, v: Option<f64>, coarse: bool| {
         lines.push(Line::from(format!(
             "{name:>6}  {:>9}",
             if latency {
-                format::opt_seconds(v, g)
+                format::percentile(v, coarse, g)
             } else {
                 "-".into()
             }
         )));
     };
-    ladder_row("min", r.latency.min());
+    ladder_row("min", r.latency.min(), false);
     for (name, q) in [
         ("p50", 0.5),
         ("p75", 0.75),
@@ -559,9 +568,9 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
         ("p99", 0.99),
         ("p99.9", 0.999),
     ] {
-        ladder_row(name, r.quantile(q));
+        ladder_row(name, r.quantile(q), r.latency.coarse(q));
     }
-    ladder_row("max", r.latency.max());
+    ladder_row("max", r.latency.max(), false);
     screen.render_widget(Paragraph::new(lines).block(block("latency", g)), ladder);
     // Outcomes.
     let total = r.total().max(1) as f64;
@@ -691,43 +700,78 @@ fn bar_chart(values: &[u64], height: u16, g: &Glyphs) -> Text<'static> {
         .into()
 }
 
+/// Fine buckets (HDR, exponential) as powers of two from the smallest value, merged until
+/// they fit in `rows`.
+fn octave_bars(buckets: &[Bucket], rows: usize) -> Vec<Bucket> {
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return Vec::new();
+    };
+    let low = first.low.max(1e-9);
+    let high = last.high.max(low * 2.0);
+    let mut octaves = (high / low).log2().ceil().max(1.0) as usize;
+    let mut step = 1;
+    while octaves.div_ceil(step) > rows {
+        step += 1;
+    }
+    octaves = octaves.div_ceil(step);
+    let mut counts = vec![0u64; octaves];
+    for b in buckets {
+        let mid = if b.low > 0.0 {
+            (b.low * b.high).sqrt()
+        } else {
+            b.high
+        };
+        let i = ((mid.max(low) / low).log2() / step as f64).floor() as usize;
+        counts[i.min(octaves - 1)] += b.count;
+    }
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let from = low * (2f64).powi((i * step) as i32);
+            Bucket {
+                low: from,
+                high: from * (2f64).powi(step as i32),
+                count,
+            }
+        })
+        .collect()
+}
+
+/// The sender's own buckets, neighbours merged until they fit in `rows`: a bar never claims
+/// a range narrower than the bucket the sender counted in.
+fn merged_bars(own: &[Bucket], rows: usize) -> Vec<Bucket> {
+    let step = own.len().div_ceil(rows.max(1)).max(1);
+    own.chunks(step)
+        .map(|group| Bucket {
+            low: group[0].low,
+            high: group[group.len() - 1].high,
+            count: group.iter().map(|b| b.count).sum(),
+        })
+        .collect()
+}
+
 fn draw_histogram(screen: &mut Screen<'_>, area: Rect, r: &Row, model: &Model, paint: &Paint) {
     let g = &model.settings.glyphs;
     let buckets = r.latency.buckets();
     let rows = usize::from(area.height.saturating_sub(2)).max(1);
     let mut lines = Vec::new();
-    if let (Some(first), Some(last)) = (buckets.first(), buckets.last()) {
-        // Log buckets: powers of two of the smallest value, merged until they fit.
-        let low = first.low.max(1e-9);
-        let high = last.high.max(low * 2.0);
-        let mut octaves = (high / low).log2().ceil().max(1.0) as usize;
-        let mut step = 1;
-        while octaves.div_ceil(step) > rows {
-            step += 1;
-        }
-        octaves = octaves.div_ceil(step);
-        let mut counts = vec![0u64; octaves];
-        for b in &buckets {
-            let mid = if b.low > 0.0 {
-                (b.low * b.high).sqrt()
-            } else {
-                b.high
-            };
-            let i = ((mid.max(low) / low).log2() / step as f64).floor() as usize;
-            counts[i.min(octaves - 1)] += b.count;
-        }
-        let max = counts.iter().copied().max().unwrap_or(1).max(1);
+    let bars = match r.latency.sender_buckets() {
+        Some(own) => merged_bars(&own, rows),
+        None => octave_bars(&buckets, rows),
+    };
+    if !bars.is_empty() {
+        let max = bars.iter().map(|b| b.count).max().unwrap_or(1).max(1);
         let label_width = 21;
         let bar_width = usize::from(area.width.saturating_sub(2)).saturating_sub(label_width + 9);
-        for (i, &c) in counts.iter().enumerate() {
-            let from = low * (2f64).powi((i * step) as i32);
-            let to = from * (2f64).powi(step as i32);
+        for b in &bars {
+            let c = b.count;
             let filled = (c as f64 / max as f64 * bar_width as f64).ceil() as usize;
             lines.push(Line::from(vec![
                 Span::raw(format!(
                     "{:>9} - {:<9} ",
-                    format::seconds(from, g),
-                    format::seconds(to, g)
+                    format::seconds(b.low, g),
+                    format::seconds(b.high, g)
                 )),
                 Span::styled(
                     g.bar

@@ -19,6 +19,8 @@ pub struct Glyphs {
     pub unicode: bool,
     /// Stands for the part of a name cut out to fit.
     pub ellipsis: char,
+    /// Marks an approximate value (a percentile from buckets too wide to trust).
+    pub approx: char,
 }
 
 impl Glyphs {
@@ -32,6 +34,7 @@ impl Glyphs {
         cursor: "▶",
         unicode: true,
         ellipsis: '…',
+        approx: '≈',
     };
     /// The ASCII fallback: every glyph has one.
     pub const ASCII: Glyphs = Glyphs {
@@ -43,6 +46,7 @@ impl Glyphs {
         cursor: ">",
         unicode: false,
         ellipsis: '~',
+        approx: '~',
     };
 
     /// A sparkline of `values` scaled to their maximum, one glyph per value.
@@ -189,6 +193,16 @@ pub fn fit(text: &str, width: usize, glyphs: &Glyphs) -> String {
     out.push(glyphs.ellipsis);
     out.extend(last.chars().skip(last_len - tail));
     out
+}
+
+/// A percentile, marked approximate when it came from coarse buckets.
+pub fn percentile(value: Option<f64>, coarse: bool, glyphs: &Glyphs) -> String {
+    let text = opt_seconds(value, glyphs);
+    if coarse && value.is_some() {
+        format!("{}{text}", glyphs.approx)
+    } else {
+        text
+    }
 }
 
 /// Prose cut to at most `width` characters at its end (a reason, a message).

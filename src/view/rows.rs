@@ -277,6 +277,10 @@ pub struct Row {
     pub slow_polls: u64,
     /// Error kinds in the window, most frequent first.
     pub kinds: Vec<KindRow>,
+    /// The percentiles come from the sender's buckets, and those are too wide to trust
+    /// (explicit boundaries made for another unit, or too few): shown as approximate, and
+    /// no p99 warning is raised on them alone.
+    pub coarse: bool,
     /// Warnings raised.
     pub warnings: Vec<Warning>,
 }
@@ -375,6 +379,7 @@ fn row(
     }
     kinds.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
     let wall = latency.sum();
+    let latency_coarse = latency.coarse(0.5) || latency.coarse(0.99);
     let total: u64 = calls.iter().sum();
     let mut row = Row {
         series: s.clone(),
@@ -387,6 +392,7 @@ fn row(
         latency,
         polls,
         slow_polls,
+        coarse: latency_coarse,
         kinds,
         warnings: Vec::new(),
     };
@@ -395,7 +401,7 @@ fn row(
     if failures > 0 && failures as f64 > limits.error_rate * judged as f64 {
         row.warnings.push(Warning::ErrorRate);
     }
-    if row.quantile(0.99).is_some_and(|p| p > limits.p99_budget) {
+    if !row.coarse && row.quantile(0.99).is_some_and(|p| p > limits.p99_budget) {
         row.warnings.push(Warning::SlowP99);
     }
     let in_flight_before = before.map_or(0, |b| b.in_flight);

@@ -47,6 +47,13 @@ pub struct Exponential {
     pub max: Option<f64>,
 }
 
+/// `[low, high]` narrowed to `[min, max]` where those are known (and meet the bucket).
+fn clamp_range(low: f64, high: f64, min: Option<f64>, max: Option<f64>) -> (f64, f64) {
+    let lo = min.map_or(low, |m| low.max(m).min(high));
+    let hi = max.map_or(high, |m| high.min(m).max(lo));
+    (lo, hi)
+}
+
 /// An OTLP histogram with explicit boundaries, values in seconds.
 ///
 /// Bucket `i` holds the values in `(bounds[i-1], bounds[i]]`; the last bucket has no upper
@@ -74,6 +81,25 @@ pub struct Bucket {
     pub high: f64,
     /// Values in the bucket.
     pub count: u64,
+}
+
+impl Explicit {
+    /// Bucket `i`'s bounds as the sender set them: below the first bound, from the minimum
+    /// (or 0); above the last, up to the maximum (or the last bound).
+    fn bucket(&self, i: usize) -> (f64, f64) {
+        let low = if i == 0 {
+            self.min
+                .unwrap_or(0.0)
+                .min(self.bounds.first().copied().unwrap_or(0.0))
+        } else {
+            self.bounds[i - 1]
+        };
+        let high = match self.bounds.get(i) {
+            Some(&b) => b,
+            None => self.max.unwrap_or(low).max(low),
+        };
+        (low, high)
+    }
 }
 
 impl Exponential {
@@ -227,17 +253,10 @@ impl Dist {
                     if count == 0 {
                         continue;
                     }
-                    let low = if i == 0 {
-                        e.min
-                            .unwrap_or(0.0)
-                            .min(e.bounds.first().copied().unwrap_or(0.0))
-                    } else {
-                        e.bounds[i - 1]
-                    };
-                    let high = match e.bounds.get(i) {
-                        Some(&b) => b,
-                        None => e.max.unwrap_or(low).max(low),
-                    };
+                    let (low, high) = e.bucket(i);
+                    // What the sender said of its values: no value lies outside [min, max],
+                    // so neither does the part of a bucket that holds them.
+                    let (low, high) = clamp_range(low, high, e.min, e.max);
                     out.push(Bucket { low, high, count });
                 }
                 out
@@ -245,12 +264,39 @@ impl Dist {
         }
     }
 
+    /// For an explicit histogram, the sender's own buckets from the first to the last that
+    /// holds values (the empty ones between included), each narrowed to [min, max]; `None`
+    /// for the other kinds, whose buckets are finer than a screen.
+    pub(crate) fn sender_buckets(&self) -> Option<Vec<Bucket>> {
+        let Dist::Explicit(e) = self else {
+            return None;
+        };
+        let first = e.counts.iter().position(|&c| c > 0)?;
+        let last = e.counts.iter().rposition(|&c| c > 0)?;
+        Some(
+            (first..=last)
+                .map(|i| {
+                    let (low, high) = e.bucket(i);
+                    let (low, high) = clamp_range(low, high, e.min, e.max);
+                    Bucket {
+                        low,
+                        high,
+                        count: e.counts[i],
+                    }
+                })
+                .collect(),
+        )
+    }
+
     /// The value at quantile `q` (0 to 1), in seconds; `None` when empty.
     ///
     /// Exponential buckets answer with the bucket's geometric midpoint (error at most half
     /// a bucket, 0.54 % at scale 6); explicit buckets by linear interpolation inside the
-    /// bucket (as Prometheus' `histogram_quantile`); HDR histograms with their own
-    /// representative (0.78 %). Results are clamped to the known minimum and maximum.
+    /// part of the bucket that lies within the sender's minimum and maximum (as Prometheus'
+    /// `histogram_quantile`, but never past what the sender said it saw: a bucket of 0 to
+    /// 5 s holding values from 10 to 60 ms answers between 10 and 60 ms); HDR histograms
+    /// with their own representative (0.78 %). Every answer lies within the bucket that
+    /// holds the rank and within the known minimum and maximum.
     ///
     /// ```
     /// use taskscope::view::{Dist, Explicit};
@@ -262,6 +308,16 @@ impl Dist {
     ///     max: None,
     /// });
     /// assert!((d.quantile(0.5).unwrap() - 0.15).abs() < 1e-9);
+    /// // Bounds made for milliseconds, values in seconds: all in (0, 5], from 10 to 60 ms.
+    /// let coarse = Dist::Explicit(Explicit {
+    ///     bounds: vec![0.0, 5.0, 10.0],
+    ///     counts: vec![0, 100, 0, 0],
+    ///     sum: 3.5,
+    ///     min: Some(0.010),
+    ///     max: Some(0.060),
+    /// });
+    /// assert!((coarse.quantile(0.5).unwrap() - 0.035).abs() < 1e-9);
+    /// assert!(coarse.coarse(0.5));
     /// ```
     pub fn quantile(&self, q: f64) -> Option<f64> {
         let total = self.count();
@@ -296,6 +352,35 @@ impl Dist {
             v = v.max(min);
         }
         Some(v)
+    }
+
+    /// Whether the answer at quantile `q` comes from a bucket too wide to trust: wider than
+    /// half the data's range and a quarter of its own upper bound (explicit buckets made
+    /// for another unit, or too few of them). HDR and exponential histograms are never
+    /// coarse.
+    pub fn coarse(&self, q: f64) -> bool {
+        let Dist::Explicit(e) = self else {
+            return false;
+        };
+        let total = self.count();
+        if total == 0 {
+            return false;
+        }
+        let rank = crate::record::histogram::rank(q, total);
+        let mut seen = 0;
+        for (i, &count) in e.counts.iter().enumerate() {
+            seen += count;
+            if count > 0 && seen >= rank {
+                let (low, high) = e.bucket(i);
+                let range = match (self.min(), self.max()) {
+                    (Some(lo), Some(hi)) => hi - lo,
+                    _ => return high.is_infinite(),
+                };
+                let width = high - low;
+                return width > range / 2.0 && width > high.abs() / 4.0;
+            }
+        }
+        false
     }
 
     /// Adds `other` into `self`. Exponential histograms of different scales meet at the

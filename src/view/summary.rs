@@ -74,7 +74,7 @@ pub fn table(model: &Model) -> String {
         "slow"
     );
     for (r, name) in model.rows.iter().zip(&names) {
-        let q = |q: f64| format::opt_seconds(r.quantile(q), g);
+        let q = |q: f64| format::percentile(r.quantile(q), r.coarse, g);
         let _ = writeln!(
             out,
             "{:<width$} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",

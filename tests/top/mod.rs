@@ -143,6 +143,40 @@ pub fn foreign_frame(seconds: u64) -> Frame {
     }
 }
 
+/// The Python SDK's default explicit bounds (made for milliseconds) with values in
+/// seconds: every call of `charge` (9.59 ms to 200 ms) lands in the (0, 5] bucket.
+pub const PYTHON_DEFAULT_BOUNDS: [f64; 15] = [
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+/// A frame from a sender with explicit buckets far too wide for its values.
+pub fn coarse_frame(seconds: u64) -> Frame {
+    let mut s = Series::new("py-checkout", "charge", "py.checkout", SeriesKind::Function);
+    let n = 94 * seconds;
+    s.calls = [n, 0, 0, 0];
+    let mut counts = vec![0; PYTHON_DEFAULT_BOUNDS.len() + 1];
+    counts[1] = n;
+    s.latency = Dist::Explicit(taskscope::view::Explicit {
+        bounds: PYTHON_DEFAULT_BOUNDS.to_vec(),
+        counts,
+        sum: n as f64 * 0.051,
+        min: Some(0.00959),
+        max: Some(0.200),
+    });
+    Frame {
+        at: Duration::from_secs(seconds),
+        series: vec![Arc::new(s)],
+        status: SourceStatus {
+            label: "otlp grpc 127.0.0.1:4317".into(),
+            connection: "live".into(),
+            services: 1,
+            ..SourceStatus::default()
+        },
+        tasks: None,
+    }
+}
+
 /// Plain settings: Unicode glyphs and colours, whatever the environment says.
 pub fn settings() -> Settings {
     Settings::default()

@@ -103,8 +103,8 @@ pub use export::otlp::{
 };
 #[cfg(feature = "prometheus")]
 pub use export::prometheus::{
-    DEFAULT_MAX_SCRAPE_CONNECTIONS, PrometheusBuilder, PrometheusEndpoint, PrometheusError,
-    prometheus,
+    DEFAULT_MAX_SCRAPE_CONNECTIONS, DEFAULT_NATIVE_SCHEMA, PrometheusBuilder, PrometheusEndpoint,
+    PrometheusError, prometheus,
 };
 pub use export::stats::{ExportStats, last_export_error};
 pub use instrument::call::EARLY_EXIT_KIND;
@@ -280,6 +280,8 @@ pub mod __private {
     pub use crate::config::enabled;
     #[cfg(feature = "otlp")]
     pub use crate::export::otlp::{encode_for_bench, gzip_for_bench};
+    #[cfg(feature = "prometheus")]
+    pub use crate::export::prometheus::render_for_bench as prometheus_render_for_bench;
     pub use crate::instrument::call::SyncCall;
     pub use crate::instrument::callsite::Callsite;
     pub use crate::instrument::future::{Completion, Measured};

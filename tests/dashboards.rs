@@ -2,7 +2,9 @@
 //! `promtool check rules` and its unit tests (`promtool test rules`), and every query of every
 //! panel of every dashboard, read from the JSON files with the template variables
 //! substituted, returns data from a real Prometheus that scrapes an app's endpoint and
-//! evaluates the rules. A new panel is covered without editing this test.
+//! evaluates the rules: one scraping the text formats (classic `le` buckets), one with
+//! native histograms (the protobuf exposition), since each query reads either. A new panel
+//! is covered without editing this test.
 #![cfg(feature = "prometheus")]
 #![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
@@ -149,22 +151,32 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
                 std::thread::sleep(Duration::from_millis(2));
             }
         });
-        let prometheus = Prometheus::scraping_with_rules(
-            "dashboards",
+        let rules = dashboards_dir().join("taskscope-rules.yml");
+        let classic = Prometheus::scraping_with_rules(
+            "dashboards-classic",
             endpoint.local_addr(),
-            Some(&dashboards_dir().join("taskscope-rules.yml")),
+            Some(&rules),
         );
+        let native = Prometheus::scraping_with(
+            "dashboards-native",
+            endpoint.local_addr(),
+            Some(&rules),
+            &["--enable-feature=native-histograms"],
+        );
+        let servers = [("classic", &classic), ("native", &native)];
         let deadline = Instant::now() + Duration::from_secs(90);
         let mut missing: Vec<(String, String, String)> = Vec::new();
         loop {
             missing.clear();
             for (panel, q) in &queries {
-                let json = prometheus.query(q);
-                let finite = values(&json)
-                    .iter()
-                    .any(|v| v.parse::<f64>().is_ok_and(f64::is_finite));
-                if !finite {
-                    missing.push((panel.clone(), q.clone(), json));
+                for (kind, prometheus) in servers {
+                    let json = prometheus.query(q);
+                    let finite = values(&json)
+                        .iter()
+                        .any(|v| v.parse::<f64>().is_ok_and(f64::is_finite));
+                    if !finite {
+                        missing.push((format!("{panel} ({kind})"), q.clone(), json));
+                    }
                 }
             }
             if missing.is_empty() || Instant::now() > deadline {
@@ -173,6 +185,15 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
             std::thread::sleep(Duration::from_millis(500));
         }
         stop.store(true, Ordering::Relaxed);
+        // Each server read its own kind of histogram: the queries' other branch was empty.
+        let series = |p: &Prometheus, q: &str| values(&p.query(q)).len();
+        assert!(series(&native, "histogram_count(function_calls_duration_seconds)") > 0);
+        assert_eq!(series(&native, "function_calls_duration_seconds_bucket"), 0);
+        assert_eq!(
+            series(&classic, "histogram_count(function_calls_duration_seconds)"),
+            0
+        );
+        assert!(series(&classic, "function_calls_duration_seconds_bucket") > 0);
         assert!(
             missing.is_empty(),
             "queries without data after 90 s:\n{}",

@@ -1,5 +1,7 @@
 //! Exporters: the recorder's numbers sent to the systems teams already run.
 
+#[cfg(any(feature = "otlp", feature = "prometheus"))]
+pub(crate) mod exponential;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 #[cfg(feature = "prometheus")]
@@ -21,9 +23,13 @@ pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
 pub(crate) fn explicit_counts(h: &crate::Histogram, bounds: &[f64], counts: &mut Vec<u64>) {
     counts.clear();
     counts.resize(bounds.len() + 1, 0);
+    // Buckets come lowest first: the boundary only moves up.
+    let mut i = 0;
     for (low, high, count) in h.buckets() {
         let mid = (low + (high - low) / 2) as f64 / 1e9;
-        let i = bounds.partition_point(|&b| b < mid);
+        while i < bounds.len() && bounds[i] < mid {
+            i += 1;
+        }
         counts[i] += count;
     }
 }

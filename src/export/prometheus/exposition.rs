@@ -1,0 +1,307 @@
+//! What a scrape holds, whatever its format: the families and points of a snapshot, with
+//! the names the OTLP metrics of `docs/METRICS.md` get under the standard OTLP-to-Prometheus
+//! translation (dots to underscores, the unit `s` as `_seconds`, counters ending in
+//! `_total`), so one dashboard serves a scrape and OTLP through a collector alike. Each
+//! format is a [`Sink`] the walk writes into.
+
+use crate::names;
+use crate::{ExportStats, FunctionSnapshot, Histogram, Outcome, Snapshot};
+
+/// Prometheus label names of the attributes (dots to underscores, as the OTLP-to-Prometheus
+/// translation writes them).
+pub(crate) const FUNCTION: &str = "code_function_name";
+pub(crate) const OUTCOME: &str = "taskscope_outcome";
+pub(crate) const ERROR_TYPE: &str = "error_type";
+pub(crate) const OVERFLOW: &str = "otel_metric_overflow";
+/// The instrumentation scope, on every sample (the OpenTelemetry-Prometheus compatibility
+/// rules), so that a scrape and a collector's export carry the same labels.
+pub(crate) const SCOPE: [(&str, &str); 2] = [
+    ("otel_scope_name", "taskscope"),
+    ("otel_scope_version", env!("CARGO_PKG_VERSION")),
+];
+
+/// The type of a metric family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One histogram point as every format needs it.
+pub(crate) struct HistogramPoint<'a> {
+    /// The recorder's histogram (native histograms are made from its buckets).
+    pub(crate) histogram: &'a Histogram,
+    /// The bounds of the classic buckets, in seconds.
+    pub(crate) bounds: &'a [f64],
+    /// Counts per classic bucket (not cumulative), the last one above every bound.
+    pub(crate) classic: &'a [u64],
+    /// The latest sampled call of this point, and the classic bucket it falls in.
+    pub(crate) exemplar: Option<(&'a Exemplar, usize)>,
+}
+
+/// A format: the walk calls `family` once before each family's points.
+pub(crate) trait Sink {
+    /// Starts a family. For counters `stem` has no `_total`: each format adds it where its
+    /// specification says.
+    fn family(&mut self, stem: &str, kind: Kind, help: &str, unit: Option<&str>);
+    /// A point of the current counter family.
+    fn counter(&mut self, stem: &str, labels: &[(&str, &str)], value: u64);
+    /// A point of the current gauge family.
+    fn gauge(&mut self, name: &str, labels: &[(&str, &str)], value: f64);
+    /// A point of the current histogram family.
+    fn histogram(&mut self, name: &str, labels: &[(&str, &str)], point: &HistogramPoint<'_>);
+}
+
+/// A sampled call shown beside the bucket it falls in (OpenMetrics and protobuf).
+#[derive(Clone, Debug)]
+pub(crate) struct Exemplar {
+    pub(crate) module: &'static str,
+    pub(crate) function: &'static str,
+    pub(crate) outcome: Outcome,
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    /// Seconds.
+    pub(crate) value: f64,
+    /// Unix time, seconds.
+    pub(crate) timestamp: f64,
+}
+
+/// The latest sampled calls, when an OTLP exporter samples calls as spans.
+pub(crate) fn exemplars() -> Vec<Exemplar> {
+    #[cfg(feature = "otlp")]
+    {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let now = crate::clock::since_start().as_secs_f64();
+        crate::record::samples::latest()
+            .into_iter()
+            .map(|c| Exemplar {
+                module: c.function.meta.module,
+                function: c.function.meta.name,
+                outcome: c.outcome,
+                trace_id: c.trace_id,
+                span_id: c.span_id,
+                value: c.wall_ns as f64 / 1e9,
+                timestamp: now_unix - now + crate::clock::since_start_at(c.end).as_secs_f64(),
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "otlp"))]
+    Vec::new()
+}
+
+/// The labels of one point, without allocating: at most the function, its outcome, an
+/// error kind, the overflow mark and the two scope labels.
+struct Labels<'a> {
+    pairs: [(&'a str, &'a str); 6],
+    len: usize,
+}
+
+impl<'a> Labels<'a> {
+    fn push(&mut self, pair: (&'a str, &'a str)) {
+        self.pairs[self.len] = pair;
+        self.len += 1;
+    }
+}
+
+impl<'a> std::ops::Deref for Labels<'a> {
+    type Target = [(&'a str, &'a str)];
+    fn deref(&self) -> &Self::Target {
+        &self.pairs[..self.len]
+    }
+}
+
+/// The labels of a function's sample: its qualified name, the outcome (when the quantity
+/// has one), an error's kind, the overflow mark, the scope.
+fn point_labels<'a>(
+    f: &FunctionSnapshot,
+    qualified: &'a str,
+    outcome: Option<Outcome>,
+    kind: Option<&'a str>,
+) -> Labels<'a> {
+    let mut labels = Labels {
+        pairs: [("", ""); 6],
+        len: 0,
+    };
+    labels.push((FUNCTION, qualified));
+    if let Some(o) = outcome {
+        labels.push((OUTCOME, o.as_str()));
+    }
+    let kind_overflowed = kind == Some(crate::OVERFLOW_KIND);
+    if let Some(k) = kind.filter(|_| !kind_overflowed) {
+        labels.push((ERROR_TYPE, k));
+    }
+    if kind_overflowed || f.name == crate::OVERFLOW_KIND {
+        labels.push((OVERFLOW, "true"));
+    }
+    for pair in SCOPE {
+        labels.push(pair);
+    }
+    labels
+}
+
+/// `target_info`: the resource's attributes as labels of a gauge of 1, as the
+/// OpenTelemetry-Prometheus compatibility rules write them (`service.name` and
+/// `service.instance.id` are the scrape's `job` and `instance`, so they are left out).
+fn target_info(sink: &mut impl Sink) {
+    sink.family("target_info", Kind::Gauge, "Target metadata", None);
+    let pid = std::process::id().to_string();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    sink.gauge(
+        "target_info",
+        &[
+            ("process_executable_name", &exe),
+            ("process_pid", &pid),
+            ("telemetry_sdk_language", "rust"),
+            ("telemetry_sdk_name", "taskscope"),
+            ("telemetry_sdk_version", env!("CARGO_PKG_VERSION")),
+        ],
+        1.0,
+    );
+}
+
+/// The latest sampled call of a function and outcome, from `exemplars`.
+fn exemplar_for<'e>(
+    exemplars: &'e [Exemplar],
+    f: &FunctionSnapshot,
+    outcome: Outcome,
+) -> Option<&'e Exemplar> {
+    exemplars.iter().find(|e| {
+        e.outcome == outcome
+            && e.function == f.name
+            && (e.module == f.module || e.module.is_empty())
+    })
+}
+
+/// Writes the whole exposition of `snap` into `sink`.
+pub(crate) fn write(
+    snap: &Snapshot,
+    exports: ExportStats,
+    bounds: &[f64],
+    exemplars: &[Exemplar],
+    sink: &mut impl Sink,
+) {
+    target_info(sink);
+    let qualified: Vec<String> = snap
+        .functions
+        .iter()
+        .map(|f| names::qualified(f.module, f.name))
+        .collect();
+    calls(snap, &qualified, sink);
+    let mut counts = Vec::new();
+    for (stem, help, busy) in [
+        (
+            "function_calls_duration_seconds",
+            "Wall time of a call: first poll to completion or drop.",
+            false,
+        ),
+        (
+            "function_calls_busy_seconds",
+            "Busy time of a call: the sum of its polls.",
+            true,
+        ),
+    ] {
+        sink.family(stem, Kind::Histogram, help, Some("seconds"));
+        for (f, q) in snap.functions.iter().zip(&qualified) {
+            for o in Outcome::ALL {
+                let stats = f.stats(o);
+                if stats.count == 0 {
+                    continue;
+                }
+                let h = if busy { &stats.busy } else { &stats.wall };
+                crate::export::explicit_counts(h, bounds, &mut counts);
+                // The wall time's exemplar: a sampled call's duration is its wall time.
+                let exemplar = (!busy)
+                    .then(|| exemplar_for(exemplars, f, o))
+                    .flatten()
+                    .map(|e| (e, bounds.partition_point(|&b| b < e.value)));
+                let point = HistogramPoint {
+                    histogram: h,
+                    bounds,
+                    classic: &counts,
+                    exemplar,
+                };
+                sink.histogram(stem, &point_labels(f, q, Some(o), None), &point);
+            }
+        }
+    }
+    for (stem, help, value) in [
+        (
+            "function_calls_polls",
+            "Polls made by finished calls.",
+            (|s| s.polls) as fn(&crate::OutcomeStats) -> u64,
+        ),
+        (
+            "function_calls_slow_polls",
+            "Polls longer than the slow-poll threshold.",
+            |s| s.slow_polls,
+        ),
+    ] {
+        sink.family(stem, Kind::Counter, help, None);
+        for (f, q) in snap.functions.iter().zip(&qualified) {
+            for o in Outcome::ALL {
+                let stats = f.stats(o);
+                if stats.count > 0 {
+                    sink.counter(stem, &point_labels(f, q, Some(o), None), value(stats));
+                }
+            }
+        }
+    }
+    sink.family(
+        "function_calls_concurrent",
+        Kind::Gauge,
+        "Calls started and not finished.",
+        None,
+    );
+    for (f, q) in snap.functions.iter().zip(&qualified) {
+        sink.gauge(
+            "function_calls_concurrent",
+            &point_labels(f, q, None, None),
+            f.in_flight as f64,
+        );
+    }
+    sink.family(
+        "taskscope_export_dropped",
+        Kind::Counter,
+        "Data points of export batches given up on, since the process started.",
+        None,
+    );
+    sink.counter("taskscope_export_dropped", &SCOPE, exports.dropped_points);
+}
+
+/// Calls by outcome, errors by kind (and the errors without one).
+fn calls(snap: &Snapshot, qualified: &[String], sink: &mut impl Sink) {
+    let stem = "function_calls";
+    sink.family(
+        stem,
+        Kind::Counter,
+        "Finished calls, by outcome and error kind.",
+        None,
+    );
+    for (f, q) in snap.functions.iter().zip(qualified) {
+        for o in Outcome::ALL {
+            let stats = f.stats(o);
+            if stats.count == 0 {
+                continue;
+            }
+            if o == Outcome::Error {
+                let mut counted = 0;
+                for k in &f.error_kinds {
+                    sink.counter(stem, &point_labels(f, q, Some(o), Some(k.kind)), k.count);
+                    counted += k.count;
+                }
+                if counted < stats.count {
+                    let rest = stats.count - counted;
+                    sink.counter(stem, &point_labels(f, q, Some(o), None), rest);
+                }
+            } else {
+                sink.counter(stem, &point_labels(f, q, Some(o), None), stats.count);
+            }
+        }
+    }
+}

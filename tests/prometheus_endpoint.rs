@@ -118,6 +118,27 @@ fn unknown_paths_get_404_and_a_taken_port_is_a_clear_error() {
     );
 }
 
+#[test]
+fn a_native_schema_finer_than_the_recorder_or_out_of_range_is_refused() {
+    for schema in [7, 8, -5] {
+        let err = taskscope::prometheus()
+            .with_address(([127, 0, 0, 1], 0).into())
+            .with_native_schema(schema)
+            .try_start()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("with_native_schema") && err.contains("-4 to 6"),
+            "{err}"
+        );
+    }
+    let coarse = taskscope::prometheus()
+        .with_address(([127, 0, 0, 1], 0).into())
+        .with_native_schema(-4)
+        .try_start();
+    assert!(coarse.is_ok());
+}
+
 /// Every histogram's `_count` equals its `+Inf` bucket and its buckets never decrease.
 fn assert_untorn(body: &str) {
     let mut last_bucket: Option<(String, f64)> = None;

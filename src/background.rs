@@ -25,6 +25,24 @@ where
         })
 }
 
+/// Runs `f` on a quiet thread of its own, outside any tokio runtime, and waits for it: for
+/// handing work to code that may block on a runtime of its own (an application's
+/// OpenTelemetry SDK). `None` if the thread could not start or `f` panicked.
+#[cfg(feature = "otel-sdk")]
+pub(crate) fn outside_runtime<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn_scoped(s, || {
+                let _quiet = quiet_thread();
+                f()
+            })
+            .ok()?
+            .join()
+            .ok()
+    })
+}
+
 /// Makes a dispatcher that records nothing this thread's default until the guard drops.
 fn quiet_thread() -> tracing_core::dispatcher::DefaultGuard {
     tracing_core::dispatcher::set_default(&Dispatch::new(NoSubscriber::default()))

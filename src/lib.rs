@@ -91,6 +91,19 @@ mod tls;
 #[cfg(feature = "tui")]
 pub mod view;
 
+/// The application's own OpenTelemetry pipeline (cargo feature `otel-sdk`): taskscope's
+/// counts on its `Meter` with [`observe`](otel::observe), and the sampled calls' spans
+/// through its `TracerProvider` with `otlp().with_tracer_provider(&provider)`.
+///
+/// Histograms cannot be handed to the OpenTelemetry SDK for Rust from outside (its
+/// aggregations are crate-private; a metric producer hook is opentelemetry-rust issue
+/// 1670), so latency histograms keep going through `taskscope::otlp()` or
+/// `taskscope::prometheus()`.
+#[cfg(feature = "otel-sdk")]
+pub mod otel {
+    pub use crate::export::otel::observe;
+}
+
 pub use config::{
     Builder, InitError, MAX_ERROR_KIND_LIMIT, builder, is_enabled, set_enabled,
     set_slow_poll_threshold,

@@ -2,6 +2,8 @@
 
 #[cfg(any(feature = "otlp", feature = "prometheus"))]
 pub(crate) mod exponential;
+#[cfg(feature = "otel-sdk")]
+pub(crate) mod otel;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 #[cfg(feature = "prometheus")]

@@ -192,6 +192,22 @@ pub(crate) fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
+/// A sampled call's ids changed (`Some`: the user's tracer gave it its own) or it is gone
+/// (`None`: the user's sampler dropped it): the latest calls kept for exemplars follow.
+#[cfg(feature = "otel-sdk")]
+pub(crate) fn relink(span_id: u64, ids: Option<(u128, u64)>) {
+    let mut latest = LATEST.lock().unwrap_or_else(|e| e.into_inner());
+    match ids {
+        Some((trace, span)) => {
+            for c in latest.iter_mut().filter(|c| c.span_id == span_id) {
+                c.trace_id = trace;
+                c.span_id = span;
+            }
+        }
+        None => latest.retain(|c| c.span_id != span_id),
+    }
+}
+
 /// The latest sampled call of each function and outcome (exemplars for a scrape).
 #[cfg(feature = "prometheus")]
 pub(crate) fn latest() -> Vec<SampledCall> {

@@ -32,6 +32,9 @@ pub(crate) struct Settings {
     /// The TLS material of each signal's connection (used for `https://` endpoints).
     pub(crate) metrics_tls: TlsFiles,
     pub(crate) traces_tls: TlsFiles,
+    /// The application's tracer, when spans go through its own pipeline.
+    #[cfg(feature = "otel-sdk")]
+    pub(crate) tracer: Option<crate::export::otel::spans::UserTracer>,
 }
 
 /// The TLS files of one signal's connection, checked to be readable PEM.
@@ -64,6 +67,8 @@ pub(crate) struct Requested {
     pub(crate) client_certificate: Option<PathBuf>,
     pub(crate) client_key: Option<PathBuf>,
     pub(crate) insecure: Option<bool>,
+    #[cfg(feature = "otel-sdk")]
+    pub(crate) tracer: Option<crate::export::otel::spans::UserTracer>,
 }
 
 /// The variables read, in one place.
@@ -244,6 +249,14 @@ pub(crate) fn resolve(
         Some(r) => r,
         None => sampler(var(SAMPLER), var(SAMPLER_ARG))?,
     };
+    #[cfg(feature = "otel-sdk")]
+    if req.tracer.is_some() && trace_sampling == 0.0 {
+        return Err(invalid(
+            "with_tracer_provider",
+            "a provider, with trace sampling 0",
+            "a share of calls to offer it: with_trace_sampling(r) with r above 0 (or OTEL_TRACES_SAMPLER)",
+        ));
+    }
 
     let mut headers = match var(HEADERS) {
         Some(v) => key_values(HEADERS, &v)?,
@@ -382,6 +395,8 @@ pub(crate) fn resolve(
         compression,
         metrics_tls,
         traces_tls,
+        #[cfg(feature = "otel-sdk")]
+        tracer: req.tracer,
     })
 }
 

@@ -3,6 +3,8 @@
 mod config;
 mod encode;
 mod spans;
+#[cfg(feature = "otel-sdk")]
+pub(crate) use spans::Timed;
 mod transport;
 mod worker;
 
@@ -259,6 +261,40 @@ impl OtlpBuilder {
     /// a few more nanoseconds; the others, one relaxed load.
     pub fn with_trace_sampling(mut self, ratio: f64) -> Self {
         self.req.trace_sampling = Some(ratio);
+        self
+    }
+
+    /// Sends the sampled calls' spans (see [`with_trace_sampling`](Self::with_trace_sampling))
+    /// through the application's own OpenTelemetry `TracerProvider` instead of taskscope's
+    /// connection (cargo feature `otel-sdk`): its sampler, span processors, exporter, TLS and
+    /// resource apply, under the instrumentation scope `taskscope`. The spans are those
+    /// taskscope sends itself: the function's name, `code.function.name`, `code.file.path`,
+    /// `code.line.number`, `taskscope.outcome`, `error.type`; status unset unless the call
+    /// failed; a panic as an `exception` event with its type only. The provider's tracer
+    /// picks each span's ids, and the exemplars on taskscope's histograms take them; a call
+    /// the provider's sampler drops keeps no exemplar. Metrics still go through taskscope's
+    /// exporter (the SDK takes no histograms from outside; see `taskscope::otel`).
+    ///
+    /// A sampling ratio above 0 is required (`with_trace_sampling`, or
+    /// `OTEL_TRACES_SAMPLER`): it chooses which calls are offered to the provider at all.
+    ///
+    /// ```no_run
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    ///
+    /// let provider = SdkTracerProvider::builder()
+    ///     .with_simple_exporter(InMemorySpanExporter::default())
+    ///     .build();
+    /// let exporter = taskscope::otlp()
+    ///     .with_tracer_provider(&provider)
+    ///     .with_trace_sampling(0.01)
+    ///     .start();
+    /// ```
+    #[cfg(feature = "otel-sdk")]
+    pub fn with_tracer_provider(
+        mut self,
+        provider: &(impl opentelemetry::global::ObjectSafeTracerProvider + ?Sized),
+    ) -> Self {
+        self.req.tracer = Some(crate::export::otel::spans::UserTracer::of(provider));
         self
     }
 

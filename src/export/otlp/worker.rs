@@ -152,7 +152,30 @@ impl Worker {
             now_unix_ns: now,
             temporality: self.settings.temporality,
         };
-        let sampled = samples::take();
+        #[allow(unused_mut)]
+        let mut sampled = samples::take();
+        // Through the application's tracer: its pipeline sends them, not this worker. On a
+        // thread of its own, outside this runtime: an SDK may block on a runtime of its own.
+        #[cfg(feature = "otel-sdk")]
+        let forwarded = match &self.settings.tracer {
+            Some(tracer) if !sampled.is_empty() => {
+                let start = self.recorder_start_ns;
+                let sent = sampled.len();
+                let kept = crate::background::outside_runtime("taskscope-otel-spans", || {
+                    super::super::otel::spans::forward(tracer, &mut sampled, start);
+                    sampled
+                });
+                sampled = kept.unwrap_or_else(|| {
+                    stats::count_dropped_spans(sent as u64);
+                    Vec::new()
+                });
+                true
+            }
+            Some(_) => true,
+            None => false,
+        };
+        #[cfg(not(feature = "otel-sdk"))]
+        let forwarded = false;
         let timed: Vec<Timed<'_>> = sampled
             .iter()
             .map(|c| Timed::of(c, self.recorder_start_ns))
@@ -176,7 +199,7 @@ impl Worker {
             body: self.transport.prepare(&body),
             items: self.points.count,
         };
-        if !timed.is_empty() {
+        if !timed.is_empty() && !forwarded {
             let request = spans::request(&timed, &self.settings.resource);
             let body = self.transport.prepare(&request.encode_to_vec());
             self.push(Batch {

@@ -76,7 +76,12 @@ mod config;
 mod export;
 mod instrument;
 // Each feature uses part of the vocabulary.
-#[cfg(any(feature = "otlp", feature = "prometheus", feature = "receiver"))]
+#[cfg(any(
+    feature = "otlp",
+    feature = "prometheus",
+    feature = "receiver",
+    feature = "hdrhistogram"
+))]
 #[allow(dead_code)]
 mod names;
 mod record;
@@ -102,6 +107,15 @@ pub mod view;
 #[cfg(feature = "otel-sdk")]
 pub mod otel {
     pub use crate::export::otel::observe;
+}
+
+/// taskscope's histograms as HdrHistograms (cargo feature `hdrhistogram`): `From`
+/// conversions both ways between [`Histogram`] and `hdrhistogram::Histogram<u64>`, and
+/// HdrHistogram interval logs of a [`Snapshot`] with [`write_interval_log`](hdr::write_interval_log).
+/// The precision mapping is in [`SIGNIFICANT_DIGITS`](hdr::SIGNIFICANT_DIGITS).
+#[cfg(feature = "hdrhistogram")]
+pub mod hdr {
+    pub use crate::export::hdr::{IntervalLogError, SIGNIFICANT_DIGITS, write_interval_log};
 }
 
 pub use config::{

@@ -1,6 +1,7 @@
 //! The Tasks view's client against a real console-subscriber server: it reconnects until
 //! the app's console is up, then lists the app's tasks by name with their polls and busy
-//! time, and counts every task by name, short-lived finished ones included. Runs in the `--cfg tokio_unstable` build (`.ci/run` builds it in its own target
+//! time, and counts every task by name, short-lived finished ones included, with the poll
+//! and scheduled times of the console's per-task histograms. Runs in the `--cfg tokio_unstable` build (`.ci/run` builds it in its own target
 //! directory): without the cfg, tokio announces no tasks and console-subscriber refuses
 //! to start.
 
@@ -85,6 +86,18 @@ fn the_client_reconnects_then_lists_the_apps_named_tasks() {
         order.location.contains("tasks_console_client.rs"),
         "{order:?}"
     );
+    // Its poll times come from the console's own per-task histogram: twenty polls of at
+    // least a millisecond each.
+    let polls = wait_for("place_order's poll times", || {
+        let t = client.tasks();
+        let n = t.named("place_order")?;
+        let p = n.poll_time?;
+        (n.timed == 1 && p.p50 >= Duration::from_micros(980)).then_some(p)
+    });
+    assert!(
+        polls.p99 >= polls.p50 && polls.max >= polls.p99,
+        "{polls:?}"
+    );
     busy.abort();
     wait_for("the aborted task to be done", || {
         client
@@ -121,6 +134,18 @@ fn the_client_reconnects_then_lists_the_apps_named_tasks() {
     assert_eq!((jobs.spawned, jobs.alive, jobs.completed), (2500, 0, 2500));
     assert!(jobs.polls >= 5000, "two polls each: {jobs:?}");
     assert!(jobs.busy > Duration::ZERO, "{jobs:?}");
+    // Their histograms are asked for a batch at a time; those the console still had are
+    // merged by name, each task once.
+    let jobs = wait_for("short_job's poll and scheduled times", || {
+        let n = client.tasks().named("short_job")?.clone();
+        (n.timed > 0 && n.poll_time.is_some() && n.scheduled_time.is_some()).then_some(n)
+    });
+    assert!(jobs.timed <= jobs.completed, "{jobs:?}");
+    let poll = jobs.poll_time.unwrap();
+    assert!(
+        poll.p50 > Duration::ZERO && poll.p50 < Duration::from_secs(1),
+        "{jobs:?}"
+    );
     let orders = client.tasks().named("place_order").cloned().unwrap();
     assert_eq!((orders.spawned, orders.alive, orders.completed), (1, 0, 1));
     assert!(orders.busy >= Duration::from_millis(20), "{orders:?}");
@@ -128,5 +153,16 @@ fn the_client_reconnects_then_lists_the_apps_named_tasks() {
     std::thread::sleep(taskscope::view::DONE_RETENTION + Duration::from_secs(1));
     let later = client.tasks();
     assert!(!later.rows.iter().any(|r| &*r.name == "short_job"));
-    assert_eq!(later.named("short_job").unwrap().completed, 2500);
+    let later_jobs = later.named("short_job").unwrap();
+    assert_eq!(later_jobs.completed, 2500);
+    // Settled times stay when the rows go.
+    assert!(
+        later_jobs.timed >= jobs.timed && later_jobs.timed <= 2500,
+        "{later_jobs:?}"
+    );
+    assert!(later_jobs.poll_time.is_some(), "{later_jobs:?}");
+    eprintln!(
+        "short_job: histograms of {} of 2500 tasks",
+        later_jobs.timed
+    );
 }

@@ -200,7 +200,7 @@ fn no_color_means_no_colour_anywhere() {
 fn tasks_view_next_to_the_functions() {
     use std::sync::Arc;
     use std::time::Duration;
-    use taskscope::view::{TaskName, TaskRow, TaskState, Tasks};
+    use taskscope::view::{TaskName, TaskRow, TaskState, TaskTimes, Tasks};
     let ms = Duration::from_millis;
     let row = |id, name: &str, state, busy, scheduled, idle, polls| TaskRow {
         id,
@@ -212,6 +212,7 @@ fn tasks_view_next_to_the_functions() {
         polls,
         location: "orders.rs:42".into(),
     };
+    let us = Duration::from_micros;
     let name = |name: &str, spawned, alive, busy, scheduled, polls| TaskName {
         name: name.into(),
         spawned,
@@ -220,6 +221,18 @@ fn tasks_view_next_to_the_functions() {
         busy: ms(busy),
         scheduled: ms(scheduled),
         polls,
+        // Tasks with histograms from the console show their poll and scheduled times.
+        timed: if polls > 100 { spawned } else { 0 },
+        poll_time: (polls > 100).then(|| TaskTimes {
+            p50: us(polls / 10),
+            p99: us(polls),
+            max: us(polls * 3),
+        }),
+        scheduled_time: (polls > 100).then(|| TaskTimes {
+            p50: us(40),
+            p99: us(900),
+            max: ms(2),
+        }),
     };
     let mut tasks = Tasks {
         url: "http://127.0.0.1:6669".into(),
@@ -260,6 +273,7 @@ fn tasks_view_next_to_the_functions() {
         detail.contains("tasks: 2500 spawned, 1 alive, 2499 done"),
         "{detail}"
     );
+    assert!(detail.contains("poll p50 980µs p99 9.80ms"), "{detail}");
     m.update(key(KeyCode::Esc));
     // `t` hides them; the function list takes the whole screen again.
     m.update(key(KeyCode::Char('t')));

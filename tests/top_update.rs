@@ -211,7 +211,56 @@ fn export_is_an_effect_and_its_result_flashes_in_the_header() {
         serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
     assert_eq!(json["functions"].as_array().unwrap().len(), 4);
     assert_eq!(json["functions"][1]["error_kinds"][0]["kind"], "OutOfStock");
+    #[cfg(feature = "hdrhistogram")]
+    interval_log_reads_back(&m, &files);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ctrl-S's third file: the latencies as an HdrHistogram interval log, read back with the
+/// crate's own reader.
+#[cfg(feature = "hdrhistogram")]
+fn interval_log_reads_back(m: &Model, files: &[String]) {
+    assert!(files[2].ends_with(".hlog"), "{files:?}");
+    let log = std::fs::read(&files[2]).unwrap();
+    let mut de = hdrhistogram::serialization::Deserializer::new();
+    let (mut tags, mut timed) = (Vec::new(), 0);
+    for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&log) {
+        let hdrhistogram::serialization::interval_log::LogEntry::Interval(i) = entry.unwrap()
+        else {
+            continue;
+        };
+        let tag = i.tag().unwrap().as_str().to_owned();
+        let row = m
+            .rows
+            .iter()
+            .find(|r| {
+                tag == format!(
+                    "{}/{}::{}",
+                    r.series.service, r.series.module, r.series.function
+                )
+            })
+            .unwrap_or_else(|| panic!("{tag}"));
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            i.encoded_histogram(),
+        )
+        .unwrap();
+        let h: hdrhistogram::Histogram<u64> = de.deserialize(&mut bytes.as_slice()).unwrap();
+        assert_eq!(h.len(), row.latency.count(), "{tag}");
+        if let Some(p99) = row.latency.quantile(0.99) {
+            let p99 = p99 * 1e9;
+            let rel = (h.value_at_quantile(0.99) as f64 - p99).abs() / p99;
+            assert!(
+                rel < 0.02,
+                "{tag}: p99 {} vs {p99}",
+                h.value_at_quantile(0.99)
+            );
+            timed += 1;
+        }
+        tags.push(tag);
+    }
+    assert_eq!(tags.len(), 4, "{tags:?}");
+    assert!(timed >= 3, "functions with calls in the window: {timed}");
 }
 
 #[test]

@@ -2,6 +2,8 @@
 
 #[cfg(any(feature = "otlp", feature = "prometheus"))]
 pub(crate) mod exponential;
+#[cfg(feature = "hdrhistogram")]
+pub(crate) mod hdr;
 #[cfg(feature = "otel-sdk")]
 pub(crate) mod otel;
 #[cfg(feature = "otlp")]

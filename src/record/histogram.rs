@@ -345,7 +345,7 @@ impl Histogram {
     }
 
     /// Adds to one bucket; appending in increasing index order is the fast path.
-    fn add_to_bucket(&mut self, index: usize, count: u64) {
+    pub(crate) fn add_to_bucket(&mut self, index: usize, count: u64) {
         let index = index as u32;
         self.total += count;
         match self.buckets.last_mut() {

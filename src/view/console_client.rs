@@ -1,17 +1,21 @@
 //! A tokio-console client for the Tasks view: it watches an app's console endpoint with
 //! `console-api`'s own client and keeps a bounded table of its tasks, reconnecting with
-//! backoff when the app goes away.
+//! backoff when the app goes away. Beside the update stream it asks for each task's details
+//! (its poll-time and scheduled-time histograms), a few at a time: once for a finished task,
+//! again every [`DETAILS_REFRESH`] for a live one.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use console_api::field::{Name, Value};
-use console_api::instrument::InstrumentRequest;
 use console_api::instrument::instrument_client::InstrumentClient;
+use console_api::instrument::{InstrumentRequest, TaskDetailsRequest};
 use console_api::tasks::Stats;
 use tokio::sync::oneshot;
+use tonic::transport::Channel;
 
+use super::task_times::TaskLatency;
 use super::tasks::{TaskName, TaskRow, TaskState, Tasks};
 
 /// Tasks kept at most; beyond, the oldest finished ones go first, then the oldest.
@@ -26,6 +30,17 @@ pub const MAX_TASK_NAMES: usize = 1_000;
 const MAX_UPDATE_BYTES: usize = 256 << 20;
 /// Finished tasks remembered by id, so that one the console reports twice counts once.
 const DONE_IDS: usize = 100_000;
+/// How often a live task's histograms are asked for again.
+pub const DETAILS_REFRESH: Duration = Duration::from_secs(1);
+/// Details requests in flight at once: the console's aggregator answers each in its loop,
+/// so a flood of short tasks is read a batch at a time and never crowds out its updates.
+const DETAILS_IN_FLIGHT: usize = 32;
+/// The longest a details request may take.
+const DETAILS_TIMEOUT: Duration = Duration::from_secs(5);
+/// A finished task's details that failed are asked for again after this, up to
+/// [`DETAILS_TRIES`] times in all.
+const DETAILS_RETRY: Duration = Duration::from_millis(250);
+const DETAILS_TRIES: u8 = 3;
 
 /// Why the client could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +58,22 @@ struct Entry {
     name: Arc<str>,
     location: Arc<str>,
     stats: Option<Stats>,
+    /// The latest poll and scheduled times the console gave for this task.
+    latency: Option<TaskLatency>,
+    /// When they were last asked for; `None` before the first time.
+    asked: Option<Instant>,
+    /// A request for them is in flight.
+    asking: bool,
+    /// Requests for them since the task finished.
+    final_asks: u8,
+    /// Its final times are in its name's totals (or will never be: the console forgot it).
+    settled: bool,
+}
+
+impl Entry {
+    fn finished(&self) -> bool {
+        self.stats.as_ref().is_some_and(|s| s.dropped_at.is_some())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +85,8 @@ struct Table {
     now: Duration,
     /// Per name: the counts, and the times of the finished tasks.
     names: HashMap<Arc<str>, TaskName>,
+    /// Per name (the same keys): the poll and scheduled times of its settled tasks.
+    latencies: HashMap<Arc<str>, TaskLatency>,
     /// Finished tasks' ids, oldest first, at most [`DONE_IDS`].
     done: HashSet<u64>,
     done_order: VecDeque<u64>,
@@ -66,6 +99,7 @@ impl Table {
         self.tasks.clear();
         self.field_names.clear();
         self.names.clear();
+        self.latencies.clear();
         self.done.clear();
         self.done_order.clear();
     }
@@ -92,15 +126,118 @@ impl Table {
             self.done.remove(&old);
         }
     }
+
+    /// Puts a task's times into its name's: its final ones, or the last it was seen with
+    /// when the console forgot it first. Once per task.
+    fn settle(&mut self, id: u64) {
+        let Some(e) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if e.settled {
+            return;
+        }
+        e.settled = true;
+        let Some(latency) = e.latency.take() else {
+            return;
+        };
+        let name = e.name.clone();
+        totals_of(&mut self.names, &name).timed += 1;
+        let key = counted_name(&self.names, &name);
+        self.latencies.entry(key).or_default().merge(&latency);
+    }
+
+    /// The tasks whose histograms to ask for now, at most `n`: finished tasks not yet
+    /// settled first (their times are final), then live ones never asked, then live ones
+    /// asked longest ago, if over [`DETAILS_REFRESH`].
+    fn due(&mut self, now: Instant, n: usize) -> Vec<u64> {
+        let mut due: Vec<(u8, Option<Instant>, u64)> = self
+            .tasks
+            .iter()
+            .filter(|(_, e)| !e.asking && !e.settled)
+            .filter_map(|(id, e)| {
+                let since = e.asked.map(|t| now - t);
+                let rank = if e.finished() {
+                    if e.final_asks > 0 && since.is_some_and(|s| s < DETAILS_RETRY) {
+                        return None;
+                    }
+                    0
+                } else if e.asked.is_none() {
+                    1
+                } else if since.is_some_and(|s| s >= DETAILS_REFRESH) {
+                    2
+                } else {
+                    return None;
+                };
+                Some((rank, e.asked, *id))
+            })
+            .collect();
+        if due.len() > n {
+            due.select_nth_unstable(n);
+            due.truncate(n);
+        }
+        due.sort_unstable();
+        let ids: Vec<u64> = due.into_iter().map(|(_, _, id)| id).collect();
+        for id in &ids {
+            if let Some(e) = self.tasks.get_mut(id) {
+                e.asking = true;
+                e.asked = Some(now);
+                if e.finished() {
+                    e.final_asks += 1;
+                }
+            }
+        }
+        ids
+    }
+
+    /// What a details request for `id` brought: the latest times of a live task, the final
+    /// ones of a finished task (settled into its name), or, when the console no longer has
+    /// the task, nothing more to ask.
+    fn answered(&mut self, id: u64, answer: Answer) {
+        let Some(e) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        e.asking = false;
+        match answer {
+            Answer::Times(latency, finished_when_asked) => {
+                e.latency = Some(latency);
+                if finished_when_asked {
+                    self.settle(id);
+                }
+            }
+            Answer::Gone => self.settle(id),
+            Answer::Failed => {
+                if e.final_asks >= DETAILS_TRIES {
+                    self.settle(id);
+                }
+            }
+        }
+    }
+}
+
+/// What one details request brought.
+enum Answer {
+    /// The task's times; `true` when the task had finished before they were asked for, so
+    /// they are final.
+    Times(TaskLatency, bool),
+    /// The console no longer has the task.
+    Gone,
+    /// Anything else (a timeout, a broken connection, bytes that do not decode): ask again
+    /// later.
+    Failed,
+}
+
+/// The name a task is counted under: its own, or `_overflow` past the cap.
+fn counted_name(names: &HashMap<Arc<str>, TaskName>, name: &Arc<str>) -> Arc<str> {
+    if names.contains_key(name) || names.len() < MAX_TASK_NAMES {
+        name.clone()
+    } else {
+        crate::OVERFLOW_KIND.into()
+    }
 }
 
 /// The totals a task of this name is counted in: its name's, or `_overflow`'s past the cap.
 fn totals_of<'a>(names: &'a mut HashMap<Arc<str>, TaskName>, name: &Arc<str>) -> &'a mut TaskName {
-    let name = if names.contains_key(name) || names.len() < MAX_TASK_NAMES {
-        name.clone()
-    } else {
-        crate::OVERFLOW_KIND.into()
-    };
+    let name = counted_name(names, name);
     names.entry(name.clone()).or_insert_with(|| TaskName {
         name,
         ..TaskName::default()
@@ -171,7 +308,18 @@ impl ConsoleClient {
         let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         // Finished tasks are in the totals; the live ones add what they have so far.
         let mut names = table.names.clone();
+        // The live tasks' latest histograms add to their names' settled ones.
+        let mut live: HashMap<Arc<str>, TaskLatency> = HashMap::new();
         for (id, e) in &table.tasks {
+            if !e.settled
+                && let Some(l) = &e.latency
+            {
+                let key = counted_name(&names, &e.name);
+                totals_of(&mut names, &e.name).timed += 1;
+                live.entry(key)
+                    .or_insert_with_key(|k| table.latencies.get(k).cloned().unwrap_or_default())
+                    .merge(l);
+            }
             if table.done.contains(id) {
                 continue;
             }
@@ -181,6 +329,11 @@ impl ConsoleClient {
             n.busy += busy;
             n.scheduled += scheduled;
             n.polls += polls;
+        }
+        for (key, n) in &mut names {
+            if let Some(l) = live.get(key).or_else(|| table.latencies.get(key)) {
+                (n.poll_time, n.scheduled_time) = l.times();
+            }
         }
         let mut tasks = Tasks {
             url: table.url.clone(),
@@ -222,29 +375,35 @@ async fn watch(url: String, table: Arc<Mutex<Table>>) {
     let mut backoff = Duration::from_millis(500);
     loop {
         let error = match InstrumentClient::connect(url.clone()).await {
-            Ok(client) => match client
-                .max_decoding_message_size(MAX_UPDATE_BYTES)
-                .watch_updates(InstrumentRequest::default())
-                .await
-            {
-                Ok(stream) => {
-                    let mut stream = stream.into_inner();
-                    {
-                        let mut t = table.lock().unwrap_or_else(PoisonError::into_inner);
-                        t.clear();
-                        t.connection = "live".into();
-                    }
-                    backoff = Duration::from_millis(500);
-                    loop {
-                        match stream.message().await {
-                            Ok(Some(update)) => apply(&table, update),
-                            Ok(None) => break "the app closed the stream".to_string(),
-                            Err(e) => break e.message().to_string(),
+            Ok(client) => {
+                let mut client = client.max_decoding_message_size(MAX_UPDATE_BYTES);
+                let details = client.clone();
+                match client.watch_updates(InstrumentRequest::default()).await {
+                    Ok(stream) => {
+                        let mut stream = stream.into_inner();
+                        {
+                            let mut t = table.lock().unwrap_or_else(PoisonError::into_inner);
+                            t.clear();
+                            t.connection = "live".into();
+                        }
+                        backoff = Duration::from_millis(500);
+                        let updates = async {
+                            loop {
+                                match stream.message().await {
+                                    Ok(Some(update)) => apply(&table, update),
+                                    Ok(None) => break "the app closed the stream".to_string(),
+                                    Err(e) => break e.message().to_string(),
+                                }
+                            }
+                        };
+                        tokio::select! {
+                            error = updates => error,
+                            never = ask_details(details, &table) => match never {},
                         }
                     }
+                    Err(e) => e.message().to_string(),
                 }
-                Err(e) => e.message().to_string(),
-            },
+            }
             Err(e) => e.to_string(),
         };
         set_connection(
@@ -258,6 +417,61 @@ async fn watch(url: String, table: Arc<Mutex<Table>>) {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
+}
+
+/// Asks for the tasks' histograms, up to [`DETAILS_IN_FLIGHT`] at a time, a new request
+/// as soon as one is answered, for as long as the connection lives.
+async fn ask_details(
+    client: InstrumentClient<Channel>,
+    table: &Mutex<Table>,
+) -> std::convert::Infallible {
+    let lock = || table.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut queue = VecDeque::new();
+    let mut asks = tokio::task::JoinSet::new();
+    loop {
+        if queue.is_empty() {
+            // Taken a few batches at a time: each pick walks the table.
+            queue.extend(lock().due(Instant::now(), 4 * DETAILS_IN_FLIGHT));
+        }
+        while asks.len() < DETAILS_IN_FLIGHT
+            && let Some(id) = queue.pop_front()
+        {
+            let finished = lock().tasks.get(&id).is_some_and(Entry::finished);
+            asks.spawn(ask_one(client.clone(), id, finished));
+        }
+        match asks.join_next().await {
+            Some(Ok((id, answer))) => lock().answered(id, answer),
+            Some(Err(_)) => {}
+            None => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// One task's details: the first message of its details stream (its state now), after
+/// which the stream is dropped, which ends the console's subscription.
+async fn ask_one(mut client: InstrumentClient<Channel>, id: u64, finished: bool) -> (u64, Answer) {
+    let ask = async {
+        let request = TaskDetailsRequest {
+            id: Some(console_api::Id { id }),
+        };
+        let mut stream = match client.watch_task_details(request).await {
+            Ok(s) => s.into_inner(),
+            Err(s) if s.code() == tonic::Code::NotFound => return Answer::Gone,
+            Err(_) => return Answer::Failed,
+        };
+        match stream.message().await {
+            Ok(Some(d)) => {
+                TaskLatency::decode(&d).map_or(Answer::Failed, |l| Answer::Times(l, finished))
+            }
+            Ok(None) => Answer::Gone,
+            Err(s) if s.code() == tonic::Code::NotFound => Answer::Gone,
+            Err(_) => Answer::Failed,
+        }
+    };
+    let answer = tokio::time::timeout(DETAILS_TIMEOUT, ask)
+        .await
+        .unwrap_or(Answer::Failed);
+    (id, answer)
 }
 
 fn since_epoch(t: &Option<prost_types::Timestamp>) -> Option<Duration> {
@@ -333,7 +547,7 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
             Entry {
                 name,
                 location: super::format::sanitize(&location).into(),
-                stats: None,
+                ..Entry::default()
             },
         );
     }
@@ -346,12 +560,22 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
             }
         }
     }
-    // Finished tasks leave after a while; the table never grows past its cap.
+    // Finished tasks leave after a while, their last times settled into their names'; the
+    // table never grows past its cap.
     let now = t.now;
-    t.tasks.retain(|_, e| {
-        let dropped = e.stats.as_ref().and_then(|s| since_epoch(&s.dropped_at));
-        dropped.is_none_or(|d| now.saturating_sub(d) < DONE_RETENTION)
-    });
+    let expired: Vec<u64> = t
+        .tasks
+        .iter()
+        .filter(|(_, e)| {
+            let dropped = e.stats.as_ref().and_then(|s| since_epoch(&s.dropped_at));
+            dropped.is_some_and(|d| now.saturating_sub(d) >= DONE_RETENTION)
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    for id in expired {
+        t.settle(id);
+        t.tasks.remove(&id);
+    }
     if t.tasks.len() > MAX_TASKS {
         let mut ids: Vec<(bool, u64)> = t
             .tasks
@@ -364,6 +588,7 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
         ids.sort();
         let excess = t.tasks.len() - MAX_TASKS;
         for (_, id) in ids.into_iter().take(excess) {
+            t.settle(id);
             t.tasks.remove(&id);
         }
     }
@@ -413,5 +638,137 @@ fn row(id: u64, e: &Entry, now: Duration) -> TaskRow {
         idle,
         polls: poll.map_or(0, |p| p.polls),
         location: e.location.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(dropped: bool) -> Stats {
+        Stats {
+            dropped_at: dropped.then_some(prost_types::Timestamp {
+                seconds: 1,
+                nanos: 0,
+            }),
+            ..Stats::default()
+        }
+    }
+
+    fn table(tasks: &[(u64, &str, bool)]) -> Table {
+        let mut t = Table::default();
+        for &(id, name, done) in tasks {
+            let name: Arc<str> = name.into();
+            totals_of(&mut t.names, &name).spawned += 1;
+            t.tasks.insert(
+                id,
+                Entry {
+                    name,
+                    stats: Some(stats(done)),
+                    ..Entry::default()
+                },
+            );
+            if done {
+                t.finish(id);
+            }
+        }
+        t
+    }
+
+    fn latency(poll_ns: u64) -> TaskLatency {
+        let mut l = TaskLatency::default();
+        l.poll.record(Duration::from_nanos(poll_ns));
+        l.scheduled.record(Duration::from_nanos(poll_ns / 10));
+        l
+    }
+
+    #[test]
+    fn finished_tasks_are_asked_first_then_new_then_stale_ones() {
+        let mut t = table(&[(1, "a", false), (2, "a", true), (3, "b", false)]);
+        let now = Instant::now();
+        t.tasks.get_mut(&3).unwrap().asked = Some(now - DETAILS_REFRESH * 2);
+        let due = t.due(now, 10);
+        assert_eq!(due.len(), 3);
+        assert_eq!(due[0], 2, "the finished task first: {due:?}");
+        assert_eq!(due[1], 1, "then the one never asked: {due:?}");
+        // Asked ones are not asked twice while in flight, nor again before the refresh.
+        assert!(t.due(now, 10).is_empty());
+        for id in due {
+            t.answered(id, Answer::Times(latency(1_000), id == 2));
+        }
+        assert!(t.due(now + DETAILS_REFRESH / 2, 10).is_empty());
+        let mut again = t.due(now + DETAILS_REFRESH, 10);
+        again.sort();
+        assert_eq!(again, [1, 3], "the live ones, not the settled one");
+        // At most `n` at a time.
+        let mut t = table(&[(1, "a", true), (2, "a", true), (3, "a", true)]);
+        assert_eq!(t.due(now, 2).len(), 2);
+    }
+
+    #[test]
+    fn a_finished_task_counts_once_with_its_final_times() {
+        let mut t = table(&[(1, "job", true), (2, "job", false)]);
+        let now = Instant::now();
+        let _ = t.due(now, 10);
+        t.answered(1, Answer::Times(latency(2_000_000), true));
+        t.answered(2, Answer::Times(latency(1_000), false));
+        // A late second answer, and the expiry, change nothing for the settled task.
+        t.answered(1, Answer::Times(latency(9_000_000_000), true));
+        t.settle(1);
+        let n = &t.names[&Arc::<str>::from("job")];
+        assert_eq!(n.timed, 1);
+        assert_eq!(t.latencies[&Arc::<str>::from("job")].poll.count(), 1);
+        // The live one joins in the view, not in the settled totals.
+        let client = ConsoleClient {
+            table: Arc::new(Mutex::new(t)),
+            stop: None,
+            thread: None,
+        };
+        let tasks = client.tasks();
+        let job = tasks.named("job").unwrap();
+        assert_eq!(job.timed, 2);
+        let poll = job.poll_time.unwrap();
+        assert!(poll.max >= Duration::from_micros(1_900), "{poll:?}");
+        assert!(
+            poll.max < Duration::from_secs(1),
+            "the late answer is not counted: {poll:?}"
+        );
+    }
+
+    #[test]
+    fn a_task_the_console_forgot_keeps_what_was_seen_or_nothing() {
+        let mut t = table(&[(1, "a", true), (2, "b", true)]);
+        let now = Instant::now();
+        let _ = t.due(now, 10);
+        // Task 1 was seen live before it finished; task 2 never.
+        t.tasks.get_mut(&1).unwrap().latency = Some(latency(5_000));
+        t.answered(1, Answer::Gone);
+        t.answered(2, Answer::Gone);
+        assert_eq!(t.names[&Arc::<str>::from("a")].timed, 1);
+        assert_eq!(t.names[&Arc::<str>::from("b")].timed, 0);
+        assert!(!t.latencies.contains_key(&Arc::<str>::from("b")));
+        assert!(
+            t.due(now + DETAILS_REFRESH * 10, 10).is_empty(),
+            "never asked again"
+        );
+    }
+
+    #[test]
+    fn failures_are_retried_a_few_times_then_given_up() {
+        let mut t = table(&[(1, "a", true)]);
+        let mut now = Instant::now();
+        let mut asks = 0;
+        loop {
+            let due = t.due(now, 10);
+            if due.is_empty() {
+                break;
+            }
+            asks += 1;
+            t.answered(1, Answer::Failed);
+            assert!(t.due(now, 10).is_empty(), "not again at once");
+            now += DETAILS_RETRY;
+        }
+        assert_eq!(asks, DETAILS_TRIES);
+        assert!(t.tasks[&1].settled);
     }
 }

@@ -12,7 +12,7 @@ use super::keys::{KEYS, hints};
 use super::model::{Column, Model, Screen as Page};
 use super::rows::{Row, Warning};
 use super::series::{Bucket, SeriesKind};
-use super::tasks::{TaskState, Tasks};
+use super::tasks::{TaskName, TaskState, Tasks};
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
     top_left: "+",
@@ -538,6 +538,16 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
             ),
             paint.dim(),
         ));
+        if let Some(p) = n.poll_time {
+            heading.push(Span::styled(
+                format!(
+                    ", poll p50 {} p99 {}",
+                    format::seconds(p.p50.as_secs_f64(), g),
+                    format::seconds(p.p99.as_secs_f64(), g)
+                ),
+                paint.dim(),
+            ));
+        }
     }
     screen.render_widget(Line::from(heading), title);
     let [ladder, outcomes, busy] = Layout::horizontal([
@@ -857,73 +867,143 @@ fn draw_tasks(screen: &mut Screen<'_>, area: Rect, tasks: &Tasks, model: &Model,
         tasks.count(TaskState::Scheduled),
         tasks.count(TaskState::Idle),
     );
-    const TITLES: [&str; 9] = [
-        "task name",
-        "spawned",
-        "alive",
-        "done",
-        "busy",
-        "sched",
-        "polls",
-        "per task",
-        "fn",
-    ];
-    let header = TableRow::new(TITLES.into_iter().enumerate().map(|(i, t)| {
-        let cell = if (1..=7).contains(&i) {
-            Cell::from(Line::from(t).alignment(Alignment::Right))
+    // Every column on a wide screen; at 80 columns the totals give way to the times.
+    let wide = area.width >= 116;
+    let shown: Vec<TaskColumn> = TaskColumn::ALL
+        .into_iter()
+        .filter(|c| wide || !c.wide_only())
+        .collect();
+    let header = TableRow::new(shown.iter().map(|c| {
+        let cell = if *c == TaskColumn::Name || *c == TaskColumn::Function {
+            Cell::from(c.title())
         } else {
-            Cell::from(t)
+            Cell::from(Line::from(c.title()).alignment(Alignment::Right))
         };
         cell.style(paint.title())
     }));
     let visible = usize::from(area.height.saturating_sub(3));
     let rows = tasks.names.iter().take(visible).map(|n| {
-        let name = if n.name.is_empty() {
-            "(unnamed)".to_owned()
-        } else {
-            sanitize(&n.name)
-        };
-        let function = if model.rows.iter().any(|r| *r.series.function == *n.name) {
-            "yes"
-        } else {
-            ""
-        };
-        let per_task = (n.spawned > 0).then(|| n.busy.as_secs_f64() / n.spawned as f64);
-        TableRow::new(vec![
-            Cell::from(name),
-            right(format::count(n.spawned), Style::new()),
-            right(
-                format::count(n.alive),
-                if n.alive > 0 {
-                    paint.fg(Color::Green)
-                } else {
-                    Style::new()
-                },
-            ),
-            right(format::count(n.completed), Style::new()),
-            right(format::seconds(n.busy.as_secs_f64(), g), Style::new()),
-            right(format::seconds(n.scheduled.as_secs_f64(), g), Style::new()),
-            right(format::count(n.polls), Style::new()),
-            right(format::opt_seconds(per_task, g), Style::new()),
-            Cell::from(function).style(paint.dim()),
-        ])
+        TableRow::new(
+            shown
+                .iter()
+                .map(|c| task_cell(*c, n, model, paint))
+                .collect::<Vec<_>>(),
+        )
     });
-    // Fits 80 columns: the name takes what is left.
-    let widths = [
-        Constraint::Min(16),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(3),
-    ];
+    let widths: Vec<Constraint> = shown.iter().map(|c| c.width()).collect();
     screen.render_widget(
         Table::new(rows, widths)
             .header(header)
             .block(block(&title, g)),
         area,
     );
+}
+
+/// A column of the Tasks view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TaskColumn {
+    Name,
+    Spawned,
+    Alive,
+    Done,
+    Busy,
+    Scheduled,
+    Polls,
+    PerTask,
+    PollP50,
+    PollP99,
+    ScheduledP50,
+    ScheduledP99,
+    Function,
+}
+
+impl TaskColumn {
+    const ALL: [TaskColumn; 13] = [
+        TaskColumn::Name,
+        TaskColumn::Spawned,
+        TaskColumn::Alive,
+        TaskColumn::Done,
+        TaskColumn::Busy,
+        TaskColumn::Scheduled,
+        TaskColumn::Polls,
+        TaskColumn::PerTask,
+        TaskColumn::PollP50,
+        TaskColumn::PollP99,
+        TaskColumn::ScheduledP50,
+        TaskColumn::ScheduledP99,
+        TaskColumn::Function,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            TaskColumn::Name => "task name",
+            TaskColumn::Spawned => "spawned",
+            TaskColumn::Alive => "alive",
+            TaskColumn::Done => "done",
+            TaskColumn::Busy => "busy",
+            TaskColumn::Scheduled => "sched",
+            TaskColumn::Polls => "polls",
+            TaskColumn::PerTask => "per task",
+            TaskColumn::PollP50 => "poll p50",
+            TaskColumn::PollP99 => "poll p99",
+            TaskColumn::ScheduledP50 => "sch p50",
+            TaskColumn::ScheduledP99 => "sch p99",
+            TaskColumn::Function => "fn",
+        }
+    }
+
+    /// Shown only when the screen is wide enough for every column.
+    fn wide_only(self) -> bool {
+        matches!(
+            self,
+            TaskColumn::Done
+                | TaskColumn::Scheduled
+                | TaskColumn::PerTask
+                | TaskColumn::ScheduledP50
+        )
+    }
+
+    fn width(self) -> Constraint {
+        match self {
+            TaskColumn::Name => Constraint::Min(16),
+            TaskColumn::Alive => Constraint::Length(5),
+            TaskColumn::Spawned | TaskColumn::Done | TaskColumn::Polls => Constraint::Length(7),
+            TaskColumn::Function => Constraint::Length(3),
+            _ => Constraint::Length(8),
+        }
+    }
+}
+
+fn task_cell(c: TaskColumn, n: &TaskName, model: &Model, paint: &Paint) -> Cell<'static> {
+    let g = &model.settings.glyphs;
+    let seconds = |t: Option<f64>| right(format::opt_seconds(t, g), Style::new());
+    let time = |t: Option<std::time::Duration>| seconds(t.map(|t| t.as_secs_f64()));
+    match c {
+        TaskColumn::Name if n.name.is_empty() => Cell::from("(unnamed)"),
+        TaskColumn::Name => Cell::from(sanitize(&n.name)),
+        TaskColumn::Spawned => right(format::count(n.spawned), Style::new()),
+        TaskColumn::Alive => right(
+            format::count(n.alive),
+            if n.alive > 0 {
+                paint.fg(Color::Green)
+            } else {
+                Style::new()
+            },
+        ),
+        TaskColumn::Done => right(format::count(n.completed), Style::new()),
+        TaskColumn::Busy => time(Some(n.busy)),
+        TaskColumn::Scheduled => time(Some(n.scheduled)),
+        TaskColumn::Polls => right(format::count(n.polls), Style::new()),
+        TaskColumn::PerTask => {
+            seconds((n.spawned > 0).then(|| n.busy.as_secs_f64() / n.spawned as f64))
+        }
+        TaskColumn::PollP50 => time(n.poll_time.map(|t| t.p50)),
+        TaskColumn::PollP99 => time(n.poll_time.map(|t| t.p99)),
+        TaskColumn::ScheduledP50 => time(n.scheduled_time.map(|t| t.p50)),
+        TaskColumn::ScheduledP99 => time(n.scheduled_time.map(|t| t.p99)),
+        TaskColumn::Function => {
+            let function = model.rows.iter().any(|r| *r.series.function == *n.name);
+            Cell::from(if function { "yes" } else { "" }).style(paint.dim())
+        }
+    }
 }

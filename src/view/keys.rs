@@ -42,7 +42,8 @@ pub enum Action {
     WindowShorter,
     /// The default time window.
     WindowReset,
-    /// Write the visible table (CSV) and the snapshot (JSON).
+    /// Write the visible table (CSV), the snapshot (JSON) and, with the cargo feature
+    /// `hdrhistogram`, the latencies as an HdrHistogram interval log.
     Export,
     /// Show only functions with a warning.
     Problems,
@@ -91,6 +92,12 @@ pub struct Binding {
     /// The action.
     pub action: Action,
 }
+
+/// What Ctrl-S writes, as the help says it.
+#[cfg(feature = "hdrhistogram")]
+const EXPORT_HELP: &str = "export table (CSV), snapshot (JSON), latencies (.hlog)";
+#[cfg(not(feature = "hdrhistogram"))]
+const EXPORT_HELP: &str = "export the visible table (CSV) and the snapshot (JSON)";
 
 /// The key map. Order is the order of the help and the hint line.
 pub const KEYS: &[Binding] = &[
@@ -223,7 +230,7 @@ pub const KEYS: &[Binding] = &[
     Binding {
         keys: &[ctrl('s')],
         label: "Ctrl-S",
-        help: "export the visible table (CSV) and the snapshot (JSON)",
+        help: EXPORT_HELP,
         hint: Some("export"),
         action: Action::Export,
     },

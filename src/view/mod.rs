@@ -20,6 +20,8 @@ mod top;
 
 #[cfg(feature = "tasks")]
 mod console_client;
+#[cfg(feature = "tasks")]
+mod task_times;
 
 #[cfg(feature = "receiver")]
 pub mod receive;
@@ -33,10 +35,10 @@ pub use series::{
     Bucket, Dist, Explicit, Exponential, Frame, KindCount, Series, SeriesKind, SourceStatus,
 };
 pub use summary::{csv, json, table};
-pub use tasks::{TaskName, TaskRow, TaskState, Tasks};
+pub use tasks::{TaskName, TaskRow, TaskState, TaskTimes, Tasks};
 pub use top::{TopBuilder, TopHandle, top};
 
 #[cfg(feature = "tasks")]
 pub use console_client::{
-    ConsoleClient, ConsoleClientError, DONE_RETENTION, MAX_TASK_NAMES, MAX_TASKS,
+    ConsoleClient, ConsoleClientError, DETAILS_REFRESH, DONE_RETENTION, MAX_TASK_NAMES, MAX_TASKS,
 };

@@ -227,15 +227,50 @@ pub fn export(model: &Model, dir: &Path) -> Result<Vec<String>, String> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut names = Vec::new();
-    for (ext, text) in [
-        ("csv", summary::csv(&model.rows)),
-        ("json", summary::json(model)),
-    ] {
+    #[allow(unused_mut)]
+    let mut files = vec![
+        ("csv", summary::csv(&model.rows).into_bytes()),
+        ("json", summary::json(model).into_bytes()),
+    ];
+    #[cfg(feature = "hdrhistogram")]
+    files.push(("hlog", interval_log(model)?));
+    for (ext, bytes) in files {
         let path = dir.join(format!("taskscope-top-{stamp}.{ext}"));
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         names.push(path.display().to_string());
     }
     Ok(names)
+}
+
+/// The window's latency of every shown function as an HdrHistogram interval log: one
+/// interval (the window, ending now), one histogram per function tagged
+/// `service/code.function.name`.
+#[cfg(feature = "hdrhistogram")]
+fn interval_log(model: &Model) -> Result<Vec<u8>, String> {
+    let span = model.history.span(model.window);
+    let now = SystemTime::now();
+    let base = now.checked_sub(span).unwrap_or(now);
+    let interval = crate::export::hdr::Interval {
+        start: Duration::ZERO,
+        length: span,
+        histograms: model
+            .rows
+            .iter()
+            .map(|r| {
+                let s = &r.series;
+                let name = if s.module.is_empty() {
+                    s.function.to_string()
+                } else {
+                    format!("{}::{}", s.module, s.function)
+                };
+                (format!("{}/{name}", s.service), r.latency.to_hdr())
+            })
+            .collect(),
+        comment: "taskscope top: each function's latency over the window, values in nanoseconds",
+    };
+    let mut out = Vec::new();
+    crate::export::hdr::write_interval(&interval, base, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Runs without a terminal: a frame every `options.refresh`, a summary (table or JSON

@@ -288,6 +288,27 @@ impl Dist {
         )
     }
 
+    /// The distribution as an HdrHistogram of nanoseconds: taskscope's own exactly (see
+    /// `taskscope::hdr`), a sender's buckets each at its representative value (the
+    /// geometric midpoint of an exponential bucket, the middle of an explicit one's part
+    /// inside [min, max]), so within the sender's precision.
+    #[cfg(feature = "hdrhistogram")]
+    pub(crate) fn to_hdr(&self) -> hdrhistogram::Histogram<u64> {
+        if let Dist::Hdr(h) = self {
+            return hdrhistogram::Histogram::<u64>::from(h);
+        }
+        let mut out =
+            hdrhistogram::Histogram::<u64>::new(crate::hdr::SIGNIFICANT_DIGITS).expect("valid");
+        for b in self.buckets() {
+            let value = match self {
+                Dist::Exponential(_) if b.low > 0.0 => (b.low * b.high).sqrt(),
+                _ => (b.low + b.high) / 2.0,
+            };
+            let _ = out.record_n((value * 1e9).round() as u64, b.count);
+        }
+        out
+    }
+
     /// The value at quantile `q` (0 to 1), in seconds; `None` when empty.
     ///
     /// Exponential buckets answer with the bucket's geometric midpoint (error at most half

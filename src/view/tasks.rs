@@ -69,6 +69,31 @@ pub struct TaskName {
     pub scheduled: Duration,
     /// Polls, all of them.
     pub polls: u64,
+    /// Of the tasks, those whose poll-time and scheduled-time histograms the console handed
+    /// over and are in [`poll_time`](Self::poll_time) and
+    /// [`scheduled_time`](Self::scheduled_time). A task the console forgot before the client
+    /// could ask for them (a flood of short tasks) is counted above but not here.
+    pub timed: u64,
+    /// How long each poll of these tasks took, from the console's per-task poll-time
+    /// histograms merged; `None` before any arrived.
+    pub poll_time: Option<TaskTimes>,
+    /// How long these tasks waited from a wake-up to their next poll, from the console's
+    /// per-task scheduled-time histograms merged; `None` before any arrived.
+    pub scheduled_time: Option<TaskTimes>,
+}
+
+/// The spread of one time (a poll, or a wait from wake-up to poll) over the tasks of one
+/// name, read from the console's HdrHistograms (2 significant digits; taskscope counts them
+/// in its own buckets, so each value is within 1.6 %). Polls longer than the console's
+/// histogram holds (its "outliers") count at the longest one it saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskTimes {
+    /// The median.
+    pub p50: Duration,
+    /// The 99th percentile.
+    pub p99: Duration,
+    /// The longest.
+    pub max: Duration,
 }
 
 /// The tasks of one console connection.

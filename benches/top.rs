@@ -27,7 +27,7 @@ fn frame(second: u64) -> Frame {
                 SeriesKind::Function,
             );
             let calls = second * (10 + i as u64 % 50);
-            s.calls = [calls, calls / 20, calls / 100, 0];
+            s.calls = [calls, calls / 20, calls / 100, 0].into();
             s.in_flight = (i % 3) as i64;
             s.polls = calls * 3;
             let mut h = Histogram::new();

@@ -815,7 +815,7 @@ pub(crate) fn run(cfg: &Config) -> Report {
                             .filter(|k| &*k.kind == kind)
                             .map(|k| k.count)
                             .sum::<u64>(),
-                        None => s.calls[outcome_of(outcome) as usize],
+                        None => s.calls[outcome_of(outcome)],
                     })
                     .sum()
             });

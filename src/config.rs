@@ -94,7 +94,7 @@ impl Builder {
     }
 
     /// Distinct error kinds kept per function (default 32, at most 1024). Further kinds are
-    /// counted under [`OVERFLOW_KIND`](crate::OVERFLOW_KIND). Applies to functions whose
+    /// counted under [`OVERFLOW_KIND`](crate::words::names::OVERFLOW_KIND). Applies to functions whose
     /// first call comes after `init`.
     pub fn with_error_kind_limit(mut self, limit: usize) -> Self {
         self.kind_limit = limit;

@@ -76,14 +76,6 @@ mod config;
 mod export;
 mod instrument;
 // Each feature uses part of the vocabulary.
-#[cfg(any(
-    feature = "otlp",
-    feature = "prometheus",
-    feature = "receiver",
-    feature = "hdrhistogram"
-))]
-#[allow(dead_code)]
-mod names;
 mod record;
 #[cfg(any(feature = "prometheus", feature = "receiver"))]
 mod serve;
@@ -95,6 +87,7 @@ mod task;
 mod tls;
 #[cfg(feature = "tui")]
 pub mod view;
+mod words;
 
 /// The application's own OpenTelemetry pipeline (cargo feature `otel-sdk`): taskscope's
 /// counts on its `Meter` with [`observe`](otel::observe), and the sampled calls' spans
@@ -134,16 +127,14 @@ pub use export::prometheus::{
     PrometheusError, prometheus,
 };
 pub use export::stats::{ExportStats, last_export_error};
-pub use instrument::call::EARLY_EXIT_KIND;
-pub use instrument::callsite::Source;
 #[cfg(feature = "layer")]
-pub use instrument::layer::{DEFAULT_NAME_FIELDS, SpanLayer, UNKNOWN_ERROR_KIND, layer};
-pub use instrument::outcome::{ErrorKind, Outcome};
+pub use instrument::classify::ErrorKind;
+pub use instrument::layer::{DEFAULT_NAME_FIELDS, SpanLayer, layer};
 pub use record::histogram::Histogram;
 pub use record::report::{Report, report};
 pub use record::snapshot::{
-    ErrorKindCount, FunctionSnapshot, Interval, OVERFLOW_KIND, OutcomeStats, Sampler, Snapshot,
-    memory_usage, snapshot,
+    ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler, Snapshot, memory_usage,
+    snapshot,
 };
 #[cfg(feature = "console")]
 pub use subscriber::DEFAULT_CONSOLE_RETENTION;
@@ -153,6 +144,9 @@ pub use subscriber::{ConsoleStatus, SubscriberBuilder, SubscriberError, Telemetr
 pub use task::spawn_named;
 #[cfg(feature = "tui")]
 pub use view::top;
+pub use words::function::Source;
+pub use words::names::{EARLY_EXIT_KIND, OVERFLOW_KIND, UNKNOWN_ERROR_KIND};
+pub use words::outcome::{Outcome, PerOutcome};
 
 /// Measures every call of a function: outcome, wall and busy time, polls, slow polls.
 ///
@@ -311,10 +305,10 @@ pub mod __private {
     pub use crate::export::prometheus::render_for_bench as prometheus_render_for_bench;
     pub use crate::instrument::call::SyncCall;
     pub use crate::instrument::callsite::Callsite;
-    pub use crate::instrument::future::{Completion, Measured};
-    pub use crate::instrument::outcome::{
+    pub use crate::instrument::classify::{
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
+    pub use crate::instrument::future::{Completion, Measured};
     pub use crate::record::histogram::CHUNK_BYTES;
     #[cfg(feature = "receiver")]
     pub use crate::view::receive::decode_for_bench;

@@ -232,7 +232,7 @@ fn console_duration(
 /// Settings of the process's subscriber; see [`subscriber()`].
 #[must_use = "nothing is installed until init() or try_init()"]
 pub struct SubscriberBuilder {
-    recorder: Option<crate::Builder>,
+    recorder: Option<crate::config::Builder>,
     layer_targets: Option<String>,
     name_fields: Option<Vec<String>>,
     fmt: Option<String>,
@@ -270,7 +270,7 @@ impl SubscriberBuilder {
     ///     .with_recorder(taskscope::builder().with_slow_poll_threshold(Duration::from_micros(100)))
     ///     .init();
     /// ```
-    pub fn with_recorder(mut self, recorder: crate::Builder) -> Self {
+    pub fn with_recorder(mut self, recorder: crate::config::Builder) -> Self {
         self.recorder = Some(recorder);
         self
     }
@@ -460,7 +460,8 @@ impl SubscriberBuilder {
         }
         let mut layers: Vec<BoxedLayer> = Vec::with_capacity(self.layers.len() + 3);
         layers.push(Box::new(
-            crate::layer().with_filter(layer_filter.and(CallsiteFilter::others())),
+            crate::instrument::layer::layer()
+                .with_filter(layer_filter.and(CallsiteFilter::others())),
         ));
         if let Some(filter) = fmt_filter {
             layers.push(Box::new(

@@ -35,6 +35,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use taskscope::Outcome;
 use taskscope::view::receive::Receiver;
 use taskscope::view::{Frame as ViewFrame, Model, Msg, SeriesKind, Settings, Window};
 
@@ -845,7 +846,7 @@ fn calls_of(frame: &ViewFrame, function: &str) -> Option<u64> {
         .series
         .iter()
         .find(|s| s.kind == SeriesKind::Function && &*s.function == function)
-        .map(|s| s.calls[0])
+        .map(|s| s.calls[Outcome::Ok])
 }
 
 /// The dashboard takes the fuzzed frame: its table, JSON and screen come out whole.

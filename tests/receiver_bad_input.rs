@@ -28,6 +28,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
+use taskscope::Outcome;
 use taskscope::view::receive::{Protocol, ReceiveError, Receiver};
 use taskscope::view::{Frame as ViewFrame, SeriesKind};
 
@@ -102,7 +103,7 @@ fn calls_of(frame: &ViewFrame, function: &str) -> Option<u64> {
         .series
         .iter()
         .find(|s| s.kind == SeriesKind::Function && &*s.function == function)
-        .map(|s| s.calls[0])
+        .map(|s| s.calls[Outcome::Ok])
 }
 
 fn full(bytes: impl Into<Bytes>) -> AnyBody {

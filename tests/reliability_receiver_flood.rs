@@ -24,6 +24,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use taskscope::Outcome;
 use taskscope::view::receive::Receiver;
 use taskscope::view::{Model, Msg, Settings, draw};
 
@@ -210,7 +211,7 @@ fn a_flooded_receiver_sheds_with_counted_drops_and_the_dashboard_keeps_drawing()
             .series
             .iter()
             .filter(|s| *s.service == *service)
-            .map(|s| s.calls[0])
+            .map(|s| s.calls[Outcome::Ok])
             .collect();
         assert_eq!(calls.len(), 1000, "{service}");
         assert!(

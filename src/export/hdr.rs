@@ -20,8 +20,9 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
+use crate::record::histogram::Histogram;
 use crate::record::histogram::bucket_index;
-use crate::{Histogram, Snapshot};
+use crate::record::snapshot::Snapshot;
 
 /// The significant digits of the HdrHistograms made from taskscope's: the fewest that hold
 /// its 64 buckets per power of two.
@@ -172,7 +173,7 @@ pub fn write_interval_log(snap: &Snapshot, out: &mut impl Write) -> Result<(), I
             .iter()
             .map(|f| {
                 (
-                    crate::names::qualified(f.module, f.name),
+                    crate::words::names::qualified(f.module, f.name),
                     hdrhistogram::Histogram::<u64>::from(&f.wall()),
                 )
             })

@@ -10,7 +10,12 @@ pub(crate) mod otel;
 pub(crate) mod otlp;
 #[cfg(feature = "prometheus")]
 pub(crate) mod prometheus;
+#[cfg(feature = "otlp")]
+pub(crate) mod resource;
 pub(crate) mod stats;
+
+#[cfg(any(feature = "otlp", feature = "prometheus"))]
+use crate::record::histogram::Histogram;
 
 /// The default explicit histogram boundaries, in seconds: 100 µs to a minute. Used for OTLP
 /// explicit-bucket histograms and for the Prometheus endpoint's `le` buckets.
@@ -24,7 +29,7 @@ pub const DEFAULT_EXPLICIT_BUCKETS: [f64; 18] = [
 /// all. A recorder bucket counts under the first boundary at or above its midpoint, which is
 /// how percentiles read it too.
 #[cfg(any(feature = "otlp", feature = "prometheus"))]
-pub(crate) fn explicit_counts(h: &crate::Histogram, bounds: &[f64], counts: &mut Vec<u64>) {
+pub(crate) fn explicit_counts(h: &Histogram, bounds: &[f64], counts: &mut Vec<u64>) {
     counts.clear();
     counts.resize(bounds.len() + 1, 0);
     // Buckets come lowest first: the boundary only moves up.

@@ -4,12 +4,10 @@ use std::mem::ManuallyDrop;
 
 use super::callsite::Callsite;
 use super::future::Completion;
-use super::outcome::Outcome;
 use crate::clock;
 use crate::record::registry::{CallRecord, FunctionState};
-
-/// The error kind of a measured block left early by `?`, `return` or `break`.
-pub const EARLY_EXIT_KIND: &str = "EarlyExit";
+use crate::words::names::EARLY_EXIT_KIND;
+use crate::words::outcome::Outcome;
 
 /// One synchronous call in progress. A sync call has no polls: its busy time is its wall
 /// time, and it never counts as a slow poll.

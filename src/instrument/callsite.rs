@@ -3,45 +3,14 @@
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::record::registry::{self, FunctionState};
-
-/// Where a measured function lives: its name and module, fixed at compile time.
-#[derive(Debug)]
-pub(crate) struct Meta {
-    /// The name the function is reported under.
-    pub(crate) name: &'static str,
-    /// `module_path!()` at the function's definition.
-    pub(crate) module: &'static str,
-    /// `file!()` at the definition.
-    pub(crate) file: &'static str,
-    /// `line!()` at the definition.
-    pub(crate) line: u32,
-    /// The `tracing` target: the module path for a measured function, the span's target
-    /// for a span.
-    pub(crate) target: &'static str,
-    /// What recorded it.
-    pub(crate) source: Source,
-    /// For a measured function: the name a `#[tracing::instrument]` span on the same function
-    /// carries, so the taskscope layer leaves that span to `#[measure]` (counted once).
-    /// Empty when no span can be the function's own.
-    pub(crate) span_name: &'static str,
-}
-
-/// What recorded a function's calls.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// `#[measure]`, `measure_future!` or `measure_block!`.
-    #[default]
-    Measure,
-    /// A `tracing` span, through the taskscope layer.
-    Span,
-}
+use crate::words::function::{FunctionMeta, Source};
 
 /// The per-function static that the macros generate. Holds nothing but a pointer until the
 /// first call, so a function that is never called allocates nothing.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Callsite {
-    meta: Meta,
+    meta: FunctionMeta,
     state: AtomicPtr<FunctionState>,
 }
 
@@ -54,7 +23,7 @@ impl Callsite {
         line: u32,
     ) -> Self {
         Self {
-            meta: Meta {
+            meta: FunctionMeta {
                 name,
                 module,
                 file,

@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::callsite::Callsite;
-use super::outcome::{Classified, Outcome};
+use super::classify::Classified;
 use crate::clock;
 use crate::record::registry::{CallRecord, FunctionState};
+use crate::words::outcome::Outcome;
 
 /// The timing of one call in progress: 32 bytes.
 ///

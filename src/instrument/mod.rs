@@ -2,7 +2,7 @@
 
 pub(crate) mod call;
 pub(crate) mod callsite;
+pub(crate) mod classify;
 pub(crate) mod future;
 #[cfg(feature = "layer")]
 pub(crate) mod layer;
-pub(crate) mod outcome;

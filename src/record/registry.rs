@@ -10,8 +10,8 @@ use std::sync::{Mutex, OnceLock};
 
 use super::histogram::{AtomicHistogram, Histogram, add};
 use super::thread_slot;
-use crate::instrument::callsite::Meta;
-use crate::instrument::outcome::Outcome;
+use crate::words::function::FunctionMeta;
+use crate::words::outcome::Outcome;
 
 /// Default cap on distinct error kinds per function.
 pub(crate) const DEFAULT_KIND_LIMIT: usize = 32;
@@ -66,7 +66,7 @@ pub(crate) fn is_shadowed(module: &str, name: &str) -> bool {
 /// Allocates and registers the state of a function that no static callsite owns (a span's
 /// name and target, found at run time). The caller bounds how many it makes.
 #[cold]
-pub(crate) fn register_dynamic(meta: &'static Meta) -> &'static FunctionState {
+pub(crate) fn register_dynamic(meta: &'static FunctionMeta) -> &'static FunctionState {
     let publish = AtomicPtr::new(std::ptr::null_mut());
     register(meta, &publish)
 }
@@ -79,7 +79,7 @@ pub(crate) fn all() -> Vec<&'static FunctionState> {
 /// Allocates and registers a function's state. Called once per callsite, under the lock.
 #[cold]
 pub(crate) fn register(
-    meta: &'static Meta,
+    meta: &'static FunctionMeta,
     publish: &AtomicPtr<FunctionState>,
 ) -> &'static FunctionState {
     let mut registry = lock_registry();
@@ -104,7 +104,7 @@ pub(crate) fn register(
 
 /// Everything recorded for one callsite.
 pub(crate) struct FunctionState {
-    pub(crate) meta: &'static Meta,
+    pub(crate) meta: &'static FunctionMeta,
     shards: Box<[AtomicPtr<Shard>]>,
     kinds: KindTable,
 }
@@ -137,7 +137,7 @@ pub(crate) struct CallRecord {
 }
 
 impl FunctionState {
-    fn new(meta: &'static Meta) -> Self {
+    fn new(meta: &'static FunctionMeta) -> Self {
         let limit = KIND_LIMIT.load(Ordering::Relaxed);
         Self {
             meta,
@@ -214,7 +214,7 @@ impl FunctionState {
     /// The error kind at an index of this function's kind table.
     #[cfg(feature = "otlp")]
     pub(crate) fn kind_name(&self, index: usize) -> &'static str {
-        crate::instrument::outcome::short_kind(self.kinds.name(index))
+        crate::words::names::short_kind(self.kinds.name(index))
     }
 
     #[cfg(feature = "layer")]
@@ -256,7 +256,20 @@ impl FunctionState {
             add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
         }
         #[cfg(feature = "otlp")]
-        super::samples::offer(self, outcome, kind, call.wall_ns);
+        if let Some(threshold) = super::samples::threshold() {
+            self.offer_sample(threshold, outcome, kind, call.wall_ns);
+        }
+    }
+
+    /// Offers a finished call for sampling (sampling being on at `threshold`).
+    #[cfg(feature = "otlp")]
+    #[cold]
+    #[inline(never)]
+    fn offer_sample(&self, threshold: u64, outcome: Outcome, kind: Option<usize>, wall_ns: u64) {
+        if super::samples::drawn(threshold, self.meta) {
+            let kind = kind.map(|k| self.kind_name(k));
+            super::samples::keep(self.meta, outcome, kind, wall_ns);
+        }
     }
 
     /// Reads every shard into plain data. Completed calls are read before started ones, so a
@@ -480,7 +493,7 @@ impl KindTable {
         self.names
             .get(index)
             .and_then(|n| n.get().copied())
-            .unwrap_or(crate::OVERFLOW_KIND)
+            .unwrap_or(crate::words::names::OVERFLOW_KIND)
     }
 
     fn heap_bytes(&self) -> usize {

@@ -9,9 +9,9 @@ use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::registry::FunctionState;
-use crate::instrument::callsite::Source;
-use crate::instrument::outcome::Outcome;
+use crate::words::function::FunctionMeta;
+use crate::words::function::Source;
+use crate::words::outcome::Outcome;
 
 /// A call is sampled when a draw in `0..u64::MAX` is below this; 0 is off.
 static THRESHOLD: AtomicU64 = AtomicU64::new(0);
@@ -27,10 +27,10 @@ const LATEST_CAPACITY: usize = 4096;
 /// One sampled call.
 #[derive(Clone)]
 pub(crate) struct SampledCall {
-    pub(crate) function: &'static FunctionState,
+    pub(crate) function: &'static FunctionMeta,
     pub(crate) outcome: Outcome,
-    /// The error kind's index in the function's kind table.
-    pub(crate) kind: Option<usize>,
+    /// The error kind (shortened, as the exports show it).
+    pub(crate) kind: Option<&'static str>,
     /// Clock ticks at the end of the call.
     pub(crate) end: u64,
     pub(crate) wall_ns: u64,
@@ -65,17 +65,21 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<SampledCall>> {
     BUFFER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Offers a finished call for sampling.
+/// The sampling threshold when sampling is on: the one load a finished call pays. A call is
+/// then offered with [`draw`].
 #[inline(always)]
-pub(crate) fn offer(
-    function: &'static FunctionState,
-    outcome: Outcome,
-    kind: Option<usize>,
-    wall_ns: u64,
-) {
+pub(crate) fn threshold() -> Option<u64> {
     let threshold = THRESHOLD.load(Ordering::Relaxed);
-    if threshold != 0 {
-        draw(threshold, function, outcome, kind, wall_ns);
+    (threshold != 0).then_some(threshold)
+}
+
+impl SampledCall {
+    /// The call's start and end as Unix nanoseconds; `recorder_start_ns` is the recorder's
+    /// start as Unix time.
+    pub(crate) fn unix_times(&self, recorder_start_ns: u64) -> (u64, u64) {
+        let end = recorder_start_ns
+            .saturating_add(crate::clock::since_start_at(self.end).as_nanos() as u64);
+        (end.saturating_sub(self.wall_ns), end)
     }
 }
 
@@ -107,18 +111,20 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
-#[cold]
-#[inline(never)]
-fn draw(
-    threshold: u64,
-    function: &'static FunctionState,
+/// Whether a finished call of `function` is drawn, sampling being on at `threshold`; a
+/// drawn call is then given to [`keep`].
+#[inline]
+pub(crate) fn drawn(threshold: u64, function: &FunctionMeta) -> bool {
+    function.source != Source::Span && next_random() <= threshold
+}
+
+/// Keeps a drawn call: for the next export, and as its function's latest for exemplars.
+pub(crate) fn keep(
+    function: &'static FunctionMeta,
     outcome: Outcome,
-    kind: Option<usize>,
+    kind: Option<&'static str>,
     wall_ns: u64,
 ) {
-    if function.meta.source == Source::Span || next_random() > threshold {
-        return;
-    }
     let (trace_id, parent_span_id) = match parent() {
         Some((trace, span)) => (trace, Some(span)),
         None => (

@@ -4,11 +4,10 @@ use std::time::Duration;
 
 use super::histogram::Histogram;
 use super::registry;
-use crate::instrument::callsite::Source;
-use crate::instrument::outcome::{Outcome, short_kind};
-
-/// The error kind under which errors beyond a function's kind limit are counted.
-pub const OVERFLOW_KIND: &str = "_overflow";
+use crate::export::stats::ExportStats;
+use crate::words::function::Source;
+use crate::words::names::{OVERFLOW_KIND, short_kind};
+use crate::words::outcome::Outcome;
 
 /// Everything recorded, read at one moment: plain data.
 ///
@@ -25,7 +24,7 @@ pub struct Snapshot {
     pub functions: Vec<FunctionSnapshot>,
     /// The exporters' counters at the time of the reading (cumulative even in a delta): a
     /// failed or dropped export shows here.
-    pub exports: crate::ExportStats,
+    pub exports: ExportStats,
 }
 
 /// The numbers of one function.
@@ -160,7 +159,7 @@ pub fn snapshot() -> Snapshot {
         taken_at,
         window: taken_at,
         functions,
-        exports: crate::ExportStats::read(),
+        exports: ExportStats::read(),
     }
 }
 

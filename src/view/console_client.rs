@@ -231,7 +231,7 @@ fn counted_name(names: &HashMap<Arc<str>, TaskName>, name: &Arc<str>) -> Arc<str
     if names.contains_key(name) || names.len() < MAX_TASK_NAMES {
         name.clone()
     } else {
-        crate::OVERFLOW_KIND.into()
+        crate::words::names::OVERFLOW_KIND.into()
     }
 }
 

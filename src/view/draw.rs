@@ -13,6 +13,7 @@ use super::model::{Column, Model, Screen as Page};
 use super::rows::{Row, Warning};
 use super::series::{Bucket, SeriesKind};
 use super::tasks::{TaskName, TaskState, Tasks};
+use crate::words::outcome::Outcome;
 
 const ASCII_BORDER: border::Set<'static> = border::Set {
     top_left: "+",
@@ -371,7 +372,7 @@ fn cell(r: &Row, c: Column, model: &Model, paint: &Paint, name_width: usize) -> 
                 Style::new()
             },
         ),
-        Column::Cancelled => right(format::count(r.calls[2]), Style::new()),
+        Column::Cancelled => right(format::count(r.calls[Outcome::Cancelled]), Style::new()),
         Column::InFlight => right(r.in_flight.to_string(), Style::new()),
         Column::P50 => right(q(0.5), Style::new()),
         Column::P90 => right(q(0.9), Style::new()),
@@ -585,11 +586,12 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
     // Outcomes.
     let total = r.total().max(1) as f64;
     let mut lines = Vec::new();
-    for (i, name) in ["ok", "error", "cancelled", "panicked"].iter().enumerate() {
+    for (outcome, &n) in r.calls.iter() {
         lines.push(Line::from(format!(
-            "{name:<9}{:>7}{:>6.1}%",
-            format::count(r.calls[i]),
-            r.calls[i] as f64 * 100.0 / total
+            "{:<9}{:>7}{:>6.1}%",
+            outcome.as_str(),
+            format::count(n),
+            n as f64 * 100.0 / total
         )));
     }
     lines.push(Line::from(format!("{:<9}{:>7}", "in flight", r.in_flight)));
@@ -653,7 +655,7 @@ fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint
     let kind_width = usize::from(kinds.width.saturating_sub(2))
         .saturating_sub(19)
         .clamp(6, 40);
-    let failures = r.calls[1].max(1) as f64;
+    let failures = r.calls[Outcome::Error].max(1) as f64;
     let mut lines: Vec<Line<'_>> = r
         .kinds
         .iter()

@@ -29,7 +29,7 @@ pub mod receive;
 pub use draw::draw;
 pub use model::{Column, Effect, Model, Msg, Screen, Settings};
 pub use recorder::{RecorderSource, service_name};
-pub use rows::{History, KindRow, Limits, NO_KIND, Row, SPARK_TICKS, Warning, Window, rows};
+pub use rows::{History, KindRow, Limits, Row, SPARK_TICKS, Warning, Window, rows};
 pub use run::{Exit, RunOptions, TopError, export, run_plain, run_terminal};
 pub use series::{
     Bucket, Dist, Explicit, Exponential, Frame, KindCount, Series, SeriesKind, SourceStatus,

@@ -11,6 +11,7 @@ use super::format::Glyphs;
 use super::keys::{Action, action_for};
 use super::rows::{History, Limits, Row, Window, rows};
 use super::series::Frame;
+use crate::words::outcome::Outcome;
 
 /// A message to the model.
 #[derive(Debug)]
@@ -114,7 +115,7 @@ impl Column {
                 Column::Rate => r.rate,
                 Column::Ok => r.ok_percent().unwrap_or(f64::INFINITY),
                 Column::Errors => r.failures() as f64,
-                Column::Cancelled => r.calls[2] as f64,
+                Column::Cancelled => r.calls[Outcome::Cancelled] as f64,
                 Column::InFlight => r.in_flight as f64,
                 Column::P50 => r.quantile(0.5).unwrap_or(-1.0),
                 Column::P90 => r.quantile(0.9).unwrap_or(-1.0),

@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::series::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
-use crate::{Outcome, Snapshot};
+use crate::record::snapshot::Snapshot;
+use crate::words::outcome::PerOutcome;
 
 type Key = (&'static str, &'static str, &'static str);
 
-/// Turns [`crate::snapshot()`]s into frames, remembering when each error kind last grew.
+/// Turns [`crate::record::snapshot::snapshot()`]s into frames, remembering when each error kind last grew.
 #[derive(Debug, Default)]
 pub struct RecorderSource {
     service: Arc<str>,
@@ -27,7 +28,7 @@ impl RecorderSource {
 
     /// The frame for the recorder's state now.
     pub fn frame(&mut self) -> Frame {
-        self.frame_from(&crate::snapshot())
+        self.frame_from(&crate::record::snapshot::snapshot())
     }
 
     /// The frame for `snapshot` (cumulative).
@@ -48,9 +49,7 @@ impl RecorderSource {
                 continue;
             }
             let mut s = Series::new(&self.service, f.name, f.module, SeriesKind::Function);
-            for (i, o) in Outcome::ALL.iter().enumerate() {
-                s.calls[i] = f.count(*o);
-            }
+            s.calls = PerOutcome::from_fn(|o| f.count(o));
             s.in_flight = f.in_flight as i64;
             s.polls = f.polls();
             s.slow_polls = f.slow_polls();
@@ -84,7 +83,7 @@ impl RecorderSource {
         let overflow = snapshot
             .functions
             .iter()
-            .filter(|f| f.name == crate::OVERFLOW_KIND)
+            .filter(|f| f.name == crate::words::names::OVERFLOW_KIND)
             .map(|f| f.calls())
             .sum();
         let e = &snapshot.exports;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::series::{Dist, Frame, Series, SeriesKind};
+use crate::words::names::{NO_KIND, OVERFLOW_KIND};
+use crate::words::outcome::{Outcome, PerOutcome};
 
 /// The time windows `+` and `-` step through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -240,9 +242,6 @@ impl Default for Limits {
     }
 }
 
-/// The kind a row lists for errors the source gave no kind.
-pub const NO_KIND: &str = "(no kind)";
-
 /// An error kind over the window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KindRow {
@@ -260,7 +259,7 @@ pub struct Row {
     /// The series' cumulative state now.
     pub series: Arc<Series>,
     /// Calls finished in the window, by outcome: ok, error, cancelled, panicked.
-    pub calls: [u64; 4],
+    pub calls: PerOutcome<u64>,
     /// Finished calls per second.
     pub rate: f64,
     /// Calls per tick, oldest first (for the sparkline).
@@ -288,19 +287,20 @@ pub struct Row {
 impl Row {
     /// Finished calls in the window.
     pub fn total(&self) -> u64 {
-        self.calls.iter().sum()
+        self.calls.total()
     }
 
     /// Share of ok among calls that finished with a verdict (cancelled calls left out),
     /// in per cent.
     pub fn ok_percent(&self) -> Option<f64> {
-        let judged = self.calls[0] + self.calls[1] + self.calls[3];
-        (judged > 0).then(|| self.calls[0] as f64 * 100.0 / judged as f64)
+        let judged =
+            self.calls[Outcome::Ok] + self.calls[Outcome::Error] + self.calls[Outcome::Panicked];
+        (judged > 0).then(|| self.calls[Outcome::Ok] as f64 * 100.0 / judged as f64)
     }
 
     /// Errors and panics in the window.
     pub fn failures(&self) -> u64 {
-        self.calls[1] + self.calls[3]
+        self.calls[Outcome::Error] + self.calls[Outcome::Panicked]
     }
 
     /// A percentile (0 to 1) of the window's latency, in seconds.
@@ -353,8 +353,8 @@ fn row(
         })
         .collect();
     if let Some(b) = before {
-        for (c, old) in calls.iter_mut().zip(b.calls) {
-            *c = c.saturating_sub(old);
+        for (o, c) in calls.iter_mut() {
+            *c = c.saturating_sub(b.calls[o]);
         }
         latency = s.latency.delta(&b.latency);
         busy = (busy - b.busy_seconds).max(0.0);
@@ -369,7 +369,7 @@ fn row(
     kinds.retain(|k| k.count > 0);
     // Errors the source gave no kind (an SDK's error counts without `error.type`) are
     // listed too, so the kinds always add up to the errors.
-    let unlabelled = calls[1].saturating_sub(kinds.iter().map(|k| k.count).sum());
+    let unlabelled = calls[Outcome::Error].saturating_sub(kinds.iter().map(|k| k.count).sum());
     if unlabelled > 0 {
         kinds.push(KindRow {
             kind: NO_KIND.into(),
@@ -380,7 +380,7 @@ fn row(
     kinds.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
     let wall = latency.sum();
     let latency_coarse = latency.coarse(0.5) || latency.coarse(0.99);
-    let total: u64 = calls.iter().sum();
+    let total = calls.total();
     let mut row = Row {
         series: s.clone(),
         calls,
@@ -397,7 +397,7 @@ fn row(
         warnings: Vec::new(),
     };
     let failures = row.failures();
-    let judged = calls[0] + failures;
+    let judged = calls[Outcome::Ok] + failures;
     if failures > 0 && failures as f64 > limits.error_rate * judged as f64 {
         row.warnings.push(Warning::ErrorRate);
     }
@@ -411,7 +411,7 @@ fn row(
     if slow_polls > 0 {
         row.warnings.push(Warning::SlowPolls);
     }
-    if row.kinds.iter().any(|k| &*k.kind == "_overflow") {
+    if row.kinds.iter().any(|k| &*k.kind == OVERFLOW_KIND) {
         row.warnings.push(Warning::KindOverflow);
     }
     row
@@ -423,7 +423,7 @@ mod tests {
 
     fn frame(at: u64, calls: u64) -> Arc<Frame> {
         let mut s = Series::new("svc", "f", "m", SeriesKind::Function);
-        s.calls = [calls, 0, 0, 0];
+        s.calls = [calls, 0, 0, 0].into();
         Arc::new(Frame {
             at: Duration::from_secs(at),
             series: vec![Arc::new(s)],

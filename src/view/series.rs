@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Histogram;
+use crate::record::histogram::Histogram;
+use crate::words::outcome::PerOutcome;
 
 /// A latency distribution as the dashboard holds it. Values are in seconds.
 #[derive(Clone, Debug, Default)]
@@ -297,8 +298,8 @@ impl Dist {
         if let Dist::Hdr(h) = self {
             return hdrhistogram::Histogram::<u64>::from(h);
         }
-        let mut out =
-            hdrhistogram::Histogram::<u64>::new(crate::hdr::SIGNIFICANT_DIGITS).expect("valid");
+        let mut out = hdrhistogram::Histogram::<u64>::new(crate::export::hdr::SIGNIFICANT_DIGITS)
+            .expect("valid");
         for b in self.buckets() {
             let value = match self {
                 Dist::Exponential(_) if b.low > 0.0 => (b.low * b.high).sqrt(),
@@ -559,7 +560,7 @@ pub struct Series {
     /// What the series measures.
     pub kind: SeriesKind,
     /// Finished calls by outcome: ok, error, cancelled, panicked.
-    pub calls: [u64; 4],
+    pub calls: PerOutcome<u64>,
     /// Errors by kind.
     pub error_kinds: Vec<KindCount>,
     /// Calls in flight now.
@@ -587,7 +588,7 @@ impl Series {
             function: function.into(),
             module: module.into(),
             kind,
-            calls: [0; 4],
+            calls: PerOutcome::default(),
             error_kinds: Vec::new(),
             in_flight: 0,
             polls: 0,
@@ -601,7 +602,7 @@ impl Series {
 
     /// Finished calls, all outcomes.
     pub fn total_calls(&self) -> u64 {
-        self.calls.iter().sum()
+        self.calls.total()
     }
 
     /// The key that identifies the series across frames.

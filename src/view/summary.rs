@@ -7,6 +7,7 @@ use super::format::{self, Glyphs, sanitize};
 use super::model::Model;
 use super::rows::Row;
 use super::series::SeriesKind;
+use crate::words::outcome::Outcome;
 
 /// The narrowest and widest the plain table's name column gets; longer names lose their
 /// middle.
@@ -81,9 +82,9 @@ pub fn table(model: &Model) -> String {
             format::fit(name, width, g),
             format::rate(r.rate),
             format::percent(r.ok_percent()),
-            format::count(r.calls[1]),
-            format::count(r.calls[3]),
-            format::count(r.calls[2]),
+            format::count(r.calls[Outcome::Error]),
+            format::count(r.calls[Outcome::Panicked]),
+            format::count(r.calls[Outcome::Cancelled]),
             r.in_flight,
             q(0.5),
             q(0.9),
@@ -159,10 +160,10 @@ pub fn csv(rows: &[Row]) -> String {
             csv_field(&s.module),
             r.total(),
             r.rate,
-            r.calls[0],
-            r.calls[1],
-            r.calls[2],
-            r.calls[3],
+            r.calls[Outcome::Ok],
+            r.calls[Outcome::Error],
+            r.calls[Outcome::Cancelled],
+            r.calls[Outcome::Panicked],
             num(r.ok_percent()),
             r.in_flight,
             num(r.quantile(0.5)),
@@ -258,10 +259,10 @@ pub fn json(model: &Model) -> String {
             o,
             ",\"calls\":{},\"ok\":{},\"error\":{},\"cancelled\":{},\"panicked\":{},\"in_flight\":{},\"polls\":{},\"slow_polls\":{},\"calls_per_second\":",
             r.total(),
-            r.calls[0],
-            r.calls[1],
-            r.calls[2],
-            r.calls[3],
+            r.calls[Outcome::Ok],
+            r.calls[Outcome::Error],
+            r.calls[Outcome::Cancelled],
+            r.calls[Outcome::Panicked],
             r.in_flight,
             r.polls,
             r.slow_polls

@@ -8,7 +8,7 @@ use console_api::tasks::task_details::PollTimesHistogram;
 use hdrhistogram::serialization::Deserializer;
 
 use super::tasks::TaskTimes;
-use crate::Histogram;
+use crate::record::histogram::Histogram;
 use crate::record::histogram::bucket_index;
 
 /// One task's poll times and scheduled times, or the sum of several tasks'.

@@ -24,7 +24,7 @@ pub struct Spec {
 
 fn series(spec: &Spec, scale: u64) -> Arc<Series> {
     let mut s = Series::new("checkout", spec.name, "shop::orders", SeriesKind::Function);
-    s.calls = spec.calls.map(|c| c * scale);
+    s.calls = spec.calls.map(|c| c * scale).into();
     s.in_flight = spec.in_flight;
     s.slow_polls = spec.slow_polls * scale;
     s.polls = s.total_calls() * 3;
@@ -117,7 +117,7 @@ pub fn foreign_frame(seconds: u64) -> Frame {
         ),
     ] {
         let mut s = Series::new("py-checkout", name, "py.checkout", SeriesKind::Function);
-        s.calls = [50 * seconds, errors * seconds, 0, 0];
+        s.calls = [50 * seconds, errors * seconds, 0, 0].into();
         let mut h = Histogram::new();
         for i in 0..s.total_calls() {
             h.record(Duration::from_micros(40_000 + (i % 50) * 400));
@@ -154,7 +154,7 @@ pub const PYTHON_DEFAULT_BOUNDS: [f64; 15] = [
 pub fn coarse_frame(seconds: u64) -> Frame {
     let mut s = Series::new("py-checkout", "charge", "py.checkout", SeriesKind::Function);
     let n = 94 * seconds;
-    s.calls = [n, 0, 0, 0];
+    s.calls = [n, 0, 0, 0].into();
     let mut counts = vec![0; PYTHON_DEFAULT_BOUNDS.len() + 1];
     counts[1] = n;
     s.latency = Dist::Explicit(taskscope::view::Explicit {

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 
-use crate::names::{self, attr, metric};
-use crate::{FunctionSnapshot, Outcome, Snapshot};
+use crate::record::snapshot::FunctionSnapshot;
+use crate::record::snapshot::Snapshot;
+use crate::words::names::{self, attr, metric};
+use crate::words::outcome::Outcome;
 
 /// One snapshot serves every instrument of one collection: the SDK calls each callback in
 /// turn, within a few microseconds.
@@ -34,7 +36,7 @@ impl Shared {
         match &*latest {
             Some((at, snap)) if at.elapsed() < SHARED_FOR => Arc::clone(snap),
             _ => {
-                let snap = Arc::new(crate::snapshot());
+                let snap = Arc::new(crate::record::snapshot::snapshot());
                 *latest = Some((Instant::now(), Arc::clone(&snap)));
                 snap
             }
@@ -52,9 +54,10 @@ fn attributes(f: &FunctionSnapshot, outcome: Option<Outcome>, kind: Option<&str>
     if let Some(o) = outcome {
         out.push(KeyValue::new(attr::OUTCOME, o.as_str()));
     }
-    let overflowed = kind == Some(crate::OVERFLOW_KIND) || f.name == crate::OVERFLOW_KIND;
+    let overflowed = kind == Some(crate::words::names::OVERFLOW_KIND)
+        || f.name == crate::words::names::OVERFLOW_KIND;
     match kind {
-        Some(k) if k != crate::OVERFLOW_KIND => {
+        Some(k) if k != crate::words::names::OVERFLOW_KIND => {
             out.push(KeyValue::new(attr::ERROR_TYPE, k.to_owned()));
         }
         _ => {}
@@ -130,9 +133,9 @@ pub fn observe(meter: &Meter) {
     let shared = Arc::new(Shared::default());
     let s = Arc::clone(&shared);
     meter
-        .u64_observable_counter(metric::CALLS)
-        .with_description("Finished calls, by outcome and error kind.")
-        .with_unit("{call}")
+        .u64_observable_counter(metric::CALLS.name)
+        .with_description(metric::CALLS.description)
+        .with_unit(metric::CALLS.unit)
         .with_callback(move |observer| {
             for (attributes, count) in calls(&s.get()) {
                 observer.observe(count, &attributes);
@@ -141,9 +144,9 @@ pub fn observe(meter: &Meter) {
         .build();
     let s = Arc::clone(&shared);
     meter
-        .i64_observable_up_down_counter(metric::CONCURRENT)
-        .with_description("Calls started and not finished.")
-        .with_unit("{call}")
+        .i64_observable_up_down_counter(metric::CONCURRENT.name)
+        .with_description(metric::CONCURRENT.description)
+        .with_unit(metric::CONCURRENT.unit)
         .with_callback(move |observer| {
             for f in &s.get().functions {
                 let in_flight = i64::try_from(f.in_flight).unwrap_or(i64::MAX);
@@ -151,19 +154,12 @@ pub fn observe(meter: &Meter) {
             }
         })
         .build();
-    for (name, description, slow) in [
-        (metric::POLLS, "Polls made by finished calls.", false),
-        (
-            metric::SLOW_POLLS,
-            "Polls longer than the slow-poll threshold.",
-            true,
-        ),
-    ] {
+    for (m, slow) in [(metric::POLLS, false), (metric::SLOW_POLLS, true)] {
         let s = Arc::clone(&shared);
         meter
-            .u64_observable_counter(name)
-            .with_description(description)
-            .with_unit("{poll}")
+            .u64_observable_counter(m.name)
+            .with_description(m.description)
+            .with_unit(m.unit)
             .with_callback(move |observer| {
                 for f in &s.get().functions {
                     for o in Outcome::ALL {

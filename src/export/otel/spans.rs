@@ -11,9 +11,9 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
-use crate::Outcome;
-use crate::names::{self, attr};
 use crate::record::samples::{self, SampledCall};
+use crate::words::names::{self, attr};
+use crate::words::outcome::Outcome;
 
 /// The user's tracer, taken once from their provider under taskscope's scope.
 #[derive(Clone)]
@@ -50,10 +50,9 @@ const PANIC_TYPE: &str = "panic";
 pub(crate) fn forward(tracer: &UserTracer, calls: &mut Vec<SampledCall>, recorder_start_ns: u64) {
     let tracer = &*tracer.0;
     calls.retain_mut(|call| {
-        let timed = crate::export::otlp::Timed::of(call, recorder_start_ns);
-        let (start, end) = (timed.start_unix_ns, timed.end_unix_ns);
-        let meta = call.function.meta;
-        let kind = call.kind.map(|k| call.function.kind_name(k));
+        let (start, end) = call.unix_times(recorder_start_ns);
+        let meta = call.function;
+        let kind = call.kind;
         let mut attributes = vec![
             KeyValue::new(attr::FUNCTION, names::qualified(meta.module, meta.name)),
             KeyValue::new(attr::FILE, meta.file),

@@ -333,7 +333,7 @@ pub(crate) fn resolve(
         Some(v) => match v.trim().to_ascii_lowercase().as_str() {
             "base2_exponential_bucket_histogram" => Some(HistogramFormat::default()),
             "explicit_bucket_histogram" => Some(HistogramFormat::Explicit(
-                crate::DEFAULT_EXPLICIT_BUCKETS.to_vec(),
+                crate::export::DEFAULT_EXPLICIT_BUCKETS.to_vec(),
             )),
             _ => {
                 return Err(invalid(
@@ -648,8 +648,8 @@ fn resource(
         ("process.pid".into(), std::process::id().to_string()),
         ("process.executable.name".into(), exe),
         (
-            crate::names::attr::SERVICE_INSTANCE.into(),
-            crate::names::service_instance_id().into(),
+            crate::words::names::attr::SERVICE_INSTANCE.into(),
+            crate::export::resource::service_instance_id().into(),
         ),
     ];
     if let Some(host) = host_name() {
@@ -842,7 +842,7 @@ mod tests {
 
     #[test]
     fn the_histogram_aggregation_variable_chooses_the_format_unless_the_builder_does() {
-        let explicit = HistogramFormat::Explicit(crate::DEFAULT_EXPLICIT_BUCKETS.to_vec());
+        let explicit = HistogramFormat::Explicit(crate::export::DEFAULT_EXPLICIT_BUCKETS.to_vec());
         let s = with_env(&[(HISTOGRAM_AGGREGATION, "explicit_bucket_histogram")]).unwrap();
         assert_eq!(s.histograms, explicit);
         let s = with_env(&[(HISTOGRAM_AGGREGATION, "base2_exponential_bucket_histogram")]).unwrap();

@@ -27,12 +27,15 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
+use super::key_value::kv;
 use super::spans::Timed;
 use super::{HistogramFormat, Temporality};
 use crate::export::stats::ExportStats;
-use crate::names;
 use crate::record::histogram::Histogram;
-use crate::{FunctionSnapshot, Outcome, Snapshot};
+use crate::record::snapshot::FunctionSnapshot;
+use crate::record::snapshot::Snapshot;
+use crate::words::names;
+use crate::words::outcome::Outcome;
 
 /// Field numbers of the enclosing messages, from `opentelemetry/proto/collector/metrics/v1/
 /// metrics_service.proto` and `opentelemetry/proto/metrics/v1/metrics.proto`.
@@ -113,42 +116,15 @@ impl Series {
                 aggregation_temporality: temporality,
             }),
         };
-        let (name, unit, description, data) = match self {
-            Self::Calls => (
-                names::metric::CALLS,
-                "{call}",
-                "Finished calls, by outcome and error kind.",
-                sum(temporality),
-            ),
-            Self::Duration => (
-                names::metric::DURATION,
-                "s",
-                "Wall time of a call: first poll to completion or drop.",
-                histogram(),
-            ),
-            Self::Busy => (
-                names::metric::BUSY,
-                "s",
-                "Busy time of a call: the sum of its polls.",
-                histogram(),
-            ),
-            Self::Polls => (
-                names::metric::POLLS,
-                "{poll}",
-                "Polls made by finished calls.",
-                sum(temporality),
-            ),
-            Self::SlowPolls => (
-                names::metric::SLOW_POLLS,
-                "{poll}",
-                "Polls longer than the slow-poll threshold.",
-                sum(temporality),
-            ),
+        let (m, data) = match self {
+            Self::Calls => (names::metric::CALLS, sum(temporality)),
+            Self::Duration => (names::metric::DURATION, histogram()),
+            Self::Busy => (names::metric::BUSY, histogram()),
+            Self::Polls => (names::metric::POLLS, sum(temporality)),
+            Self::SlowPolls => (names::metric::SLOW_POLLS, sum(temporality)),
             // An up-down counter: a sum that is not monotonic, always cumulative.
             Self::Concurrent => (
                 names::metric::CONCURRENT,
-                "{call}",
-                "Calls started and not finished.",
                 Data::Sum(Sum {
                     data_points: Vec::new(),
                     aggregation_temporality: AggregationTemporality::Cumulative as i32,
@@ -159,15 +135,13 @@ impl Series {
             // temporality of the function metrics.
             Self::Dropped => (
                 names::metric::EXPORT_DROPPED,
-                "{point}",
-                "Data points of batches the exporter gave up on, since the process started.",
                 sum(AggregationTemporality::Cumulative as i32),
             ),
         };
         let metric = Metric {
-            name: name.into(),
-            unit: unit.into(),
-            description: description.into(),
+            name: m.name.into(),
+            unit: m.unit.into(),
+            description: m.description.into(),
             ..Default::default()
         };
         (metric, data)
@@ -252,7 +226,7 @@ impl Points {
             if outcome == Outcome::Error {
                 let mut counted = 0;
                 for k in &f.error_kinds {
-                    let kind = if k.kind == crate::OVERFLOW_KIND {
+                    let kind = if k.kind == crate::words::names::OVERFLOW_KIND {
                         KindAttr::Overflow
                     } else {
                         KindAttr::Type(k.kind)
@@ -386,7 +360,7 @@ impl Attributes {
         }
         // Errors over the function's kind cap, and spans of functions over the process's
         // cap (named `_overflow`), are marked as the SDKs mark an overflow.
-        let function_overflowed = f.is_some_and(|f| f.name == crate::OVERFLOW_KIND);
+        let function_overflowed = f.is_some_and(|f| f.name == crate::words::names::OVERFLOW_KIND);
         if matches!(kind, KindAttr::Overflow) || function_overflowed {
             self.put_bool(n, names::attr::OVERFLOW);
             n += 1;
@@ -460,16 +434,6 @@ impl Attributes {
             }
         }
         into.extend_from_slice(&from[have..]);
-    }
-}
-
-pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
     }
 }
 
@@ -797,12 +761,19 @@ mod tests {
         }
     }
 
-    static SAMPLED: crate::instrument::callsite::Callsite =
-        crate::instrument::callsite::Callsite::new("checkout", "shop::orders", "f.rs", 1);
+    static SAMPLED: crate::words::function::FunctionMeta = crate::words::function::FunctionMeta {
+        name: "checkout",
+        module: "shop::orders",
+        file: "f.rs",
+        line: 1,
+        target: "shop::orders",
+        source: crate::words::function::Source::Measure,
+        span_name: "",
+    };
 
     fn both(snap: &Snapshot, frame: Frame, histograms: &HistogramFormat) -> (Vec<u8>, Vec<u8>) {
         let call = SampledCall {
-            function: SAMPLED.state(),
+            function: &SAMPLED,
             outcome: Outcome::Ok,
             kind: None,
             end: 0,
@@ -843,7 +814,7 @@ mod tests {
         let formats = [
             HistogramFormat::default(),
             HistogramFormat::Exponential { max_buckets: 20 },
-            HistogramFormat::Explicit(crate::DEFAULT_EXPLICIT_BUCKETS.to_vec()),
+            HistogramFormat::Explicit(crate::export::DEFAULT_EXPLICIT_BUCKETS.to_vec()),
         ];
         for temporality in [Temporality::Cumulative, Temporality::Delta] {
             let frame = Frame {
@@ -934,7 +905,7 @@ mod tests {
             temporality: Temporality::Cumulative,
         };
         let mut snap = workload();
-        snap.functions[0].error_kinds[1].kind = crate::OVERFLOW_KIND;
+        snap.functions[0].error_kinds[1].kind = crate::words::names::OVERFLOW_KIND;
         let (_, framed) = both(&snap, frame, &HistogramFormat::default());
         let request = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
         let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
@@ -985,8 +956,8 @@ mod tests {
         );
         // A function over the layer's cap.
         let mut over = FunctionSnapshot {
-            name: crate::OVERFLOW_KIND,
-            module: crate::OVERFLOW_KIND,
+            name: crate::words::names::OVERFLOW_KIND,
+            module: crate::words::names::OVERFLOW_KIND,
             ..Default::default()
         };
         over.ok = stats(&[1_000], 1);

@@ -2,9 +2,8 @@
 
 mod config;
 mod encode;
+mod key_value;
 mod spans;
-#[cfg(feature = "otel-sdk")]
-pub(crate) use spans::Timed;
 mod transport;
 mod worker;
 
@@ -204,7 +203,7 @@ impl OtlpBuilder {
     }
 
     /// Exports latency histograms with explicit boundaries, in seconds, instead of
-    /// exponential ones; [`DEFAULT_EXPLICIT_BUCKETS`](crate::DEFAULT_EXPLICIT_BUCKETS) suits
+    /// exponential ones; [`DEFAULT_EXPLICIT_BUCKETS`](crate::export::DEFAULT_EXPLICIT_BUCKETS) suits
     /// 100 µs to a minute.
     pub fn with_explicit_buckets(mut self, bounds: impl Into<Vec<f64>>) -> Self {
         self.req.histograms = Some(HistogramFormat::Explicit(bounds.into()));
@@ -366,7 +365,7 @@ pub fn gzip_for_bench(request: &[u8]) -> Vec<u8> {
 /// public API.
 #[doc(hidden)]
 pub fn encode_for_bench(
-    snap: &crate::Snapshot,
+    snap: &crate::record::snapshot::Snapshot,
     format: &HistogramFormat,
     prost_only: bool,
 ) -> Vec<u8> {

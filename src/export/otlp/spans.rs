@@ -10,10 +10,10 @@ use opentelemetry_proto::tonic::trace::v1::{
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 
-use super::encode::kv;
-use crate::Outcome;
-use crate::names;
+use super::key_value::kv;
 use crate::record::samples::SampledCall;
+use crate::words::names;
+use crate::words::outcome::Outcome;
 
 /// The `exception.type` of a panic.
 const PANIC_TYPE: &str = "panic";
@@ -29,22 +29,21 @@ impl Timed<'_> {
     /// Converts a sampled call's times; `recorder_start_ns` is the recorder's start as
     /// Unix time.
     pub(crate) fn of(call: &SampledCall, recorder_start_ns: u64) -> Timed<'_> {
-        let end = recorder_start_ns
-            .saturating_add(crate::clock::since_start_at(call.end).as_nanos() as u64);
+        let (start_unix_ns, end_unix_ns) = call.unix_times(recorder_start_ns);
         Timed {
             call,
-            start_unix_ns: end.saturating_sub(call.wall_ns),
-            end_unix_ns: end,
+            start_unix_ns,
+            end_unix_ns,
         }
     }
 
     fn kind(&self) -> Option<&'static str> {
-        self.call.kind.map(|k| self.call.function.kind_name(k))
+        self.call.kind
     }
 
     /// Whether this call belongs to the function and outcome of a data point.
     pub(crate) fn is_of(&self, module: &str, name: &str, outcome: Outcome) -> bool {
-        let meta = self.call.function.meta;
+        let meta = self.call.function;
         meta.module == module && meta.name == name && self.call.outcome == outcome
     }
 
@@ -63,7 +62,7 @@ impl Timed<'_> {
     /// the call failed (Error for an error or a panic), a panic also as an `exception` event
     /// carrying only `exception.type` (a panic's message may hold argument values).
     fn span(&self) -> Span {
-        let meta = self.call.function.meta;
+        let meta = self.call.function;
         let outcome = self.call.outcome;
         let mut attributes = vec![
             kv(
@@ -161,12 +160,19 @@ pub(crate) fn request(
 mod tests {
     use super::*;
 
-    static CALLSITE: crate::instrument::callsite::Callsite =
-        crate::instrument::callsite::Callsite::new("charge", "shop::payments", "src/pay.rs", 42);
+    static CHARGE: crate::words::function::FunctionMeta = crate::words::function::FunctionMeta {
+        name: "charge",
+        module: "shop::payments",
+        file: "src/pay.rs",
+        line: 42,
+        target: "shop::payments",
+        source: crate::words::function::Source::Measure,
+        span_name: "",
+    };
 
-    fn span(outcome: Outcome, kind: Option<usize>) -> Span {
+    fn span(outcome: Outcome, kind: Option<&'static str>) -> Span {
         let call = SampledCall {
-            function: CALLSITE.state(),
+            function: &CHARGE,
             outcome,
             kind,
             end: 0,
@@ -206,8 +212,7 @@ mod tests {
         );
         assert!(attr(&ok, "error.type").is_none() && ok.events.is_empty());
 
-        let kind = CALLSITE.state().kind_index("Declined");
-        let failed = span(Outcome::Error, Some(kind));
+        let failed = span(Outcome::Error, Some("Declined"));
         assert_eq!(
             failed.status.as_ref().unwrap().code,
             StatusCode::Error as i32

@@ -15,9 +15,9 @@ use super::config::Settings;
 use super::encode::{Envelope, Frame, Framed, Points};
 use super::spans::{self, Timed};
 use super::transport::{Signal, Transport};
-use crate::Snapshot;
 use crate::export::stats::{self, ExportStats};
 use crate::record::samples;
+use crate::record::snapshot::Snapshot;
 
 /// A request to the worker from the exporter handle.
 pub(crate) enum Command {
@@ -130,7 +130,7 @@ impl Worker {
     /// Reads the recorder and queues one request.
     fn collect(&mut self) {
         let now = unix_now();
-        let cumulative = crate::snapshot();
+        let cumulative = crate::record::snapshot::snapshot();
         let (snap, start) = match self.settings.temporality {
             Temporality::Cumulative => {
                 // A newer cumulative batch carries everything an older one did: the older

@@ -4,20 +4,22 @@
 //! `_total`), so one dashboard serves a scrape and OTLP through a collector alike. Each
 //! format is a [`Sink`] the walk writes into.
 
-use crate::names;
-use crate::{ExportStats, FunctionSnapshot, Histogram, Outcome, Snapshot};
+use crate::export::stats::ExportStats;
+use crate::record::histogram::Histogram;
+use crate::record::snapshot::FunctionSnapshot;
+use crate::record::snapshot::Snapshot;
+use crate::words::names;
+use crate::words::outcome::Outcome;
 
-/// Prometheus label names of the attributes (dots to underscores, as the OTLP-to-Prometheus
-/// translation writes them).
-pub(crate) const FUNCTION: &str = "code_function_name";
-pub(crate) const OUTCOME: &str = "taskscope_outcome";
-pub(crate) const ERROR_TYPE: &str = "error_type";
-pub(crate) const OVERFLOW: &str = "otel_metric_overflow";
+use crate::words::names::Metric;
+use crate::words::names::label::{ERROR_TYPE, FUNCTION, OUTCOME, OVERFLOW};
+use crate::words::names::metric;
+
 /// The instrumentation scope, on every sample (the OpenTelemetry-Prometheus compatibility
 /// rules), so that a scrape and a collector's export carry the same labels.
 pub(crate) const SCOPE: [(&str, &str); 2] = [
-    ("otel_scope_name", "taskscope"),
-    ("otel_scope_version", env!("CARGO_PKG_VERSION")),
+    ("otel_scope_name", names::SCOPE_NAME),
+    ("otel_scope_version", names::SCOPE_VERSION),
 ];
 
 /// The type of a metric family.
@@ -78,8 +80,8 @@ pub(crate) fn exemplars() -> Vec<Exemplar> {
         crate::record::samples::latest()
             .into_iter()
             .map(|c| Exemplar {
-                module: c.function.meta.module,
-                function: c.function.meta.name,
+                module: c.function.module,
+                function: c.function.name,
                 outcome: c.outcome,
                 trace_id: c.trace_id,
                 span_id: c.span_id,
@@ -129,11 +131,11 @@ fn point_labels<'a>(
     if let Some(o) = outcome {
         labels.push((OUTCOME, o.as_str()));
     }
-    let kind_overflowed = kind == Some(crate::OVERFLOW_KIND);
+    let kind_overflowed = kind == Some(crate::words::names::OVERFLOW_KIND);
     if let Some(k) = kind.filter(|_| !kind_overflowed) {
         labels.push((ERROR_TYPE, k));
     }
-    if kind_overflowed || f.name == crate::OVERFLOW_KIND {
+    if kind_overflowed || f.name == crate::words::names::OVERFLOW_KIND {
         labels.push((OVERFLOW, "true"));
     }
     for pair in SCOPE {
@@ -158,8 +160,8 @@ fn target_info(sink: &mut impl Sink) {
             ("process_executable_name", &exe),
             ("process_pid", &pid),
             ("telemetry_sdk_language", "rust"),
-            ("telemetry_sdk_name", "taskscope"),
-            ("telemetry_sdk_version", env!("CARGO_PKG_VERSION")),
+            ("telemetry_sdk_name", names::SCOPE_NAME),
+            ("telemetry_sdk_version", names::SCOPE_VERSION),
         ],
         1.0,
     );
@@ -194,19 +196,9 @@ pub(crate) fn write(
         .collect();
     calls(snap, &qualified, sink);
     let mut counts = Vec::new();
-    for (stem, help, busy) in [
-        (
-            "function_calls_duration_seconds",
-            "Wall time of a call: first poll to completion or drop.",
-            false,
-        ),
-        (
-            "function_calls_busy_seconds",
-            "Busy time of a call: the sum of its polls.",
-            true,
-        ),
-    ] {
-        sink.family(stem, Kind::Histogram, help, Some("seconds"));
+    for (m, busy) in [(metric::DURATION, false), (metric::BUSY, true)] {
+        let stem = m.prometheus;
+        sink.family(stem, Kind::Histogram, m.description, Some("seconds"));
         for (f, q) in snap.functions.iter().zip(&qualified) {
             for o in Outcome::ALL {
                 let stats = f.stats(o);
@@ -230,19 +222,15 @@ pub(crate) fn write(
             }
         }
     }
-    for (stem, help, value) in [
+    for (m, value) in [
         (
-            "function_calls_polls",
-            "Polls made by finished calls.",
-            (|s| s.polls) as fn(&crate::OutcomeStats) -> u64,
+            metric::POLLS,
+            (|s| s.polls) as fn(&crate::record::snapshot::OutcomeStats) -> u64,
         ),
-        (
-            "function_calls_slow_polls",
-            "Polls longer than the slow-poll threshold.",
-            |s| s.slow_polls,
-        ),
+        (metric::SLOW_POLLS, |s| s.slow_polls),
     ] {
-        sink.family(stem, Kind::Counter, help, None);
+        let stem = m.prometheus;
+        sink.family(stem, Kind::Counter, m.description, None);
         for (f, q) in snap.functions.iter().zip(&qualified) {
             for o in Outcome::ALL {
                 let stats = f.stats(o);
@@ -252,37 +240,31 @@ pub(crate) fn write(
             }
         }
     }
-    sink.family(
-        "function_calls_concurrent",
-        Kind::Gauge,
-        "Calls started and not finished.",
-        None,
-    );
+    family(sink, metric::CONCURRENT, Kind::Gauge);
     for (f, q) in snap.functions.iter().zip(&qualified) {
         sink.gauge(
-            "function_calls_concurrent",
+            metric::CONCURRENT.prometheus,
             &point_labels(f, q, None, None),
             f.in_flight as f64,
         );
     }
-    sink.family(
-        "taskscope_export_dropped",
-        Kind::Counter,
-        "Data points of export batches given up on, since the process started.",
-        None,
+    family(sink, metric::EXPORT_DROPPED, Kind::Counter);
+    sink.counter(
+        metric::EXPORT_DROPPED.prometheus,
+        &SCOPE,
+        exports.dropped_points,
     );
-    sink.counter("taskscope_export_dropped", &SCOPE, exports.dropped_points);
+}
+
+/// The family of a metric without a unit suffix.
+fn family(sink: &mut impl Sink, m: Metric, kind: Kind) {
+    sink.family(m.prometheus, kind, m.description, None);
 }
 
 /// Calls by outcome, errors by kind (and the errors without one).
 fn calls(snap: &Snapshot, qualified: &[String], sink: &mut impl Sink) {
-    let stem = "function_calls";
-    sink.family(
-        stem,
-        Kind::Counter,
-        "Finished calls, by outcome and error kind.",
-        None,
-    );
+    let stem = metric::CALLS.prometheus;
+    family(sink, metric::CALLS, Kind::Counter);
     for (f, q) in snap.functions.iter().zip(qualified) {
         for o in Outcome::ALL {
             let stats = f.stats(o);

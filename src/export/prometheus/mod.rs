@@ -71,7 +71,7 @@ pub fn prometheus() -> PrometheusBuilder {
     PrometheusBuilder {
         addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9464),
         path: "/metrics".into(),
-        buckets: crate::DEFAULT_EXPLICIT_BUCKETS.to_vec(),
+        buckets: crate::export::DEFAULT_EXPLICIT_BUCKETS.to_vec(),
         native_schema: DEFAULT_NATIVE_SCHEMA,
         max_connections: DEFAULT_MAX_SCRAPE_CONNECTIONS,
         idle_timeout: Duration::from_secs(30),
@@ -109,7 +109,7 @@ impl PrometheusBuilder {
     }
 
     /// The histograms' `le` boundaries, in seconds (default
-    /// [`DEFAULT_EXPLICIT_BUCKETS`](crate::DEFAULT_EXPLICIT_BUCKETS): 100 µs to 60 s).
+    /// [`DEFAULT_EXPLICIT_BUCKETS`](crate::export::DEFAULT_EXPLICIT_BUCKETS): 100 µs to 60 s).
     pub fn with_buckets(mut self, bounds: impl Into<Vec<f64>>) -> Self {
         self.buckets = bounds.into();
         self
@@ -320,7 +320,7 @@ fn respond(req: &Request<Incoming>, config: &Config) -> Response<Reply> {
         .get(hyper::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let format = Format::from_accept(accept);
-    let snap = crate::snapshot();
+    let snap = crate::record::snapshot::snapshot();
     let exemplars = match format {
         Format::OpenMetrics | Format::Protobuf => exposition::exemplars(),
         Format::Text => Vec::new(),
@@ -341,8 +341,8 @@ fn respond(req: &Request<Incoming>, config: &Config) -> Response<Reply> {
 /// The body of one scrape of `snap` in the format `accept` asks for, with the default
 /// buckets and schema. For the benchmarks; not a public API.
 #[doc(hidden)]
-pub fn render_for_bench(snap: &crate::Snapshot, accept: &str) -> Vec<u8> {
-    let bounds = crate::DEFAULT_EXPLICIT_BUCKETS;
+pub fn render_for_bench(snap: &crate::record::snapshot::Snapshot, accept: &str) -> Vec<u8> {
+    let bounds = crate::export::DEFAULT_EXPLICIT_BUCKETS;
     match Format::from_accept(Some(accept)) {
         Format::Protobuf => protobuf::render(
             snap,

@@ -14,7 +14,8 @@ use prost::encoding::{WireType, encoded_len_varint};
 
 use super::exposition::{self, Exemplar, HistogramPoint, Kind, Sink};
 use crate::export::exponential;
-use crate::{ExportStats, Snapshot};
+use crate::export::stats::ExportStats;
+use crate::record::snapshot::Snapshot;
 
 /// The schema of the native histograms: the recorder's own resolution.
 pub(crate) const NATIVE_SCHEMA: i32 = exponential::MAX_SCALE;
@@ -365,7 +366,8 @@ mod tests {
     //! nobody on the wire wrote, checked against one written from the specification.
 
     use super::*;
-    use crate::{Histogram, Outcome};
+    use crate::record::histogram::Histogram;
+    use crate::words::outcome::Outcome;
     use prost::Message;
     use std::time::Duration;
 

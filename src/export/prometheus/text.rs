@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use super::exposition::{self, Exemplar, HistogramPoint, Kind, Sink};
 use super::format::Format;
-use crate::{ExportStats, Snapshot};
+use crate::export::stats::ExportStats;
+use crate::record::snapshot::Snapshot;
 
 /// Escapes a label value: backslash, double quote and line feed.
 fn escape(value: &str, out: &mut String) {

@@ -7,72 +7,32 @@
 //! grow without end); spans beyond the cap are counted under [`OVERFLOW_KIND`].
 //!
 //! A span whose callsite declares a name field (`otel.name` by default, see
-//! [`set_name_fields`]) is named by that field's value when it has one: tower-http's
+//! [`set_name_fields`](super::name_fields::set_name_fields)) is named by that field's value when it has one: tower-http's
 //! `request` spans become one function per route. Names per callsite group are capped at
 //! the error-kind limit; spans with names beyond it are counted under the function
 //! [`OVERFLOW_KIND`] of the same module.
 //!
-//! [`OVERFLOW_KIND`]: crate::OVERFLOW_KIND
+//! [`OVERFLOW_KIND`]: crate::words::names::OVERFLOW_KIND
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock};
 
 use tracing_core::Metadata;
 
 use super::fields;
-use crate::instrument::callsite::{Meta, Source};
+use super::name_fields::name_field;
 use crate::record::registry::{self, FunctionState};
+use crate::words::function::{FunctionMeta, Source};
+use crate::words::names::UNKNOWN_ERROR_KIND;
 
 /// The default cap on distinct span functions (name, target, module) in the process.
 pub(crate) const DEFAULT_FUNCTION_LIMIT: usize = 1024;
 static FUNCTION_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_FUNCTION_LIMIT);
 
-/// The error kind of a span that recorded an error without saying which: OpenTelemetry's
-/// value for an `error.type` that is not known.
-pub const UNKNOWN_ERROR_KIND: &str = "_OTHER";
-
 /// Sets the cap on distinct span functions; functions already made stay.
 pub(crate) fn set_function_limit(limit: usize) {
     FUNCTION_LIMIT.store(limit, Ordering::Relaxed);
-}
-
-/// The fields whose value names a span when neither the layer nor the subscriber builder
-/// says: tracing-opentelemetry's convention.
-pub const DEFAULT_NAME_FIELDS: [&str; 1] = ["otel.name"];
-
-/// The fields whose value names a span, the first one a callsite declares wins; `None`
-/// until set, for [`DEFAULT_NAME_FIELDS`].
-static NAME_FIELDS: RwLock<Option<Vec<&'static str>>> = RwLock::new(None);
-
-/// Sets the fields whose value names a span, process-wide. Callsites the layer has already
-/// seen keep the fields they were given.
-pub(crate) fn set_name_fields(fields: Vec<String>) {
-    let leaked = fields
-        .into_iter()
-        .map(|f| &*Box::leak(f.into_boxed_str()))
-        .collect();
-    *NAME_FIELDS.write().unwrap_or_else(|e| e.into_inner()) = Some(leaked);
-}
-
-/// Whether `name` is one of the fields whose value names a span.
-pub(super) fn is_name_field(name: &str) -> bool {
-    let fields = NAME_FIELDS.read().unwrap_or_else(|e| e.into_inner());
-    let wanted: &[&str] = fields.as_deref().unwrap_or(&DEFAULT_NAME_FIELDS);
-    wanted.contains(&name)
-}
-
-/// The name field this callsite declares, if any: the first of the configured fields that
-/// it has.
-fn name_field(meta: &'static Metadata<'static>) -> Option<&'static str> {
-    let fields = NAME_FIELDS.read().unwrap_or_else(|e| e.into_inner());
-    let wanted: &[&str] = fields.as_deref().unwrap_or(&DEFAULT_NAME_FIELDS);
-    wanted.iter().find_map(|w| {
-        meta.fields()
-            .iter()
-            .find(|f| f.name() == *w)
-            .map(|f| f.name())
-    })
 }
 
 /// A function made of spans: one name, target and module.
@@ -281,7 +241,7 @@ fn function_for(
         return overflow(functions);
     }
     let f = make_function(
-        Meta {
+        FunctionMeta {
             name: meta.name(),
             module,
             file: meta.file().unwrap_or(""),
@@ -301,12 +261,12 @@ fn function_for(
 fn overflow(functions: &mut Functions) -> &'static SpanFunction {
     functions.overflow.get_or_insert_with(|| {
         make_function(
-            Meta {
-                name: crate::OVERFLOW_KIND,
-                module: crate::OVERFLOW_KIND,
+            FunctionMeta {
+                name: crate::words::names::OVERFLOW_KIND,
+                module: crate::words::names::OVERFLOW_KIND,
                 file: "",
                 line: 0,
-                target: crate::OVERFLOW_KIND,
+                target: crate::words::names::OVERFLOW_KIND,
                 source: Source::Span,
                 span_name: "",
             },
@@ -334,8 +294,8 @@ pub(super) fn named(base: &'static SpanFunction, name: &str) -> &'static SpanFun
     if full || names.by_value.len() >= registry::kind_limit() {
         return names.overflow.get_or_insert_with(|| {
             make_function(
-                Meta {
-                    name: crate::OVERFLOW_KIND,
+                FunctionMeta {
+                    name: crate::words::names::OVERFLOW_KIND,
                     ..copy_meta(meta)
                 },
                 base.module_path,
@@ -345,7 +305,7 @@ pub(super) fn named(base: &'static SpanFunction, name: &str) -> &'static SpanFun
     }
     let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
     let f = make_function(
-        Meta {
+        FunctionMeta {
             name: leaked,
             ..copy_meta(meta)
         },
@@ -357,8 +317,8 @@ pub(super) fn named(base: &'static SpanFunction, name: &str) -> &'static SpanFun
     f
 }
 
-fn copy_meta(meta: &'static Meta) -> Meta {
-    Meta {
+fn copy_meta(meta: &'static FunctionMeta) -> FunctionMeta {
+    FunctionMeta {
         name: meta.name,
         module: meta.module,
         file: meta.file,
@@ -370,11 +330,11 @@ fn copy_meta(meta: &'static Meta) -> Meta {
 }
 
 fn make_function(
-    meta: Meta,
+    meta: FunctionMeta,
     module_path: Option<&'static str>,
     base: Option<&'static SpanFunction>,
 ) -> &'static SpanFunction {
-    let meta: &'static Meta = Box::leak(Box::new(meta));
+    let meta: &'static FunctionMeta = Box::leak(Box::new(meta));
     Box::leak(Box::new(SpanFunction {
         state: registry::register_dynamic(meta),
         module_path,

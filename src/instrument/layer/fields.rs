@@ -144,7 +144,7 @@ impl SpanName {
     fn wants(&self, field: &Field) -> bool {
         match self.field {
             Some(f) => field.name() == f,
-            None => super::callsites::is_name_field(field.name()),
+            None => super::name_fields::is_name_field(field.name()),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod callsites;
 mod entered;
 mod fields;
+mod name_fields;
 mod open_spans;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,11 +18,11 @@ use self::entered::Exit;
 use self::fields::{SpanName, Verdict};
 use self::open_spans::{Closed, OpenSpans, Timing};
 use crate::clock;
-use crate::instrument::outcome::Outcome;
 use crate::record::registry::CallRecord;
+use crate::words::outcome::Outcome;
 
-pub(crate) use self::callsites::set_name_fields;
-pub use self::callsites::{DEFAULT_NAME_FIELDS, UNKNOWN_ERROR_KIND};
+pub use self::name_fields::DEFAULT_NAME_FIELDS;
+pub(crate) use self::name_fields::set_name_fields;
 
 /// The fields that give a span's outcome.
 const ERROR_FIELDS: u32 = fields::ERROR | fields::KIND | fields::STATUS;
@@ -115,7 +116,7 @@ impl SpanLayer {
 
     /// Caps the number of distinct span functions (name, target and module) in the process
     /// (default 1024); spans of functions beyond the cap are counted under the function
-    /// [`OVERFLOW_KIND`](crate::OVERFLOW_KIND). The cap is process-wide, like the error-kind
+    /// [`OVERFLOW_KIND`](crate::words::names::OVERFLOW_KIND). The cap is process-wide, like the error-kind
     /// limit.
     ///
     /// ```
@@ -134,7 +135,7 @@ impl SpanLayer {
     /// (include `"otel.name"` to keep it), or an empty list for span names only. Names per
     /// callsite are capped like error kinds (the recorder's error-kind limit, default 32):
     /// spans with names beyond the cap are counted under the function
-    /// [`OVERFLOW_KIND`](crate::OVERFLOW_KIND) of the same module. The setting is
+    /// [`OVERFLOW_KIND`](crate::words::names::OVERFLOW_KIND) of the same module. The setting is
     /// process-wide, like [`with_function_limit`](Self::with_function_limit); set it before
     /// spans are created.
     ///
@@ -160,7 +161,7 @@ impl SpanLayer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        callsites::set_name_fields(fields.into_iter().map(Into::into).collect());
+        name_fields::set_name_fields(fields.into_iter().map(Into::into).collect());
         self
     }
 

@@ -66,8 +66,8 @@ use std::time::{Duration, Instant};
 use crate::serve::body::Budget;
 
 pub use store::{
-    IngestOutcome, LIVE_WITHIN, MAX_ERROR_KINDS, OVERFLOW_KIND, STREAM_IDLE, STREAMS_PER_SERIES,
-    Store, UNKNOWN_SERVICE,
+    IngestOutcome, LIVE_WITHIN, MAX_ERROR_KINDS, STREAM_IDLE, STREAMS_PER_SERIES, Store,
+    UNKNOWN_SERVICE,
 };
 
 use super::Frame;

@@ -13,15 +13,14 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
-use crate::names;
 use crate::view::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use crate::words::names::{self, OVERFLOW_KIND};
+use crate::words::outcome::Outcome;
 
 /// The service of a resource without `service.name`, as OpenTelemetry names it.
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Error kinds kept per series; further kinds count under [`OVERFLOW_KIND`].
 pub const MAX_ERROR_KINDS: usize = 64;
-/// The kind that errors of kinds beyond the cap count under.
-pub const OVERFLOW_KIND: &str = "_overflow";
 /// Streams (one per metric and attribute set of a sender) remembered per allowed series.
 pub const STREAMS_PER_SERIES: usize = 8;
 /// A stream not heard from for this long may be forgotten when the stream table is full.
@@ -150,7 +149,7 @@ struct Stream {
 enum Target {
     Calls {
         series: u32,
-        outcome: u8,
+        outcome: Outcome,
         kind: Option<u16>,
     },
     Duration {
@@ -221,22 +220,28 @@ fn role(metric: &Metric) -> Role {
         Data::Sum(s) => Some(s.is_monotonic),
         _ => None,
     };
-    use names::metric;
+    const CALLS: &str = names::metric::CALLS.name;
+    const POLLS: &str = names::metric::POLLS.name;
+    const SLOW_POLLS: &str = names::metric::SLOW_POLLS.name;
+    const EXPORT_DROPPED: &str = names::metric::EXPORT_DROPPED.name;
+    const CONCURRENT: &str = names::metric::CONCURRENT.name;
+    const DURATION: &str = names::metric::DURATION.name;
+    const BUSY: &str = names::metric::BUSY.name;
     match (metric.name.as_str(), sum) {
-        (metric::CALLS, Some(_)) => return Role::Calls,
-        (metric::POLLS, Some(_)) => return Role::Polls,
-        (metric::SLOW_POLLS, Some(_)) => return Role::SlowPolls,
-        (metric::EXPORT_DROPPED, Some(_)) => return Role::ExportDropped,
+        (CALLS, Some(_)) => return Role::Calls,
+        (POLLS, Some(_)) => return Role::Polls,
+        (SLOW_POLLS, Some(_)) => return Role::SlowPolls,
+        (EXPORT_DROPPED, Some(_)) => return Role::ExportDropped,
         // An up-down counter; older taskscope senders sent a gauge.
-        (metric::CONCURRENT, Some(_)) => return Role::InFlight,
-        (metric::CONCURRENT, None) if matches!(data, Data::Gauge(_)) => {
+        (CONCURRENT, Some(_)) => return Role::InFlight,
+        (CONCURRENT, None) if matches!(data, Data::Gauge(_)) => {
             return Role::InFlight;
         }
         _ => {}
     }
     match (metric.name.as_str(), histogram, sum) {
-        (metric::DURATION, true, _) => Role::Duration,
-        (metric::BUSY, true, _) => Role::Busy,
+        (DURATION, true, _) => Role::Duration,
+        (BUSY, true, _) => Role::Busy,
         (_, true, _) => Role::Histogram,
         (_, _, Some(true)) => Role::Counter,
         _ => Role::Ignore,
@@ -557,7 +562,7 @@ impl Store {
                 let n = whole(d);
                 if n > 0 {
                     let s = self.series_mut(series);
-                    s.calls[usize::from(outcome)] = s.calls[usize::from(outcome)].saturating_add(n);
+                    s.calls[outcome] = s.calls[outcome].saturating_add(n);
                     add_kind(s, kind, n, now);
                 }
             }
@@ -579,7 +584,7 @@ impl Store {
                 let n = whole(d);
                 if n > 0 {
                     let s = self.series_mut(series);
-                    s.calls[0] = s.calls[0].saturating_add(n);
+                    s.calls[Outcome::Ok] = s.calls[Outcome::Ok].saturating_add(n);
                 }
             }
             (Target::InFlight { series }, Change::Gauge(v)) => {
@@ -611,7 +616,8 @@ impl Store {
                 Change::Histogram { count, dist, .. },
             ) if count > 0 || dist.count() > 0 => {
                 let s = self.series_mut(series);
-                s.calls[usize::from(error)] = s.calls[usize::from(error)].saturating_add(count);
+                let outcome = if error { Outcome::Error } else { Outcome::Ok };
+                s.calls[outcome] = s.calls[outcome].saturating_add(count);
                 add_kind(s, kind, count, now);
                 convert::merge(&mut s.latency, &dist);
             }
@@ -663,13 +669,7 @@ impl Store {
                     let outcome = convert::str_attr(attrs, names::attr::OUTCOME)
                         .or_else(|| convert::str_attr(attrs, names::legacy::OUTCOME))
                         .or_else(|| convert::str_attr(attrs, "result"));
-                    let outcome: u8 = match outcome {
-                        Some("ok") => 0,
-                        Some("error") => 1,
-                        Some("cancelled") => 2,
-                        Some("panicked") => 3,
-                        _ => return Err(Refused::Invalid),
-                    };
+                    let outcome = outcome.and_then(Outcome::parse).ok_or(Refused::Invalid)?;
                     // `error.type` (older taskscope senders: `error.kind`); errors over the
                     // sender's cap on kinds are marked `otel.metric.overflow`.
                     let overflowed = convert::attr(attrs, names::attr::OVERFLOW).is_some_and(|v| {
@@ -678,10 +678,10 @@ impl Store {
                     let kind = convert::str_attr(attrs, names::attr::ERROR_TYPE)
                         .or_else(|| convert::str_attr(attrs, names::legacy::ERROR_KIND))
                         .or(overflowed.then_some(OVERFLOW_KIND))
-                        .filter(|_| outcome == 1);
+                        .filter(|_| outcome == Outcome::Error);
                     (outcome, kind)
                 } else {
-                    (0, None)
+                    (Outcome::Ok, None)
                 };
                 let series =
                     self.series_index(SeriesKind::Function, ctx.service, function, module, "s")?;

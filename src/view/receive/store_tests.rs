@@ -255,14 +255,14 @@ fn a_restart_counts_the_new_point_whole() {
     send(&mut store, 1, 20, 150);
     // The service restarted: a new start time, and fewer calls than before.
     send(&mut store, 25 * SEC, 30, 7);
-    assert_eq!(find(&store.frame(at(30)), "load").calls[0], 157);
+    assert_eq!(find(&store.frame(at(30)), "load").calls[Outcome::Ok], 157);
     // A new start time with a larger value counts whole too.
     send(&mut store, 35 * SEC, 40, 500);
-    assert_eq!(find(&store.frame(at(40)), "load").calls[0], 657);
+    assert_eq!(find(&store.frame(at(40)), "load").calls[Outcome::Ok], 657);
     // The value went down without a start time (a sender that does not set it).
     send(&mut store, 35 * SEC, 50, 600);
     send(&mut store, 0, 60, 3);
-    assert_eq!(find(&store.frame(at(60)), "load").calls[0], 760);
+    assert_eq!(find(&store.frame(at(60)), "load").calls[Outcome::Ok], 760);
 }
 
 #[test]
@@ -275,9 +275,9 @@ fn late_and_duplicate_cumulative_points_add_nothing() {
     send(&mut store, 20, 10);
     send(&mut store, 10, 4); // late: older than the stream's last point
     send(&mut store, 20, 12); // same time: a duplicate, whatever it says
-    assert_eq!(find(&store.frame(at(30)), "load").calls[0], 10);
+    assert_eq!(find(&store.frame(at(30)), "load").calls[Outcome::Ok], 10);
     send(&mut store, 30, 15);
-    assert_eq!(find(&store.frame(at(30)), "load").calls[0], 15);
+    assert_eq!(find(&store.frame(at(30)), "load").calls[Outcome::Ok], 15);
 }
 
 #[test]
@@ -480,7 +480,7 @@ fn generic_histograms_in_other_units_keep_their_values() {
     let s = find(&f, "http.server.request.body.size");
     assert_eq!(&*s.unit, "By");
     assert!((s.latency.sum() - 900.0).abs() < 1e-9);
-    assert_eq!(s.calls[0], 3);
+    assert_eq!(s.calls[Outcome::Ok], 3);
 }
 
 #[test]
@@ -623,7 +623,7 @@ fn the_stream_cap_forgets_idle_streams() {
         "idle streams were forgotten"
     );
     assert_eq!(
-        find(&store.frame(at(later)), "load").calls[0],
+        find(&store.frame(at(later)), "load").calls[Outcome::Ok],
         STREAMS_PER_SERIES as u64 + 1
     );
 }
@@ -644,7 +644,7 @@ fn the_error_kind_cap() {
     );
     let f = store.frame(at(1));
     let s = find(&f, "load");
-    assert_eq!(s.calls[1], 2 * (MAX_ERROR_KINDS as u64 + 6));
+    assert_eq!(s.calls[Outcome::Error], 2 * (MAX_ERROR_KINDS as u64 + 6));
     assert_eq!(s.error_kinds.len(), MAX_ERROR_KINDS + 1);
     let overflow = s.error_kinds.last().unwrap();
     assert_eq!((&*overflow.kind, overflow.count), (OVERFLOW_KIND, 12));
@@ -754,7 +754,11 @@ fn hostile_values_are_refused_or_saturate_never_panic() {
     }
     let f = store.frame(at(3));
     let s = find(&f, "load");
-    assert!(s.calls[0] > 1 << 62, "counts saturate: {:?}", s.calls);
+    assert!(
+        s.calls[Outcome::Ok] > 1 << 62,
+        "counts saturate: {:?}",
+        s.calls
+    );
     assert!(s.latency.count() <= 1 << 60);
 }
 

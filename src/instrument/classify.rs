@@ -1,44 +1,4 @@
-//! How a call ended, and how a returned value is classified as ok or error.
-
-/// How a call ended. Every call that started (was polled once) ends with exactly one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Outcome {
-    /// Returned a value classified as success.
-    Ok = 0,
-    /// Returned a value classified as an error (`Err`, `None`, or by `error_if`/`ok_if`).
-    Error = 1,
-    /// The future was dropped before it finished: a `select!` loser, a timeout that fired,
-    /// an aborted task.
-    Cancelled = 2,
-    /// The body panicked; the panic goes on unchanged.
-    Panicked = 3,
-}
-
-impl Outcome {
-    /// All outcomes, in their fixed order.
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Ok,
-        Outcome::Error,
-        Outcome::Cancelled,
-        Outcome::Panicked,
-    ];
-
-    /// The label value used in every export: `ok`, `error`, `cancelled`, `panicked`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Error => "error",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Panicked => "panicked",
-        }
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+//! How a returned value is classified as ok or error, and the kind of an error.
 
 /// A bounded name for an error: what `error.kind` shows for a failed call.
 ///
@@ -166,26 +126,4 @@ impl<T: ?Sized> ViaAny for Probe<'_, T> {
 #[doc(hidden)]
 pub fn type_kind<T: ?Sized>(_: &T) -> &'static str {
     std::any::type_name::<T>()
-}
-
-/// Shortens a type name to its last path segment without generics:
-/// `std::io::error::Error` becomes `Error`, `alloc::boxed::Box<dyn Error>` becomes `Box`.
-pub(crate) fn short_kind(kind: &'static str) -> &'static str {
-    let base = kind.split('<').next().unwrap_or(kind);
-    base.rsplit("::").next().unwrap_or(base).trim()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_kinds() {
-        assert_eq!(short_kind("std::io::error::Error"), "Error");
-        assert_eq!(
-            short_kind("alloc::boxed::Box<dyn core::error::Error + Send>"),
-            "Box"
-        );
-        assert_eq!(short_kind("NotFound"), "NotFound");
-    }
 }

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use taskscope::view::receive::Store;
+use taskscope::__private::ReceiverStore as Store;
 
 const FUNCTIONS: usize = 1000;
 const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;

@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use taskscope::Histogram;
-use taskscope::view::{Dist, Frame, KindCount, Model, Msg, Series, SeriesKind, Settings, draw};
+use taskscope::frame::{Dist, Frame, KindCount, Series, SeriesKind};
 
 const FUNCTIONS: usize = 1000;
 
@@ -64,9 +62,12 @@ fn frame(second: u64) -> Frame {
 
 fn bench(c: &mut Criterion) {
     let frames: Vec<Frame> = (1..=120).map(frame).collect();
-    let mut model = Model::new(Settings::default());
+    let mut dashboard = taskscope::top()
+        .with_ascii(false)
+        .with_color(true)
+        .headless(160, 48);
     for f in &frames[..60] {
-        model.update(Msg::Frame(f.clone()));
+        dashboard.push(f.clone());
     }
     let mut next = 60;
     c.bench_function(
@@ -80,20 +81,19 @@ fn bench(c: &mut Criterion) {
                     at: Duration::from_secs(next as u64),
                     ..f
                 };
-                black_box(model.update(Msg::Frame(f)));
+                dashboard.push(black_box(f));
             })
         },
     );
-    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     c.bench_function("top: draw the list, 1000 functions, 160x48", |b| {
         b.iter(|| {
-            terminal.draw(|f| draw(f, &model)).unwrap();
+            black_box(dashboard.draw());
         })
     });
-    model.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    dashboard.press(KeyEvent::from(KeyCode::Enter));
     c.bench_function("top: draw a function's detail, 160x48", |b| {
         b.iter(|| {
-            terminal.draw(|f| draw(f, &model)).unwrap();
+            black_box(dashboard.draw());
         })
     });
 }

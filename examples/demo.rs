@@ -462,24 +462,17 @@ fn main() {
         stop.store(true, Ordering::Relaxed);
     } else {
         // No terminal: a summary every few seconds, then the final report.
-        let mut source = taskscope::view::RecorderSource::new("demo");
-        let options = taskscope::view::RunOptions {
-            duration: Some(args.duration.unwrap_or(Duration::from_secs(30))),
-            ..Default::default()
-        };
-        let mut settings = taskscope::view::Settings::from_env();
-        settings.default_window = taskscope::view::Window::All;
-        settings.limits.p99_budget = 0.25;
-        let model = taskscope::view::Model::new(settings);
         let mut out = std::io::stdout().lock();
-        let _ = taskscope::view::run_plain(
-            model,
-            || source.frame(),
-            &options,
-            Duration::from_secs(3),
-            false,
-            &mut out,
-        );
+        let _ = taskscope::top()
+            .with_service_name("demo")
+            .with_window(taskscope::view::Window::All)
+            .with_p99_budget(Duration::from_millis(250))
+            .with_duration(args.duration.unwrap_or(Duration::from_secs(30)))
+            .run_plain(
+                &mut out,
+                Duration::from_secs(3),
+                taskscope::view::Summary::Table,
+            );
         stop.store(true, Ordering::Relaxed);
     }
     // Let the calls in flight finish or time out, then stop everything, and print the

@@ -36,8 +36,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use taskscope::view::SeriesKind;
-use taskscope::view::receive::Receiver;
+use taskscope::frame::SeriesKind;
+use taskscope::receive::Receiver;
 use taskscope::{ExportStats, OtlpBuilder, Protocol};
 
 /// Why a soak call failed.

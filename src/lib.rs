@@ -68,14 +68,20 @@ struct ReadmeDoctests;
     feature = "otlp",
     feature = "prometheus",
     feature = "tui",
+    feature = "receiver",
+    feature = "tasks",
     all(feature = "console", tokio_unstable)
 ))]
 mod background;
 mod clock;
 mod config;
 mod export;
+#[cfg(any(feature = "tui", feature = "receiver", feature = "tasks"))]
+pub mod frame;
 mod instrument;
 // Each feature uses part of the vocabulary.
+#[cfg(any(feature = "receiver", feature = "tasks"))]
+pub mod receive;
 mod record;
 #[cfg(any(feature = "prometheus", feature = "receiver"))]
 mod serve;
@@ -83,7 +89,10 @@ mod serve;
 mod subscriber;
 #[cfg(feature = "console")]
 mod task;
-#[cfg(feature = "tls")]
+#[cfg(all(
+    feature = "tls",
+    any(feature = "otlp", feature = "prometheus", feature = "receiver")
+))]
 mod tls;
 #[cfg(feature = "tui")]
 pub mod view;
@@ -127,8 +136,8 @@ pub use export::prometheus::{
     PrometheusError, prometheus,
 };
 pub use export::stats::{ExportStats, last_export_error};
-#[cfg(feature = "layer")]
 pub use instrument::classify::ErrorKind;
+#[cfg(feature = "layer")]
 pub use instrument::layer::{DEFAULT_NAME_FIELDS, SpanLayer, layer};
 pub use record::histogram::Histogram;
 pub use record::report::{Report, report};
@@ -309,7 +318,7 @@ pub mod __private {
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
     pub use crate::instrument::future::{Completion, Measured};
-    pub use crate::record::histogram::CHUNK_BYTES;
     #[cfg(feature = "receiver")]
-    pub use crate::view::receive::decode_for_bench;
+    pub use crate::receive::otlp::{Store as ReceiverStore, decode_for_bench};
+    pub use crate::record::histogram::CHUNK_BYTES;
 }

@@ -12,10 +12,9 @@
 
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use taskscope::view::{Model, Msg, RecorderSource, Screen, Settings, Window, draw};
+use taskscope::frame::Frame;
+use taskscope::view::{Headless, Window};
 use tracing_core::callsite::{Callsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
 use tracing_core::metadata::{Kind, Level, Metadata};
@@ -110,15 +109,14 @@ fn span_kind(i: usize) -> String {
     format!("kind{i}:{}", HOSTILE[i])
 }
 
-/// Records the hostile spans and calls once per process; a model that has seen a frame
+/// Records the hostile spans and calls once per process; a dashboard that has seen a frame
 /// before and one after them. Tests hold the lock: they share the process's recorder.
-fn model() -> (MutexGuard<'static, ()>, Model) {
+fn dashboard() -> (MutexGuard<'static, ()>, Headless) {
     static LOCK: Mutex<()> = Mutex::new(());
-    static SOURCE: OnceLock<Mutex<(RecorderSource, taskscope::view::Frame)>> = OnceLock::new();
+    static FRAMES: OnceLock<(Frame, Frame)> = OnceLock::new();
     let guard = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let source = SOURCE.get_or_init(|| {
-        let mut source = RecorderSource::new(SERVICE);
-        let before = source.frame();
+    let (before, after) = FRAMES.get_or_init(|| {
+        let before = Frame::of_snapshot(&taskscope::snapshot(), SERVICE);
         let subscriber = tracing_subscriber::registry().with(taskscope::layer());
         tracing::subscriber::with_default(subscriber, || {
             for (i, hostile) in HOSTILE.iter().enumerate() {
@@ -139,42 +137,45 @@ fn model() -> (MutexGuard<'static, ()>, Model) {
         for _ in 0..3 {
             assert!(measured_hostile().is_err());
         }
-        Mutex::new((source, before))
+        let after = Frame::of_snapshot(&taskscope::snapshot(), SERVICE);
+        (before, after)
     });
-    let mut source = source.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut model = Model::new(Settings {
-        default_window: Window::All,
-        ..Settings::default()
-    });
-    let before = source.1.clone();
-    model.update(Msg::Frame(before));
-    let after = source.0.frame();
-    model.update(Msg::Frame(after));
+    let mut dashboard = taskscope::top()
+        .with_window(Window::All)
+        .with_color(true)
+        .with_ascii(false)
+        .headless(160, 48);
+    dashboard.push(before.clone());
+    dashboard.push(after.clone());
     assert_eq!(
-        model.rows.len(),
+        rows(&dashboard),
         HOSTILE.len() + 1,
         "a row for every span function and the measured one"
     );
-    (guard, model)
+    (guard, dashboard)
 }
 
-fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+/// The rows shown: the CSV's lines but its header.
+fn rows(dashboard: &Headless) -> usize {
+    dashboard.csv().lines().count() - 1
 }
 
-/// The model drawn at `width` x `height`: every cell checked for characters `bad` finds,
-/// and the screen as text.
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+/// The dashboard drawn at `width` x `height`: every cell checked for characters `bad`
+/// finds, and the screen as text.
 #[track_caller]
 fn render_clean(
-    model: &Model,
+    dashboard: &mut Headless,
     width: u16,
     height: u16,
     what: &str,
     bad: fn(char) -> bool,
 ) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| draw(f, model)).unwrap();
-    let buffer = terminal.backend().buffer();
+    dashboard.resize(width, height);
+    let buffer = dashboard.draw();
     let mut text = String::new();
     for y in 0..height {
         for x in 0..width {
@@ -192,50 +193,56 @@ fn render_clean(
 
 /// Every screen, drawn with hostile names, checked for characters `bad` finds.
 fn every_screen(bad: fn(char) -> bool) {
-    let (_only, mut model) = model();
+    let (_only, mut dashboard) = dashboard();
     for (w, h) in [(160, 48), (80, 24)] {
-        let list = render_clean(&model, w, h, "the list", bad);
+        let list = render_clean(&mut dashboard, w, h, "the list", bad);
         assert!(list.contains("desrever"), "the names are shown:\n{list}");
     }
-    // Every function's detail: its name, service, module, error kinds.
-    let rows: Vec<_> = model.rows.iter().map(|r| r.series.clone()).collect();
-    for series in &rows {
-        model.screen = Screen::Detail(
-            series.service.clone(),
-            series.function.clone(),
-            series.module.clone(),
-        );
-        assert!(model.detail_row().is_some());
+    // Every function's detail, through the keys: its name, service, module, error kinds.
+    for i in 0..rows(&dashboard) {
+        dashboard.press(key(KeyCode::Home));
+        for _ in 0..i {
+            dashboard.press(key(KeyCode::Down));
+        }
+        dashboard.press(key(KeyCode::Enter));
         for (w, h) in [(160, 48), (80, 24)] {
-            let detail = render_clean(
-                &model,
-                w,
-                h,
-                &format!("the detail of {:?}", series.function),
-                bad,
-            );
+            let detail = render_clean(&mut dashboard, w, h, &format!("the detail of row {i}"), bad);
             assert!(detail.contains("kind"), "the kinds are shown:\n{detail}");
         }
+        dashboard.press(key(KeyCode::Esc));
     }
-    model.screen = Screen::List;
-    // Through the keys: the detail of the selected row, and the help over it.
-    model.update(key(KeyCode::Enter));
-    render_clean(&model, 160, 48, "the detail opened with Enter", bad);
-    model.update(key(KeyCode::Char('?')));
-    render_clean(&model, 160, 48, "the help", bad);
-    model.update(key(KeyCode::Char('?')));
-    model.update(key(KeyCode::Esc));
+    // The detail of the selected row, and the help over it.
+    dashboard.press(key(KeyCode::Enter));
+    render_clean(&mut dashboard, 160, 48, "the detail opened with Enter", bad);
+    dashboard.press(key(KeyCode::Char('?')));
+    render_clean(&mut dashboard, 160, 48, "the help", bad);
+    dashboard.press(key(KeyCode::Char('?')));
+    dashboard.press(key(KeyCode::Esc));
     // A filter typed with hostile characters, while typed and once applied.
-    model.update(key(KeyCode::Char('/')));
+    dashboard.press(key(KeyCode::Char('/')));
     for c in "\x1b[2J\u{202e}\u{9b}x".chars() {
-        model.update(key(KeyCode::Char(c)));
+        dashboard.press(key(KeyCode::Char(c)));
     }
-    render_clean(&model, 160, 48, "the filter prompt", bad);
-    model.update(key(KeyCode::Enter));
-    render_clean(&model, 160, 48, "the applied filter", bad);
-    // A flash message (an export's result) with hostile text.
-    model.update(Msg::Exported(Err("\x1b]0;x\x07\u{202e}failed".into())));
-    render_clean(&model, 160, 48, "a flash message", bad);
+    render_clean(&mut dashboard, 160, 48, "the filter prompt", bad);
+    dashboard.press(key(KeyCode::Enter));
+    render_clean(&mut dashboard, 160, 48, "the applied filter", bad);
+    // A flash message (an export's result) with hostile text: Ctrl-S into a directory
+    // whose name is hostile, so the write fails and says where.
+    let dir = std::env::temp_dir().join("taskscope-no-such\x1b]0;x\x07\u{202e}dir/deeper");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut flashing = taskscope::top().with_export_dir(&dir).headless(160, 48);
+    flashing.push(dashboard_frame());
+    flashing.press(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let flash = render_clean(&mut flashing, 160, 48, "a flash message", bad);
+    assert!(
+        flash.contains("taskscope-no-such"),
+        "the failure is shown:\n{flash}"
+    );
+}
+
+/// The frame taken after the hostile calls.
+fn dashboard_frame() -> Frame {
+    Frame::of_snapshot(&taskscope::snapshot(), SERVICE)
 }
 
 #[test]
@@ -253,26 +260,26 @@ fn assert_lines_without_controls(text: &str, what: &str) {
 
 #[test]
 fn the_plain_summary_and_the_csv_carry_no_control_character() {
-    let (_only, model) = model();
-    let table = taskscope::view::table(&model);
+    let (_only, dashboard) = dashboard();
+    let table = dashboard.table();
     assert_lines_without_controls(&table, "the summary");
     assert!(
         table.contains("desrever") && table.contains("error kinds:"),
         "{table}"
     );
-    let csv = taskscope::view::csv(&model.rows);
+    let csv = dashboard.csv();
     assert_lines_without_controls(&csv, "the CSV");
     assert_eq!(
         csv.lines().count(),
-        model.rows.len() + 1,
+        rows(&dashboard) + 1,
         "one line per row: no CR or LF splits a row\n{csv}"
     );
 }
 
 #[test]
 fn the_json_escapes_c0_controls_and_gives_the_names_back() {
-    let (_only, model) = model();
-    let json = taskscope::view::json(&model);
+    let (_only, dashboard) = dashboard();
+    let json = dashboard.json();
     assert!(
         !json.chars().any(|c| (c as u32) < 0x20),
         "a raw C0 control in the JSON: {json:?}"
@@ -314,17 +321,17 @@ fn no_bidi_control_reaches_a_screen_cell() {
 
 #[test]
 fn the_plain_summary_and_the_csv_carry_no_bidi_control() {
-    let (_only, model) = model();
-    let table = taskscope::view::table(&model);
+    let (_only, dashboard) = dashboard();
+    let table = dashboard.table();
     assert!(!table.chars().any(is_bidi), "the summary: {table:?}");
-    let csv = taskscope::view::csv(&model.rows);
+    let csv = dashboard.csv();
     assert!(!csv.chars().any(is_bidi), "the CSV: {csv:?}");
 }
 
 #[test]
 fn the_json_escapes_del_c1_and_bidi_controls() {
-    let (_only, model) = model();
-    let json = taskscope::view::json(&model);
+    let (_only, dashboard) = dashboard();
+    let json = dashboard.json();
     let raw: Vec<char> = json
         .chars()
         .filter(|&c| is_control(c) || is_bidi(c))
@@ -334,7 +341,7 @@ fn the_json_escapes_del_c1_and_bidi_controls() {
 
 #[test]
 fn the_report_carries_no_control_character() {
-    let (_only, _model) = model();
+    let (_only, _dashboard) = dashboard();
     let report = taskscope::report().to_string();
     assert_lines_without_controls(&report, "the report");
     assert!(!report.chars().any(is_bidi), "bidi controls in the report");

@@ -33,11 +33,10 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use taskscope::Outcome;
-use taskscope::view::receive::Receiver;
-use taskscope::view::{Frame as ViewFrame, Model, Msg, SeriesKind, Settings, Window};
+use taskscope::frame::{Frame as ViewFrame, SeriesKind};
+use taskscope::receive::Receiver;
+use taskscope::view::Window;
 
 const METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 /// The receiver's request limit in this test: far above every fuzz case.
@@ -851,20 +850,18 @@ fn calls_of(frame: &ViewFrame, function: &str) -> Option<u64> {
 
 /// The dashboard takes the fuzzed frame: its table, JSON and screen come out whole.
 fn render_checks(frame: ViewFrame) {
-    let mut model = Model::new(Settings {
-        default_window: Window::All,
-        ..Settings::default()
-    });
-    model.update(Msg::Frame(frame));
-    let table = taskscope::view::table(&model);
+    let mut dashboard = taskscope::top()
+        .with_window(Window::All)
+        .with_ascii(false)
+        .headless(160, 48);
+    dashboard.push(frame);
+    let table = dashboard.table();
     assert!(table.starts_with("taskscope top |"), "{table}");
-    let json = taskscope::view::json(&model);
+    let json = dashboard.json();
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("the JSON parses");
     assert!(parsed["functions"].is_array());
-    let _ = taskscope::view::csv(&model.rows);
-    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    terminal.draw(|f| taskscope::view::draw(f, &model)).unwrap();
-    for cell in terminal.backend().buffer().content() {
+    let _ = dashboard.csv();
+    for cell in dashboard.draw().content() {
         assert!(
             !cell.symbol().chars().any(char::is_control),
             "a control character on screen: {:?}",

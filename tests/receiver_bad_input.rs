@@ -29,8 +29,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use taskscope::Outcome;
-use taskscope::view::receive::{Protocol, ReceiveError, Receiver};
-use taskscope::view::{Frame as ViewFrame, SeriesKind};
+use taskscope::frame::{Frame as ViewFrame, SeriesKind};
+use taskscope::receive::{Listener, ReceiveError, Receiver};
 
 const METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -474,7 +474,7 @@ fn a_taken_port_is_an_error_that_names_it() {
         ReceiveError::Bind {
             addr: a, protocol, ..
         } => {
-            assert_eq!((a, protocol), (addr, Protocol::Grpc));
+            assert_eq!((a, protocol), (addr, Listener::Grpc));
         }
         other => panic!("{other:?}"),
     }

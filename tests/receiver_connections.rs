@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use taskscope::view::receive::{ReceiveError, Receiver};
+use taskscope::receive::{ReceiveError, Receiver};
 
 const IDLE: Duration = Duration::from_millis(300);
 

@@ -11,8 +11,8 @@ use opentelemetry_otlp::{MetricExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use taskscope::Outcome;
-use taskscope::view::SeriesKind;
-use taskscope::view::receive::Receiver;
+use taskscope::frame::SeriesKind;
+use taskscope::receive::Receiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opentelemetry_sdk_apps_histograms_and_counters_become_rows() {

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use taskscope::Protocol;
-use taskscope::view::receive::Receiver;
-use taskscope::view::{Series, SeriesKind};
+use taskscope::frame::{Series, SeriesKind};
+use taskscope::receive::Receiver;
 use tokio::time::sleep;
 
 #[derive(Debug, taskscope::ErrorKind)]

@@ -22,11 +22,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use taskscope::Outcome;
-use taskscope::view::receive::Receiver;
-use taskscope::view::{Model, Msg, Settings, draw};
+use taskscope::receive::Receiver;
 
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
@@ -153,8 +150,7 @@ fn a_flooded_receiver_sheds_with_counted_drops_and_the_dashboard_keeps_drawing()
     }
 
     // The dashboard: a frame and a draw every 100 ms, through the flood.
-    let mut model = Model::new(Settings::default());
-    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let mut dashboard = taskscope::top().headless(160, 48);
     let start = Instant::now();
     let mut draws = 0;
     let mut slowest = Duration::ZERO;
@@ -163,8 +159,8 @@ fn a_flooded_receiver_sheds_with_counted_drops_and_the_dashboard_keeps_drawing()
         let cycle = Instant::now();
         let frame = receiver.frame();
         seen_series.push(frame.series.len());
-        model.update(Msg::Frame(frame));
-        terminal.draw(|f| draw(f, &model)).unwrap();
+        dashboard.push(frame);
+        std::hint::black_box(dashboard.draw());
         draws += 1;
         slowest = slowest.max(cycle.elapsed());
         std::thread::sleep(Duration::from_millis(100));

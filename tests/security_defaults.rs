@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prost::Message;
-use taskscope::view::receive::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, ReceiveError, Receiver};
+use taskscope::receive::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, ReceiveError, Receiver};
 
 /// The variable that tells this binary it runs as a child, and what to do.
 const CHILD: &str = "TASKSCOPE_CHILD";

@@ -10,7 +10,8 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use taskscope::view::{ConsoleClient, TaskState};
+use taskscope::frame::TaskState;
+use taskscope::receive::ConsoleClient;
 
 fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -150,7 +151,7 @@ fn the_client_reconnects_then_lists_the_apps_named_tasks() {
     assert_eq!((orders.spawned, orders.alive, orders.completed), (1, 0, 1));
     assert!(orders.busy >= Duration::from_millis(20), "{orders:?}");
     // A few seconds on, the rows of finished tasks are gone, their counts are not.
-    std::thread::sleep(taskscope::view::DONE_RETENTION + Duration::from_secs(1));
+    std::thread::sleep(taskscope::receive::DONE_RETENTION + Duration::from_secs(1));
     let later = client.tasks();
     assert!(!later.rows.iter().any(|r| &*r.name == "short_job"));
     let later_jobs = later.named("short_job").unwrap();

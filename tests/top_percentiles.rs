@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use taskscope::view::{Dist, Explicit, Exponential};
+use taskscope::frame::{Dist, Explicit, Exponential};
 
 /// A deterministic log-normal sample in seconds (median 10 ms, heavy right tail).
 fn sample(n: usize, seed: u64) -> Vec<f64> {

@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use taskscope::view::receive::Receiver;
+use taskscope::receive::Receiver;
 
 const LIMIT: usize = 64 << 10;
 

@@ -14,8 +14,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use collector::Collector;
-use taskscope::view::Series;
-use taskscope::view::receive::Receiver;
+use taskscope::frame::Series;
+use taskscope::receive::Receiver;
 
 fn receiver() -> Receiver {
     Receiver::builder()

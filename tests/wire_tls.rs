@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use taskscope::Protocol;
-use taskscope::view::receive::Receiver;
+use taskscope::receive::Receiver;
 
 /// A CA, a server certificate for localhost it signed, a client certificate it signed, and
 /// a second CA that signed nothing here; as PEM files in a directory of their own.

@@ -32,22 +32,11 @@ pub(crate) fn function(
     options: &Options,
     default_name: Option<String>,
 ) -> syn::Result<TokenStream> {
-    if let Some(c) = &sig.constness {
-        return Err(syn::Error::new(
-            c.span(),
-            "#[measure] cannot measure a `const fn`: it may run at compile time, where there is no clock; remove `const` or the attribute",
-        ));
-    }
-    if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new(
-            v.span(),
-            "#[measure] cannot measure a variadic function",
-        ));
-    }
+    refuse_unmeasurable(sig)?;
+    let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) = attrs
+        .iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
     if options.skip.is_some() {
-        let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) = attrs
-            .iter()
-            .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
         let stmts = &block.stmts;
         return Ok(quote!(#(#outer)* #vis #sig { #(#inner)* #(#stmts)* }));
     }
@@ -64,8 +53,49 @@ pub(crate) fn function(
             ).with_span_name(#span_name);
     };
     let verdict = verdict(options);
-    // Recording off: the call is the bare future plus one relaxed load.
-    let record = quote! {
+    let body = match shape(sig) {
+        Shape::Async => async_body(sig, block, &callsite, &verdict),
+        Shape::ReturnsFuture => {
+            let record = record(&verdict);
+            quote_spanned! {block.span()=>
+                #callsite
+                #[allow(clippy::redundant_closure_call)]
+                let __ts_inner = (move || #block)();
+                async move { #record }
+            }
+        }
+        Shape::Boxed => boxed_body(sig, block, &callsite, &verdict),
+        Shape::Sync => sync_body(sig, block, &callsite, &verdict),
+    };
+    Ok(quote! {
+        #(#outer)* #vis #sig {
+            #(#inner)*
+            #body
+        }
+    })
+}
+
+/// A `const fn` or a variadic function cannot be measured: the error says why.
+fn refuse_unmeasurable(sig: &Signature) -> syn::Result<()> {
+    if let Some(c) = &sig.constness {
+        return Err(syn::Error::new(
+            c.span(),
+            "#[measure] cannot measure a `const fn`: it may run at compile time, where there is no clock; remove `const` or the attribute",
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(syn::Error::new(
+            v.span(),
+            "#[measure] cannot measure a variadic function",
+        ));
+    }
+    Ok(())
+}
+
+/// Awaits `__ts_inner` as a measured call: with recording off, the bare future plus one
+/// relaxed load.
+fn record(verdict: &TokenStream) -> TokenStream {
+    quote! {
         if !::taskscope::__private::enabled() {
             return __ts_inner.await;
         }
@@ -73,84 +103,94 @@ pub(crate) fn function(
             ::taskscope::__private::Measured::new(&__TASKSCOPE_CALLSITE, __ts_inner).await;
         __ts_done.finish(#verdict);
         __ts_out
-    };
+    }
+}
+
+/// An `async fn`: the body's future is built in place by `pin!` and measured through a
+/// `Pin<&mut _>`, so a future holding a large state is never moved and costs no stack
+/// beyond what the bare function costs (no copy through `Measured::new`). The unreachable
+/// early return fixes the block's output type, so `?` in the body converts errors into the
+/// declared error type.
+fn async_body(
+    sig: &Signature,
+    block: &Block,
+    callsite: &TokenStream,
+    verdict: &TokenStream,
+) -> TokenStream {
     let ret = return_type(&sig.output);
-    let nameable = !contains_impl(&ret);
-    let body = match shape(sig) {
-        Shape::Async => {
-            // The body's future is built in place by `pin!` and measured through a
-            // `Pin<&mut _>`: a future holding a large state is never moved, so it costs no
-            // stack beyond what the bare function costs (no copy through `Measured::new`).
-            // The unreachable early return fixes the block's output type, so `?` in the
-            // body converts errors into the declared error type.
-            let ret_span = match &sig.output {
-                ReturnType::Type(_, ty) => ty.span(),
-                ReturnType::Default => sig.ident.span(),
-            };
-            let fix_output = nameable.then(|| quote_spanned! {ret_span=>
-                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return, clippy::let_unit_value)]
-                if false {
-                    let __ts_never: #ret = loop {};
-                    return __ts_never;
-                }
-            });
-            let stmts = &block.stmts;
-            quote_spanned! {block.span()=>
-                #callsite
-                let __ts_inner = ::core::pin::pin!(async move { #fix_output #(#stmts)* });
-                #record
-            }
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let fix_output = (!contains_impl(&ret)).then(|| quote_spanned! {ret_span=>
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return, clippy::let_unit_value)]
+        if false {
+            let __ts_never: #ret = loop {};
+            return __ts_never;
         }
-        Shape::ReturnsFuture => quote_spanned! {block.span()=>
+    });
+    let stmts = &block.stmts;
+    let record = record(verdict);
+    quote_spanned! {block.span()=>
+        #callsite
+        let __ts_inner = ::core::pin::pin!(async move { #fix_output #(#stmts)* });
+        #record
+    }
+}
+
+/// A function returning a boxed future. When `#[async_trait]` made the body
+/// `Box::pin(async move { .. })`, that block is measured in place, so the call costs no
+/// second allocation.
+fn boxed_body(
+    sig: &Signature,
+    block: &Block,
+    callsite: &TokenStream,
+    verdict: &TokenStream,
+) -> TokenStream {
+    let record = record(verdict);
+    match async_trait_body(block) {
+        Some((pin, inner)) => quote_spanned! {block.span()=>
             #callsite
-            #[allow(clippy::redundant_closure_call)]
-            let __ts_inner = (move || #block)();
-            async move { #record }
+            #pin(async move {
+                let __ts_inner = #inner;
+                #record
+            })
         },
-        Shape::Boxed => match async_trait_body(block) {
-            // `#[async_trait]` made the body `Box::pin(async move { .. })`: measure that
-            // block in place, so the call costs no second allocation.
-            Some((pin, inner)) => quote_spanned! {block.span()=>
-                #callsite
-                #pin(async move {
-                    let __ts_inner = #inner;
-                    #record
-                })
-            },
-            None => quote_spanned! {block.span()=>
+        None => {
+            let ret = return_type(&sig.output);
+            quote_spanned! {block.span()=>
                 #callsite
                 #[allow(clippy::redundant_closure_call)]
                 let __ts_inner = (move || -> #ret #block)();
                 ::std::boxed::Box::pin(async move { #record })
-            },
-        },
-        Shape::Sync => {
-            let closure = if nameable {
-                quote!(move || -> #ret #block)
-            } else {
-                quote!(move || #block)
-            };
-            quote_spanned! {block.span()=>
-                #callsite
-                let __ts_call = ::taskscope::__private::SyncCall::start(&__TASKSCOPE_CALLSITE);
-                #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
-                let __ts_out = (#closure)();
-                if let ::core::option::Option::Some(__ts_done) = __ts_call.end() {
-                    __ts_done.finish(#verdict);
-                }
-                __ts_out
             }
         }
+    }
+}
+
+/// A plain function: its body runs in a closure between the start and the end of the call.
+fn sync_body(
+    sig: &Signature,
+    block: &Block,
+    callsite: &TokenStream,
+    verdict: &TokenStream,
+) -> TokenStream {
+    let ret = return_type(&sig.output);
+    let closure = if contains_impl(&ret) {
+        quote!(move || #block)
+    } else {
+        quote!(move || -> #ret #block)
     };
-    let (outer, inner): (Vec<&Attribute>, Vec<&Attribute>) = attrs
-        .iter()
-        .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
-    Ok(quote! {
-        #(#outer)* #vis #sig {
-            #(#inner)*
-            #body
+    quote_spanned! {block.span()=>
+        #callsite
+        let __ts_call = ::taskscope::__private::SyncCall::start(&__TASKSCOPE_CALLSITE);
+        #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
+        let __ts_out = (#closure)();
+        if let ::core::option::Option::Some(__ts_done) = __ts_call.end() {
+            __ts_done.finish(#verdict);
         }
-    })
+        __ts_out
+    }
 }
 
 /// The expression that classifies `__ts_out`.

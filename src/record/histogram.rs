@@ -10,7 +10,9 @@
 //! use, so a function whose calls all take between 1 and 8 ms holds three chunks (1.5 KiB),
 //! not the whole range.
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::publish_once::PublishOnce;
 use std::time::Duration;
 
 /// Sub-buckets per power of two, as a power of two.
@@ -54,7 +56,7 @@ type Chunk = [AtomicU64; SUB];
 /// reads anyway, not in the chunk: a reader then touches one line per few chunks for the
 /// marks, and the lines of the buckets in use.
 struct Slot {
-    chunk: AtomicPtr<Chunk>,
+    chunk: PublishOnce<Chunk>,
     /// Bit `i` is set once bucket `i` has been written: set after the count, with
     /// `Release`, so a reader that sees the bit sees the count.
     written: AtomicU64,
@@ -76,7 +78,7 @@ impl AtomicHistogram {
         Self {
             slots: [const {
                 Slot {
-                    chunk: AtomicPtr::new(std::ptr::null_mut()),
+                    chunk: PublishOnce::new(),
                     written: AtomicU64::new(0),
                 }
             }; CHUNKS],
@@ -119,37 +121,13 @@ impl AtomicHistogram {
 
     #[inline(always)]
     fn chunk(&self, n: usize) -> &Chunk {
-        let ptr = self.slots[n].chunk.load(Ordering::Acquire);
-        if ptr.is_null() {
-            return self.alloc_chunk(n);
+        let (chunk, installed) = self.slots[n]
+            .chunk
+            .get_or_publish(|| [const { AtomicU64::new(0) }; SUB]);
+        if installed {
+            self.allocated.fetch_or(1 << n, Ordering::Release);
         }
-        // SAFETY: non-null pointers come from `Box::into_raw` in `alloc_chunk` and are freed
-        // only in `Drop`, which needs `&mut self`.
-        unsafe { &*ptr }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn alloc_chunk(&self, n: usize) -> &Chunk {
-        let fresh = Box::into_raw(Box::new([const { AtomicU64::new(0) }; SUB]));
-        let ptr = match self.slots[n].chunk.compare_exchange(
-            std::ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                self.allocated.fetch_or(1 << n, Ordering::Release);
-                fresh
-            }
-            Err(existing) => {
-                // SAFETY: `fresh` was never shared; another writer installed its chunk first.
-                drop(unsafe { Box::from_raw(fresh) });
-                existing
-            }
-        };
-        // SAFETY: as in `chunk`.
-        unsafe { &*ptr }
+        chunk
     }
 
     /// Asks for the lines of the chunk pointers and marks of the slots in use, before a
@@ -179,14 +157,16 @@ impl AtomicHistogram {
         let installed = || {
             let mut bits = allocated;
             std::iter::from_fn(move || {
-                (bits != 0).then(|| {
+                while bits != 0 {
                     let n = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
                     let slot = &self.slots[n];
-                    let ptr = slot.chunk.load(Ordering::Acquire);
-                    // SAFETY: as in `chunk`; the bit is set after the pointer is installed.
-                    (n, slot, unsafe { &*ptr })
-                })
+                    // The bit is set after the chunk is installed, so it is there.
+                    if let Some(chunk) = slot.chunk.get() {
+                        return Some((n, slot, chunk));
+                    }
+                }
+                None
             })
         };
         // First ask for every cache line holding a written bucket, so that their misses
@@ -222,21 +202,9 @@ impl AtomicHistogram {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| !s.chunk.load(Ordering::Relaxed).is_null())
+            .filter(|s| s.chunk.get().is_some())
             .count()
             * CHUNK_BYTES
-    }
-}
-
-impl Drop for AtomicHistogram {
-    fn drop(&mut self) {
-        for slot in &mut self.slots {
-            let ptr = *slot.chunk.get_mut();
-            if !ptr.is_null() {
-                // SAFETY: allocated by `alloc_chunk` and owned by this histogram.
-                drop(unsafe { Box::from_raw(ptr) });
-            }
-        }
     }
 }
 

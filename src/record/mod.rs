@@ -1,6 +1,7 @@
 //! Recording: per-thread shards, histograms, and reading them back.
 
 pub(crate) mod histogram;
+pub(crate) mod publish_once;
 pub(crate) mod registry;
 pub(crate) mod report;
 #[cfg(feature = "otlp")]

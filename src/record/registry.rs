@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::histogram::{AtomicHistogram, Histogram, add};
+use super::publish_once::PublishOnce;
 use super::thread_slot;
 use crate::words::function::FunctionMeta;
-use crate::words::outcome::Outcome;
+use crate::words::outcome::{Outcome, PerOutcome};
 
 /// Default cap on distinct error kinds per function.
 pub(crate) const DEFAULT_KIND_LIMIT: usize = 32;
@@ -105,7 +106,7 @@ pub(crate) fn register(
 /// Everything recorded for one callsite.
 pub(crate) struct FunctionState {
     pub(crate) meta: &'static FunctionMeta,
-    shards: Box<[AtomicPtr<Shard>]>,
+    shards: Box<[PublishOnce<Shard>]>,
     kinds: KindTable,
 }
 
@@ -114,7 +115,7 @@ pub(crate) struct FunctionState {
 struct Shard {
     /// Calls that had their first poll on this slot.
     started: AtomicU64,
-    outcomes: [AtomicPtr<OutcomeCells>; 4],
+    outcomes: PerOutcome<PublishOnce<OutcomeCells>>,
     /// Errors per kind index; the last entry is the overflow kind.
     kinds: Box<[AtomicU64]>,
 }
@@ -142,7 +143,7 @@ impl FunctionState {
         Self {
             meta,
             shards: (0..thread_slot::slot_count())
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .map(|_| PublishOnce::new())
                 .collect(),
             kinds: KindTable::new(limit),
         }
@@ -151,37 +152,12 @@ impl FunctionState {
     #[inline(always)]
     fn shard(&self) -> (&Shard, bool) {
         let (slot, exclusive) = thread_slot::current();
-        let ptr = self.shards[slot].load(Ordering::Acquire);
-        if ptr.is_null() {
-            return (self.alloc_shard(slot), exclusive);
-        }
-        // SAFETY: shards are leaked boxes, published once and never freed.
-        (unsafe { &*ptr }, exclusive)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn alloc_shard(&self, slot: usize) -> &Shard {
-        let shard = Box::into_raw(Box::new(Shard {
+        let (shard, _) = self.shards[slot].get_or_publish(|| Shard {
             started: AtomicU64::new(0),
-            outcomes: [const { AtomicPtr::new(std::ptr::null_mut()) }; 4],
+            outcomes: PerOutcome::from_fn(|_| PublishOnce::new()),
             kinds: (0..=self.kinds.limit).map(|_| AtomicU64::new(0)).collect(),
-        }));
-        match self.shards[slot].compare_exchange(
-            std::ptr::null_mut(),
-            shard,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // SAFETY: just published; never freed.
-            Ok(_) => unsafe { &*shard },
-            Err(existing) => {
-                // SAFETY: `shard` was never shared (only the shared slot can race here).
-                drop(unsafe { Box::from_raw(shard) });
-                // SAFETY: as in `shard`.
-                unsafe { &*existing }
-            }
-        }
+        });
+        (shard, exclusive)
     }
 
     /// Counts a call as started (its first poll).
@@ -248,7 +224,7 @@ impl FunctionState {
         if let Some(index) = kind {
             add(&shard.kinds[index.min(self.kinds.limit)], 1, exclusive);
         }
-        let cells = shard.outcome(outcome as usize);
+        let cells = shard.outcome(outcome);
         cells.wall.record(call.wall_ns, exclusive);
         cells.busy.record(call.busy_ns, exclusive);
         add(&cells.polls, u64::from(call.polls), exclusive);
@@ -276,13 +252,7 @@ impl FunctionState {
     /// call seen as finished is always seen as started too and in-flight never goes negative.
     pub(crate) fn read(&self) -> FunctionReading {
         let mut reading = FunctionReading::default();
-        let shards = || {
-            self.shards.iter().filter_map(|s| {
-                let ptr = s.load(Ordering::Acquire);
-                // SAFETY: as in `shard`.
-                (!ptr.is_null()).then(|| unsafe { &*ptr })
-            })
-        };
+        let shards = || self.shards.iter().filter_map(PublishOnce::get);
         // The kind counts summed over shards: on the stack for the usual limits.
         let (mut stack, mut heap) = ([0u64; 65], Vec::new());
         let kind_counts: &mut [u64] = if self.kinds.limit < stack.len() {
@@ -293,24 +263,18 @@ impl FunctionState {
         };
         // Ask for the lines of every distribution first, so that their misses overlap.
         for shard in shards() {
-            for cells in &shard.outcomes {
-                let ptr = cells.load(Ordering::Acquire);
-                if !ptr.is_null() {
-                    // SAFETY: as in `Shard::outcome`.
-                    let cells = unsafe { &*ptr };
+            for (_, cells) in shard.outcomes.iter() {
+                if let Some(cells) = cells.get() {
                     cells.wall.prefetch();
                     cells.busy.prefetch();
                 }
             }
         }
         for shard in shards() {
-            for (i, out) in reading.outcomes.iter_mut().enumerate() {
-                let ptr = shard.outcomes[i].load(Ordering::Acquire);
-                if ptr.is_null() {
+            for (o, out) in reading.outcomes.iter_mut() {
+                let Some(cells) = shard.outcomes[o].get() else {
                     continue;
-                }
-                // SAFETY: as in `Shard::outcome`.
-                let cells = unsafe { &*ptr };
+                };
                 cells.wall.read_into(&mut out.wall);
                 cells.busy.read_into(&mut out.busy);
                 out.polls += cells.polls.load(Ordering::Relaxed);
@@ -320,7 +284,7 @@ impl FunctionState {
                 *total += cell.load(Ordering::Relaxed);
             }
         }
-        let finished: u64 = reading.outcomes.iter().map(|o| o.wall.count()).sum();
+        let finished: u64 = reading.outcomes.iter().map(|(_, o)| o.wall.count()).sum();
         // Wrapping: a call taken back by `record_unstart` on another slot is a wrapped
         // subtraction there.
         let started: u64 = shards()
@@ -338,25 +302,14 @@ impl FunctionState {
     /// Heap bytes held by this function's state, shards and histogram chunks.
     pub(crate) fn heap_bytes(&self) -> usize {
         let mut bytes = std::mem::size_of::<Self>()
-            + self.shards.len() * std::mem::size_of::<AtomicPtr<Shard>>()
+            + self.shards.len() * std::mem::size_of::<PublishOnce<Shard>>()
             + self.kinds.heap_bytes();
-        for s in self.shards.iter() {
-            let ptr = s.load(Ordering::Acquire);
-            if ptr.is_null() {
-                continue;
-            }
-            // SAFETY: as in `shard`.
-            let shard = unsafe { &*ptr };
+        for shard in self.shards.iter().filter_map(PublishOnce::get) {
             bytes += std::mem::size_of::<Shard>() + shard.kinds.len() * 8;
-            for o in &shard.outcomes {
-                let ptr = o.load(Ordering::Acquire);
-                if !ptr.is_null() {
-                    // SAFETY: as in `Shard::outcome`.
-                    let cells = unsafe { &*ptr };
-                    bytes += std::mem::size_of::<OutcomeCells>()
-                        + cells.wall.heap_bytes()
-                        + cells.busy.heap_bytes();
-                }
+            for cells in shard.outcomes.values().iter().filter_map(PublishOnce::get) {
+                bytes += std::mem::size_of::<OutcomeCells>()
+                    + cells.wall.heap_bytes()
+                    + cells.busy.heap_bytes();
             }
         }
         bytes
@@ -365,46 +318,22 @@ impl FunctionState {
 
 impl Shard {
     #[inline(always)]
-    fn outcome(&self, i: usize) -> &OutcomeCells {
-        let ptr = self.outcomes[i].load(Ordering::Acquire);
-        if ptr.is_null() {
-            return self.alloc_outcome(i);
-        }
-        // SAFETY: outcome cells are leaked boxes, published once and never freed.
-        unsafe { &*ptr }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn alloc_outcome(&self, i: usize) -> &OutcomeCells {
-        let cells = Box::into_raw(Box::new(OutcomeCells {
-            polls: AtomicU64::new(0),
-            slow_polls: AtomicU64::new(0),
-            wall: AtomicHistogram::new(),
-            busy: AtomicHistogram::new(),
-        }));
-        match self.outcomes[i].compare_exchange(
-            std::ptr::null_mut(),
-            cells,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // SAFETY: just published; never freed.
-            Ok(_) => unsafe { &*cells },
-            Err(existing) => {
-                // SAFETY: `cells` was never shared.
-                drop(unsafe { Box::from_raw(cells) });
-                // SAFETY: as in `outcome`.
-                unsafe { &*existing }
-            }
-        }
+    fn outcome(&self, outcome: Outcome) -> &OutcomeCells {
+        self.outcomes[outcome]
+            .get_or_publish(|| OutcomeCells {
+                polls: AtomicU64::new(0),
+                slow_polls: AtomicU64::new(0),
+                wall: AtomicHistogram::new(),
+                busy: AtomicHistogram::new(),
+            })
+            .0
     }
 }
 
 /// Plain data read from one function state.
 #[derive(Default)]
 pub(crate) struct FunctionReading {
-    pub(crate) outcomes: [OutcomeReading; 4],
+    pub(crate) outcomes: PerOutcome<OutcomeReading>,
     pub(crate) kinds: Vec<(&'static str, u64)>,
     pub(crate) in_flight: u64,
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::snapshot::{ErrorKindCount, FunctionSnapshot, Snapshot, snapshot};
+use crate::words::text;
 
 /// A table of every measured function: calls, outcomes, success rate, latency and slow
 /// polls, with each function's error kinds and their counts under it. Print it at exit, or
@@ -76,22 +77,6 @@ const ERRORS: usize = 3;
 /// Error kinds listed under a function at most; the rest are summed on one line.
 pub(crate) const REPORT_KINDS: usize = 5;
 
-/// `text` with every control character (C0 and C1, so escape sequences too) and every
-/// bidirectional override or isolate replaced by U+FFFD: names made at run time (span
-/// names, `name = ...`) can then never move the cursor, recolour the terminal or reorder
-/// what is printed around them.
-pub(crate) fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if unprintable(c) { '\u{FFFD}' } else { c })
-        .collect()
-}
-
-/// Whether `c` must never reach a terminal as it is: a control character (C0, DEL, C1) or
-/// a bidirectional override or isolate.
-pub(crate) fn unprintable(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 /// One function's line and the lines of its error kinds, as cells.
 fn function_lines(f: &FunctionSnapshot) -> Vec<[String; 12]> {
     let wall = f.wall();
@@ -100,11 +85,11 @@ fn function_lines(f: &FunctionSnapshot) -> Vec<[String; 12]> {
         if f.calls() == 0 {
             "-".to_owned()
         } else {
-            human(d)
+            text::duration(d.as_secs_f64(), "µs")
         }
     };
     let mut lines = vec![[
-        printable(&format!("{}::{}", f.module, f.name)),
+        text::printable(&format!("{}::{}", f.module, f.name)),
         f.calls().to_string(),
         f.ok.count.to_string(),
         f.error.count.to_string(),
@@ -129,7 +114,7 @@ fn function_lines(f: &FunctionSnapshot) -> Vec<[String; 12]> {
     };
     for k in kinds.iter().take(REPORT_KINDS) {
         lines.push(kind_line(
-            format!("  error: {}", printable(k.kind)),
+            format!("  error: {}", text::printable(k.kind)),
             k.count,
         ));
     }
@@ -178,28 +163,6 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
-}
-
-/// A duration with three significant digits and a unit: `812ns`, `1.25ms`, `3.40s`.
-pub(crate) fn human(d: Duration) -> String {
-    let ns = d.as_nanos() as f64;
-    let (v, unit) = if ns < 1e3 {
-        return format!("{ns:.0}ns");
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    let digits = if v < 10.0 {
-        2
-    } else if v < 100.0 {
-        1
-    } else {
-        0
-    };
-    format!("{v:.digits$}{unit}")
 }
 
 #[cfg(test)]
@@ -317,13 +280,5 @@ mod tests {
             ]
         );
         assert!(!out.contains("0ns"), "{out}");
-    }
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human(Duration::from_nanos(812)), "812ns");
-        assert_eq!(human(Duration::from_micros(1250)), "1.25ms");
-        assert_eq!(human(Duration::from_millis(3400)), "3.40s");
-        assert_eq!(human(Duration::from_micros(125)), "125µs");
     }
 }

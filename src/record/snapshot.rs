@@ -117,7 +117,7 @@ pub fn snapshot() -> Snapshot {
             in_flight: reading.in_flight,
             ..Default::default()
         };
-        for (outcome, r) in Outcome::ALL.into_iter().zip(reading.outcomes) {
+        for (outcome, r) in reading.outcomes {
             *f.stats_mut(outcome) = OutcomeStats {
                 count: r.wall.count(),
                 polls: r.polls,

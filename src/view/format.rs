@@ -1,112 +1,19 @@
-//! Numbers, durations and glyphs as the screens and the plain summary print them.
+//! Numbers, durations and names as the screens and the plain summary print them.
 
-/// The glyphs of one character set: Unicode, or the ASCII fallback.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Glyphs {
-    /// Sparkline levels, lowest first.
-    pub spark: [char; 8],
-    /// A full cell of a bar.
-    pub bar: char,
-    /// Sort marks: descending, ascending.
-    pub sort: (char, char),
-    /// Separator in the header.
-    pub dot: &'static str,
-    /// The microsecond unit.
-    pub micro: &'static str,
-    /// The selected-row marker.
-    pub cursor: &'static str,
-    /// Whether borders may use line-drawing characters.
-    pub unicode: bool,
-    /// Stands for the part of a name cut out to fit.
-    pub ellipsis: char,
-    /// Marks an approximate value (a percentile from buckets too wide to trust).
-    pub approx: char,
-}
-
-impl Glyphs {
-    /// Unicode glyphs.
-    pub const UNICODE: Glyphs = Glyphs {
-        spark: ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'],
-        bar: '█',
-        sort: ('▼', '▲'),
-        dot: " · ",
-        micro: "µs",
-        cursor: "▶",
-        unicode: true,
-        ellipsis: '…',
-        approx: '≈',
-    };
-    /// The ASCII fallback: every glyph has one.
-    pub const ASCII: Glyphs = Glyphs {
-        spark: ['_', '.', ',', '-', '~', '=', '*', '#'],
-        bar: '#',
-        sort: ('v', '^'),
-        dot: " | ",
-        micro: "us",
-        cursor: ">",
-        unicode: false,
-        ellipsis: '~',
-        approx: '~',
-    };
-
-    /// A sparkline of `values` scaled to their maximum, one glyph per value.
-    pub fn sparkline(&self, values: &[u64]) -> String {
-        let max = values.iter().copied().max().unwrap_or(0);
-        values
-            .iter()
-            .map(|&v| {
-                if max == 0 || v == 0 {
-                    ' '
-                } else {
-                    let level = ((v as f64 / max as f64) * 7.0).round() as usize;
-                    self.spark[level.min(7)]
-                }
-            })
-            .collect()
-    }
-}
+use super::style::Glyphs;
 
 /// A duration in seconds, compact: `850ns`, `12.3µs`, `4.56ms`, `1.23s`, `2m03s`.
-pub fn seconds(value: f64, glyphs: &Glyphs) -> String {
-    if !value.is_finite() || value < 0.0 {
-        return "-".into();
-    }
-    let ns = value * 1e9;
-    if ns < 1_000.0 {
-        format!("{ns:.0}ns")
-    } else if ns < 1e6 {
-        format!("{}{}", three_digits(ns / 1e3), glyphs.micro)
-    } else if ns < 1e9 {
-        format!("{}ms", three_digits(ns / 1e6))
-    } else if value < 60.0 {
-        format!("{}s", three_digits(value))
-    } else if value < 3600.0 {
-        let m = (value / 60.0).floor();
-        format!("{m:.0}m{:02.0}s", (value - m * 60.0).floor())
-    } else {
-        let h = (value / 3600.0).floor();
-        format!("{h:.0}h{:02.0}m", ((value - h * 3600.0) / 60.0).floor())
-    }
+pub(crate) fn seconds(value: f64, glyphs: &Glyphs) -> String {
+    crate::words::text::duration(value, glyphs.micro)
 }
 
 /// An optional duration, `-` when absent.
-pub fn opt_seconds(value: Option<f64>, glyphs: &Glyphs) -> String {
+pub(crate) fn opt_seconds(value: Option<f64>, glyphs: &Glyphs) -> String {
     value.map_or_else(|| "-".into(), |v| seconds(v, glyphs))
 }
 
-/// Three significant digits: `1.23`, `12.3`, `123`.
-fn three_digits(v: f64) -> String {
-    if v < 10.0 {
-        format!("{v:.2}")
-    } else if v < 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 /// A rate or count, compact: `0.50`, `35.0`, `1.2k`, `3.4M`.
-pub fn rate(v: f64) -> String {
+pub(crate) fn rate(v: f64) -> String {
     if !v.is_finite() {
         return "-".into();
     }
@@ -126,7 +33,7 @@ pub fn rate(v: f64) -> String {
 }
 
 /// A whole count, compact past five digits.
-pub fn count(v: u64) -> String {
+pub(crate) fn count(v: u64) -> String {
     if v < 100_000 {
         v.to_string()
     } else {
@@ -135,7 +42,7 @@ pub fn count(v: u64) -> String {
 }
 
 /// A percentage with one decimal, `-` when absent.
-pub fn percent(v: Option<f64>) -> String {
+pub(crate) fn percent(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         Some(v) if (99.95..100.0).contains(&v) => "99.9".into(),
@@ -144,7 +51,7 @@ pub fn percent(v: Option<f64>) -> String {
 }
 
 /// A window length: `10s`, `1m`, `1h`.
-pub fn window(d: std::time::Duration) -> String {
+pub(crate) fn window(d: std::time::Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
         format!("{s}s")
@@ -166,7 +73,7 @@ pub fn window(d: std::time::Duration) -> String {
 /// (`my_app::or…::charge_card`); a segment longer than the width loses its middle, keeping
 /// more of its end (`charge…d_with_retries`). Names that differ anywhere in their last
 /// segment stay apart.
-pub fn fit(text: &str, width: usize, glyphs: &Glyphs) -> String {
+pub(crate) fn fit(text: &str, width: usize, glyphs: &Glyphs) -> String {
     let len = text.chars().count();
     if len <= width {
         return text.to_owned();
@@ -196,7 +103,7 @@ pub fn fit(text: &str, width: usize, glyphs: &Glyphs) -> String {
 }
 
 /// A percentile, marked approximate when it came from coarse buckets.
-pub fn percentile(value: Option<f64>, coarse: bool, glyphs: &Glyphs) -> String {
+pub(crate) fn percentile(value: Option<f64>, coarse: bool, glyphs: &Glyphs) -> String {
     let text = opt_seconds(value, glyphs);
     if coarse && value.is_some() {
         format!("{}{text}", glyphs.approx)
@@ -206,7 +113,7 @@ pub fn percentile(value: Option<f64>, coarse: bool, glyphs: &Glyphs) -> String {
 }
 
 /// Prose cut to at most `width` characters at its end (a reason, a message).
-pub fn clip(text: &str, width: usize, glyphs: &Glyphs) -> String {
+pub(crate) fn clip(text: &str, width: usize, glyphs: &Glyphs) -> String {
     if text.chars().count() <= width {
         return text.to_owned();
     }
@@ -220,8 +127,8 @@ pub fn clip(text: &str, width: usize, glyphs: &Glyphs) -> String {
 /// Text from a sender with every control character (C0 and C1, so escape sequences too)
 /// and every bidirectional override or isolate replaced, so nothing a sender writes can move
 /// the cursor, recolour the screen, or reorder what is shown around it.
-pub fn sanitize(text: &str) -> String {
-    crate::record::report::printable(text)
+pub(crate) fn sanitize(text: &str) -> String {
+    crate::words::text::printable(text)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Leave the dashboard.
     Quit,
     /// Show or hide the help overlay.
@@ -55,11 +55,11 @@ pub enum Action {
 
 /// A key, with the modifiers it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     /// The key.
-    pub code: KeyCode,
+    pub(crate) code: KeyCode,
     /// Whether Ctrl must be held.
-    pub ctrl: bool,
+    pub(crate) ctrl: bool,
 }
 
 const fn ch(c: char) -> Key {
@@ -80,17 +80,17 @@ const fn code(code: KeyCode) -> Key {
 
 /// One line of the key map.
 #[derive(Clone, Copy, Debug)]
-pub struct Binding {
+pub(crate) struct Binding {
     /// The keys that trigger the action.
-    pub keys: &'static [Key],
+    pub(crate) keys: &'static [Key],
     /// How the help writes the keys.
-    pub label: &'static str,
+    pub(crate) label: &'static str,
     /// What the action does, for the help.
-    pub help: &'static str,
+    pub(crate) help: &'static str,
     /// The short word on the hint line, if the binding is shown there.
-    pub hint: Option<&'static str>,
+    pub(crate) hint: Option<&'static str>,
     /// The action.
-    pub action: Action,
+    pub(crate) action: Action,
 }
 
 /// What Ctrl-S writes, as the help says it.
@@ -100,7 +100,7 @@ const EXPORT_HELP: &str = "export table (CSV), snapshot (JSON), latencies (.hlog
 const EXPORT_HELP: &str = "export the visible table (CSV) and the snapshot (JSON)";
 
 /// The key map. Order is the order of the help and the hint line.
-pub const KEYS: &[Binding] = &[
+pub(crate) const KEYS: &[Binding] = &[
     Binding {
         keys: &[ch('q'), ctrl('c')],
         label: "q, Ctrl-C",
@@ -258,7 +258,7 @@ pub const KEYS: &[Binding] = &[
 ];
 
 /// The action bound to `event`, if any.
-pub fn action_for(event: &KeyEvent) -> Option<Action> {
+pub(crate) fn action_for(event: &KeyEvent) -> Option<Action> {
     let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
     // Shift is part of the character (`G`), whatever modifiers the terminal reports.
     let code = event.code;
@@ -268,7 +268,7 @@ pub fn action_for(event: &KeyEvent) -> Option<Action> {
 }
 
 /// The hint line: the bindings marked for it, as `key word` pairs.
-pub fn hints() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn hints() -> Vec<(&'static str, &'static str)> {
     KEYS.iter()
         .filter_map(|b| {
             b.hint

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::format::Glyphs;
 use super::keys::{Action, action_for};
 use super::rows::{History, Limits, Row, Window, rows};
-use super::series::Frame;
+use super::style::Glyphs;
+use crate::frame::Frame;
 use crate::words::outcome::Outcome;
 
 /// A message to the model.
 #[derive(Debug)]
-pub enum Msg {
+pub(crate) enum Msg {
     /// A key was pressed.
     Key(KeyEvent),
     /// A new frame from the source.
@@ -28,7 +28,7 @@ pub enum Msg {
 
 /// What the runner must do after an update.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Nothing but redraw.
     None,
     /// Leave the dashboard.
@@ -41,7 +41,7 @@ pub enum Effect {
 
 /// A column of the function list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     /// Service and function name.
     Function,
     /// Calls per second, with a sparkline.
@@ -72,7 +72,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in screen order.
-    pub const ALL: [Column; 13] = [
+    pub(crate) const ALL: [Column; 13] = [
         Column::Function,
         Column::Rate,
         Column::Ok,
@@ -89,7 +89,7 @@ impl Column {
     ];
 
     /// The header text.
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Column::Function => "function",
             Column::Rate => "calls/s",
@@ -108,7 +108,7 @@ impl Column {
     }
 
     /// Orders two rows by this column, ascending.
-    pub fn compare(self, a: &Row, b: &Row) -> Ordering {
+    pub(crate) fn compare(self, a: &Row, b: &Row) -> Ordering {
         let f = |r: &Row| -> f64 {
             match self {
                 Column::Function => 0.0,
@@ -143,15 +143,15 @@ fn name_order(a: &Row, b: &Row) -> Ordering {
 
 /// Settings fixed at start.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Warning limits.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Glyph set.
-    pub glyphs: Glyphs,
+    pub(crate) glyphs: Glyphs,
     /// Whether colours are used.
-    pub color: bool,
+    pub(crate) color: bool,
     /// The window `=` returns to.
-    pub default_window: Window,
+    pub(crate) default_window: Window,
 }
 
 impl Default for Settings {
@@ -167,7 +167,7 @@ impl Default for Settings {
 
 /// Which screen is shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Screen {
+pub(crate) enum Screen {
     /// The function list.
     List,
     /// One function's detail: its service, function and module.
@@ -176,48 +176,48 @@ pub enum Screen {
 
 /// The whole state of the dashboard.
 #[derive(Debug)]
-pub struct Model {
+pub(crate) struct Model {
     /// Settings.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// Checkpoints.
-    pub history: History,
+    pub(crate) history: History,
     /// The rows of the window, filtered and sorted as shown.
-    pub rows: Vec<Row>,
+    pub(crate) rows: Vec<Row>,
     /// Rows before filtering (for the header's count).
-    pub total_rows: usize,
+    pub(crate) total_rows: usize,
     /// The selected row.
-    pub selected: usize,
+    pub(crate) selected: usize,
     /// The sort column.
-    pub sort: Column,
+    pub(crate) sort: Column,
     /// Whether the sort is descending.
-    pub descending: bool,
+    pub(crate) descending: bool,
     /// The applied filter (case-insensitive substring of service, function or module).
-    pub filter: String,
+    pub(crate) filter: String,
     /// The filter being edited, if the prompt is open.
-    pub editing: Option<String>,
+    pub(crate) editing: Option<String>,
     /// Whether the numbers are frozen.
-    pub paused: bool,
+    pub(crate) paused: bool,
     /// The time window.
-    pub window: Window,
+    pub(crate) window: Window,
     /// The screen.
-    pub screen: Screen,
+    pub(crate) screen: Screen,
     /// Whether the help overlay is open.
-    pub help: bool,
+    pub(crate) help: bool,
     /// Whether only rows with warnings are shown.
-    pub only_problems: bool,
+    pub(crate) only_problems: bool,
     /// A message in the header, and for how many more frames it stays.
-    pub flash: Option<(String, u8)>,
+    pub(crate) flash: Option<(String, u8)>,
     /// Rows on a page (from the terminal's height).
-    pub page: usize,
+    pub(crate) page: usize,
     /// Frames received, paused or not.
-    pub frames_seen: u64,
+    pub(crate) frames_seen: u64,
     /// Whether the console's tasks are shown (when the frames carry them).
-    pub show_tasks: bool,
+    pub(crate) show_tasks: bool,
 }
 
 impl Model {
     /// An empty model.
-    pub fn new(settings: Settings) -> Model {
+    pub(crate) fn new(settings: Settings) -> Model {
         Model {
             window: settings.default_window,
             settings,
@@ -241,17 +241,17 @@ impl Model {
     }
 
     /// The newest frame shown.
-    pub fn frame(&self) -> Option<&Arc<Frame>> {
+    pub(crate) fn frame(&self) -> Option<&Arc<Frame>> {
         self.history.latest()
     }
 
     /// The selected row.
-    pub fn selected_row(&self) -> Option<&Row> {
+    pub(crate) fn selected_row(&self) -> Option<&Row> {
         self.rows.get(self.selected)
     }
 
     /// The row the detail screen shows.
-    pub fn detail_row(&self) -> Option<&Row> {
+    pub(crate) fn detail_row(&self) -> Option<&Row> {
         let Screen::Detail(service, function, module) = &self.screen else {
             return None;
         };
@@ -263,7 +263,7 @@ impl Model {
     }
 
     /// Applies one message.
-    pub fn update(&mut self, msg: Msg) -> Effect {
+    pub(crate) fn update(&mut self, msg: Msg) -> Effect {
         match msg {
             Msg::Frame(frame) => {
                 self.frames_seen += 1;
@@ -395,7 +395,7 @@ impl Model {
     }
 
     /// Rebuilds the rows from the history, keeping the selected function selected.
-    pub fn refresh(&mut self) {
+    pub(crate) fn refresh(&mut self) {
         let keep = self.selected_row().map(|r| r.series.key());
         let mut rows = rows(&self.history, self.window, &self.settings.limits);
         self.total_rows = rows.len();
@@ -430,7 +430,7 @@ impl Model {
     }
 
     /// The rows with a warning.
-    pub fn warnings(&self) -> impl Iterator<Item = &Row> {
+    pub(crate) fn warnings(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| !r.warnings.is_empty())
     }
 }

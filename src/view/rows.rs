@@ -5,11 +5,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::series::{Dist, Frame, Series, SeriesKind};
+use crate::frame::{Dist, Frame, Series, SeriesKind};
 use crate::words::names::{NO_KIND, OVERFLOW_KIND};
 use crate::words::outcome::{Outcome, PerOutcome};
 
-/// The time windows `+` and `-` step through.
+/// The time windows the dashboard shows, which `+` and `-` step through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Window {
     /// The last 10 seconds.
@@ -49,7 +49,7 @@ impl Window {
         }))
     }
 
-    /// The name shown in the header.
+    /// The name shown in the header, and that [`parse`](Self::parse) reads.
     pub fn label(self) -> &'static str {
         match self {
             Window::TenSeconds => "10s",
@@ -62,25 +62,32 @@ impl Window {
     }
 
     /// Parses `10s`, `1m`, `5m`, `15m`, `1h` or `all`.
+    ///
+    /// ```
+    /// use taskscope::view::Window;
+    /// assert_eq!(Window::parse("5m"), Some(Window::FiveMinutes));
+    /// assert_eq!(Window::parse("2m"), None);
+    /// assert_eq!(Window::OneHour.label(), "1h");
+    /// ```
     pub fn parse(text: &str) -> Option<Window> {
         Window::ALL.into_iter().find(|w| w.label() == text)
     }
 
     /// The next longer window (the longest stays).
-    pub fn longer(self) -> Window {
+    pub(crate) fn longer(self) -> Window {
         let i = Window::ALL.iter().position(|w| *w == self).unwrap_or(0);
         Window::ALL[(i + 1).min(Window::ALL.len() - 1)]
     }
 
     /// The next shorter window (the shortest stays).
-    pub fn shorter(self) -> Window {
+    pub(crate) fn shorter(self) -> Window {
         let i = Window::ALL.iter().position(|w| *w == self).unwrap_or(0);
         Window::ALL[i.saturating_sub(1)]
     }
 }
 
 /// How many recent per-tick call counts a sparkline shows.
-pub const SPARK_TICKS: usize = 60;
+pub(crate) const SPARK_TICKS: usize = 60;
 
 type Key = (Arc<str>, Arc<str>, Arc<str>);
 
@@ -89,7 +96,7 @@ type Key = (Arc<str>, Arc<str>, Arc<str>);
 /// window's start is never off by more than a tenth of the window and memory stays bounded
 /// (about 45 frames) however long the dashboard runs.
 #[derive(Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     frames: VecDeque<Arc<Frame>>,
     first: Option<Arc<Frame>>,
     /// Calls per tick of each series, newest last.
@@ -109,7 +116,7 @@ fn spacing(age: Duration) -> Duration {
 
 impl History {
     /// Adds the newest frame.
-    pub fn push(&mut self, frame: Arc<Frame>) {
+    pub(crate) fn push(&mut self, frame: Arc<Frame>) {
         if self.first.is_none() {
             self.first = Some(frame.clone());
         }
@@ -153,13 +160,13 @@ impl History {
     }
 
     /// The newest frame.
-    pub fn latest(&self) -> Option<&Arc<Frame>> {
+    pub(crate) fn latest(&self) -> Option<&Arc<Frame>> {
         self.frames.back()
     }
 
     /// The frame a window is measured from: the oldest checkpoint inside the window, or the
     /// first frame for [`Window::All`] and for a window longer than the data so far.
-    pub fn base(&self, window: Window) -> Option<&Arc<Frame>> {
+    pub(crate) fn base(&self, window: Window) -> Option<&Arc<Frame>> {
         let now = self.latest()?.at;
         let first = self.first.as_ref()?;
         let from = match window.length().and_then(|l| now.checked_sub(l)) {
@@ -170,7 +177,7 @@ impl History {
     }
 
     /// The window's actual length: from its base frame to the newest.
-    pub fn span(&self, window: Window) -> Duration {
+    pub(crate) fn span(&self, window: Window) -> Duration {
         match (self.latest(), self.base(window)) {
             (Some(now), Some(base)) => now.at.saturating_sub(base.at),
             _ => Duration::ZERO,
@@ -178,27 +185,22 @@ impl History {
     }
 
     /// Calls per tick of a series, oldest first.
-    pub fn ticks(&self, key: &Key) -> Vec<u64> {
+    pub(crate) fn ticks(&self, key: &Key) -> Vec<u64> {
         self.ticks
             .get(key)
             .map(|t| t.iter().copied().collect())
             .unwrap_or_default()
     }
 
-    /// The number of checkpoints held.
-    pub fn len(&self) -> usize {
-        self.frames.len()
-    }
-
     /// Whether no frame has arrived.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 }
 
 /// A warning on a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Warning {
+pub(crate) enum Warning {
     /// Errors over the limit.
     ErrorRate,
     /// p99 over the budget.
@@ -213,7 +215,7 @@ pub enum Warning {
 
 impl Warning {
     /// A short name for lists.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Warning::ErrorRate => "error rate",
             Warning::SlowP99 => "p99 over budget",
@@ -226,11 +228,11 @@ impl Warning {
 
 /// The limits warnings are raised at.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Error ratio (0 to 1) over which a function is flagged.
-    pub error_rate: f64,
+    pub(crate) error_rate: f64,
     /// p99 (seconds) over which a function is flagged.
-    pub p99_budget: f64,
+    pub(crate) p99_budget: f64,
 }
 
 impl Default for Limits {
@@ -244,73 +246,73 @@ impl Default for Limits {
 
 /// An error kind over the window.
 #[derive(Clone, Debug, PartialEq)]
-pub struct KindRow {
+pub(crate) struct KindRow {
     /// The kind.
-    pub kind: Arc<str>,
+    pub(crate) kind: Arc<str>,
     /// Errors of this kind in the window.
-    pub count: u64,
+    pub(crate) count: u64,
     /// When it was last seen, as an age from the newest frame.
-    pub age: Option<Duration>,
+    pub(crate) age: Option<Duration>,
 }
 
 /// One function over the chosen window.
 #[derive(Clone, Debug)]
-pub struct Row {
+pub(crate) struct Row {
     /// The series' cumulative state now.
-    pub series: Arc<Series>,
+    pub(crate) series: Arc<Series>,
     /// Calls finished in the window, by outcome: ok, error, cancelled, panicked.
-    pub calls: PerOutcome<u64>,
+    pub(crate) calls: PerOutcome<u64>,
     /// Finished calls per second.
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// Calls per tick, oldest first (for the sparkline).
-    pub ticks: Vec<u64>,
+    pub(crate) ticks: Vec<u64>,
     /// In flight now.
-    pub in_flight: i64,
+    pub(crate) in_flight: i64,
     /// Wall time distribution of the window's calls.
-    pub latency: Dist,
+    pub(crate) latency: Dist,
     /// Busy time over wall time of the window's calls.
-    pub busy_ratio: Option<f64>,
+    pub(crate) busy_ratio: Option<f64>,
     /// Polls in the window.
-    pub polls: u64,
+    pub(crate) polls: u64,
     /// Slow polls in the window.
-    pub slow_polls: u64,
+    pub(crate) slow_polls: u64,
     /// Error kinds in the window, most frequent first.
-    pub kinds: Vec<KindRow>,
+    pub(crate) kinds: Vec<KindRow>,
     /// The percentiles come from the sender's buckets, and those are too wide to trust
     /// (explicit boundaries made for another unit, or too few): shown as approximate, and
     /// no p99 warning is raised on them alone.
-    pub coarse: bool,
+    pub(crate) coarse: bool,
     /// Warnings raised.
-    pub warnings: Vec<Warning>,
+    pub(crate) warnings: Vec<Warning>,
 }
 
 impl Row {
     /// Finished calls in the window.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.calls.total()
     }
 
     /// Share of ok among calls that finished with a verdict (cancelled calls left out),
     /// in per cent.
-    pub fn ok_percent(&self) -> Option<f64> {
+    pub(crate) fn ok_percent(&self) -> Option<f64> {
         let judged =
             self.calls[Outcome::Ok] + self.calls[Outcome::Error] + self.calls[Outcome::Panicked];
         (judged > 0).then(|| self.calls[Outcome::Ok] as f64 * 100.0 / judged as f64)
     }
 
     /// Errors and panics in the window.
-    pub fn failures(&self) -> u64 {
+    pub(crate) fn failures(&self) -> u64 {
         self.calls[Outcome::Error] + self.calls[Outcome::Panicked]
     }
 
     /// A percentile (0 to 1) of the window's latency, in seconds.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
+    pub(crate) fn quantile(&self, q: f64) -> Option<f64> {
         self.latency.quantile(q)
     }
 }
 
 /// Builds every row for `window`.
-pub fn rows(history: &History, window: Window, limits: &Limits) -> Vec<Row> {
+pub(crate) fn rows(history: &History, window: Window, limits: &Limits) -> Vec<Row> {
     let Some(latest) = history.latest() else {
         return Vec::new();
     };
@@ -438,7 +440,7 @@ mod tests {
         for t in 0..=7200 {
             h.push(frame(t, t * 10));
         }
-        assert!(h.len() < 60, "{} checkpoints", h.len());
+        assert!(h.frames.len() < 60, "{} checkpoints", h.frames.len());
         for w in &Window::ALL[..5] {
             let len = w.length().unwrap().as_secs_f64();
             let span = h.span(*w).as_secs_f64();

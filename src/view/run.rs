@@ -15,10 +15,10 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
-use super::draw::draw;
 use super::model::{Effect, Model, Msg};
-use super::series::Frame;
+use super::screens::draw;
 use super::summary;
+use crate::frame::Frame;
 
 /// How the dashboard ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,15 +49,15 @@ pub enum TopError {
 
 /// Options of a run.
 #[derive(Clone, Debug)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Time between frames.
-    pub refresh: Duration,
+    pub(crate) refresh: Duration,
     /// Where Ctrl-S writes its files.
-    pub export_dir: PathBuf,
+    pub(crate) export_dir: PathBuf,
     /// Set by the program to end the run.
-    pub stop: Arc<AtomicBool>,
+    pub(crate) stop: Arc<AtomicBool>,
     /// End the run after this long.
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -131,7 +131,7 @@ fn install_panic_hook() {
 
 /// Runs the interactive dashboard on this thread until the user quits or `options.stop` is
 /// set. The terminal is restored on every way out, panics included.
-pub fn run_terminal(
+pub(crate) fn run_terminal(
     mut model: Model,
     mut source: impl FnMut() -> Frame,
     options: &RunOptions,
@@ -222,7 +222,7 @@ pub fn run_terminal(
 }
 
 /// Writes the visible table as CSV and the snapshot as JSON into `dir`; the file names.
-pub fn export(model: &Model, dir: &Path) -> Result<Vec<String>, String> {
+pub(crate) fn export(model: &Model, dir: &Path) -> Result<Vec<String>, String> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -275,7 +275,7 @@ fn interval_log(model: &Model) -> Result<Vec<u8>, String> {
 
 /// Runs without a terminal: a frame every `options.refresh`, a summary (table or JSON
 /// line) every `interval`, and a last one when the run ends.
-pub fn run_plain(
+pub(crate) fn run_plain(
     mut model: Model,
     mut source: impl FnMut() -> Frame,
     options: &RunOptions,

@@ -3,10 +3,11 @@
 
 use std::fmt::Write;
 
-use super::format::{self, Glyphs, sanitize};
+use super::format::{self, sanitize};
 use super::model::Model;
 use super::rows::Row;
-use super::series::SeriesKind;
+use super::style::Glyphs;
+use crate::frame::{SeriesKind, SourceStatus};
 use crate::words::outcome::Outcome;
 
 /// The narrowest and widest the plain table's name column gets; longer names lose their
@@ -15,32 +16,22 @@ const NAME_WIDTH: (usize, usize) = (40, 64);
 
 /// The plain-text table of `model`'s rows, with a one-line heading (which names the service
 /// when there is one; with several, each row does).
-pub fn table(model: &Model) -> String {
-    let g = &Glyphs::ASCII;
+pub(crate) fn table(model: &Model) -> String {
     let mut out = String::new();
     let status = model.frame().map(|f| f.status.clone()).unwrap_or_default();
+    heading(&mut out, model, &status);
+    function_lines(&mut out, model, status.services > 1);
+    kind_lines(&mut out, model);
+    warning_lines(&mut out, model);
+    out
+}
+
+/// The line about the source and the window, and the last refusal's reason.
+fn heading(out: &mut String, model: &Model, status: &SourceStatus) {
     let service = match (status.services, model.rows.first()) {
         (1, Some(r)) => format!(" | service {}", sanitize(&r.series.service)),
         _ => String::new(),
     };
-    let names: Vec<String> = model
-        .rows
-        .iter()
-        .map(|r| {
-            let name = sanitize(&r.series.function);
-            if status.services > 1 {
-                format!("{}/{}", sanitize(&r.series.service), name)
-            } else {
-                name
-            }
-        })
-        .collect();
-    let width = names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(NAME_WIDTH.0, NAME_WIDTH.1);
     let _ = writeln!(
         out,
         "taskscope top | {}{service} | {} | window {} ({}) | {} functions | dropped {} | overflow {} | rejected {}",
@@ -56,6 +47,30 @@ pub fn table(model: &Model) -> String {
     if let Some(reason) = &status.last_rejection {
         let _ = writeln!(out, "last rejection: {}", sanitize(reason));
     }
+}
+
+/// The table of functions, its name column as wide as the longest name (within bounds);
+/// with several services, each name says its service.
+fn function_lines(out: &mut String, model: &Model, many_services: bool) {
+    let g = &Glyphs::ASCII;
+    let names: Vec<String> = model
+        .rows
+        .iter()
+        .map(|r| {
+            let name = sanitize(&r.series.function);
+            if many_services {
+                format!("{}/{}", sanitize(&r.series.service), name)
+            } else {
+                name
+            }
+        })
+        .collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(NAME_WIDTH.0, NAME_WIDTH.1);
     let _ = writeln!(
         out,
         "{:<width$} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
@@ -99,37 +114,46 @@ pub fn table(model: &Model) -> String {
             },
         );
     }
+}
+
+/// Each function's error kinds with their counts.
+fn kind_lines(out: &mut String, model: &Model) {
     let with_kinds: Vec<&Row> = model.rows.iter().filter(|r| !r.kinds.is_empty()).collect();
-    if !with_kinds.is_empty() {
-        out.push_str("error kinds:\n");
-        for r in with_kinds {
-            let kinds: Vec<String> = r
-                .kinds
-                .iter()
-                .map(|k| format!("{} {}", sanitize(&k.kind), k.count))
-                .collect();
-            let _ = writeln!(
-                out,
-                "  {}: {}",
-                sanitize(&r.series.function),
-                kinds.join(", ")
-            );
-        }
+    if with_kinds.is_empty() {
+        return;
     }
+    out.push_str("error kinds:\n");
+    for r in with_kinds {
+        let kinds: Vec<String> = r
+            .kinds
+            .iter()
+            .map(|k| format!("{} {}", sanitize(&k.kind), k.count))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            sanitize(&r.series.function),
+            kinds.join(", ")
+        );
+    }
+}
+
+/// The functions with a warning, and what it is.
+fn warning_lines(out: &mut String, model: &Model) {
     let flagged: Vec<&Row> = model.warnings().collect();
-    if !flagged.is_empty() {
-        out.push_str("warnings:\n");
-        for r in flagged {
-            let text: Vec<&str> = r.warnings.iter().map(|w| w.label()).collect();
-            let _ = writeln!(
-                out,
-                "  ! {}: {}",
-                sanitize(&r.series.function),
-                text.join(", ")
-            );
-        }
+    if flagged.is_empty() {
+        return;
     }
-    out
+    out.push_str("warnings:\n");
+    for r in flagged {
+        let text: Vec<&str> = r.warnings.iter().map(|w| w.label()).collect();
+        let _ = writeln!(
+            out,
+            "  ! {}: {}",
+            sanitize(&r.series.function),
+            text.join(", ")
+        );
+    }
 }
 
 fn csv_field(text: &str) -> String {
@@ -146,7 +170,7 @@ fn num(v: Option<f64>) -> String {
 }
 
 /// The visible rows as CSV, durations in seconds.
-pub fn csv(rows: &[Row]) -> String {
+pub(crate) fn csv(rows: &[Row]) -> String {
     let mut out = String::from(
         "service,function,module,calls,calls_per_second,ok,error,cancelled,panicked,ok_percent,in_flight,p50_s,p90_s,p99_s,p999_s,max_s,busy_ratio,polls,slow_polls\n",
     );
@@ -187,7 +211,7 @@ fn json_str(out: &mut String, text: &str) {
             '\\' => out.push_str("\\\\"),
             // Control characters (C0, DEL, C1) and bidi overrides are escaped, so the JSON
             // is safe to print on a terminal.
-            c if crate::record::report::unprintable(c) => {
+            c if crate::words::text::unprintable(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -207,7 +231,7 @@ fn json_num(out: &mut String, v: Option<f64>) {
 
 /// The snapshot of the window as JSON: status, window, and every shown function with its
 /// counts, percentiles (seconds), error kinds and warnings.
-pub fn json(model: &Model) -> String {
+pub(crate) fn json(model: &Model) -> String {
     let mut o = String::with_capacity(256 + model.rows.len() * 512);
     let status = model.frame().map(|f| f.status.clone()).unwrap_or_default();
     o.push_str("{\"window\":");

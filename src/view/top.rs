@@ -1,19 +1,26 @@
-//! The embedded dashboard: [`top()`] runs `taskscope top` inside the app, on its own
-//! terminal, reading the recorder directly.
+//! The dashboard's public face: [`top()`] and its builder. It reads this process's recorder
+//! by default, or what a [`Receiver`](crate::receive::Receiver) receives, beside an app's
+//! tokio-console tasks; it runs on the terminal ([`TopBuilder::run`], [`TopBuilder::start`]),
+//! prints plain summaries where there is none ([`TopBuilder::run_plain`]), or draws into
+//! memory ([`TopBuilder::headless`]).
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::format::Glyphs;
+use super::headless::Headless;
 use super::model::{Model, Settings};
-use super::recorder::{RecorderSource, service_name};
 use super::rows::Window;
-use super::run::{Exit, RunOptions, TopError, run_terminal};
+use super::run::{Exit, RunOptions, TopError, run_plain, run_terminal};
+use super::style::Glyphs;
+use super::summary;
+use crate::frame::Frame;
+use crate::frame::recorder::{RecorderSource, service_name};
 
-/// Starts building the embedded dashboard.
+/// Starts building the dashboard: by default it shows this process's recorder.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), taskscope::view::TopError> {
@@ -29,20 +36,60 @@ pub fn top() -> TopBuilder {
         settings: Settings::from_env(),
         options: RunOptions::default(),
         service: None,
+        source: Source::Recorder,
+        #[cfg(feature = "tasks")]
+        console: None,
+        last_summary: false,
     }
 }
 
-/// Settings of the embedded dashboard; see [`top()`].
+/// Settings of the dashboard; see [`top()`].
 #[derive(Debug)]
-#[must_use = "call start() or run()"]
+#[must_use = "call run(), start(), run_plain() or headless()"]
 pub struct TopBuilder {
     settings: Settings,
     options: RunOptions,
     service: Option<String>,
+    source: Source,
+    #[cfg(feature = "tasks")]
+    console: Option<crate::receive::ConsoleClient>,
+    last_summary: bool,
+}
+
+/// Where the frames come from.
+#[derive(Debug)]
+enum Source {
+    /// This process's recorder.
+    Recorder,
+    /// What a receiver receives.
+    #[cfg(feature = "receiver")]
+    Receiver(crate::receive::Receiver),
+}
+
+/// Ends a dashboard that runs on another thread's behalf (from a signal handler, a timer,
+/// the app's shutdown): made by [`TopBuilder::stop_handle`].
+#[derive(Clone, Debug)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Ends the run at its next tick: it gives the terminal back and returns
+    /// [`Exit::Stopped`].
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// What a plain run prints every interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Summary {
+    /// A table, as on screen (a blank line between two).
+    Table,
+    /// One JSON object a line.
+    JsonLines,
 }
 
 impl TopBuilder {
-    /// Time between two readings of the recorder (default 1 s).
+    /// Time between two frames (default 1 s).
     pub fn with_refresh(mut self, refresh: Duration) -> Self {
         self.options.refresh = refresh.max(Duration::from_millis(50));
         self
@@ -82,31 +129,100 @@ impl TopBuilder {
         self
     }
 
-    /// Where Ctrl-S writes its CSV and JSON files (default: the working directory).
+    /// Where Ctrl-S writes its files (default: the working directory).
     pub fn with_export_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.options.export_dir = dir.into();
         self
     }
 
-    /// The service name shown (default `OTEL_SERVICE_NAME`, else the binary's name).
+    /// The service name shown for this process's recorder (default `OTEL_SERVICE_NAME`,
+    /// else the binary's name).
     pub fn with_service_name(mut self, name: &str) -> Self {
         self.service = Some(name.to_string());
         self
     }
 
-    fn parts(self) -> (Model, RecorderSource, RunOptions) {
+    /// Shows what `receiver` receives (any service's OTLP metrics) instead of this
+    /// process's recorder (cargo feature `receiver`).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let receiver = taskscope::receive::Receiver::builder().start()?;
+    /// taskscope::top().with_receiver(receiver).run()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "receiver")]
+    pub fn with_receiver(mut self, receiver: crate::receive::Receiver) -> Self {
+        self.source = Source::Receiver(receiver);
+        self
+    }
+
+    /// Shows an app's tokio-console tasks by name beside the functions (cargo feature
+    /// `tasks`).
+    #[cfg(feature = "tasks")]
+    pub fn with_console(mut self, console: crate::receive::ConsoleClient) -> Self {
+        self.console = Some(console);
+        self
+    }
+
+    /// Ends the run after this long, as [`StopHandle::stop`] would.
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        self.options.duration = Some(duration);
+        self
+    }
+
+    /// When the run is ended by the program (a duration, a stop handle) rather than by the
+    /// user, print the last summary table on standard output once the terminal is given
+    /// back (default off).
+    pub fn with_last_summary(mut self, print: bool) -> Self {
+        self.last_summary = print;
+        self
+    }
+
+    /// A handle that ends the run from elsewhere.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.options.stop.clone())
+    }
+
+    /// The model and the source of frames (with the console's tasks in each frame).
+    fn parts(self) -> (Model, impl FnMut() -> Frame + Send, RunOptions, bool) {
         let service = self.service.unwrap_or_else(service_name);
+        let mut recorder = RecorderSource::new(&service);
+        let source = self.source;
+        #[cfg(feature = "tasks")]
+        let console = self.console;
+        let frames = move || {
+            #[allow(unused_mut)]
+            let mut frame = match &source {
+                Source::Recorder => recorder.frame(),
+                #[cfg(feature = "receiver")]
+                Source::Receiver(r) => r.frame(),
+            };
+            #[cfg(feature = "tasks")]
+            if let Some(c) = &console {
+                frame.tasks = Some(Arc::new(c.tasks()));
+            }
+            frame
+        };
         (
             Model::new(self.settings),
-            RecorderSource::new(&service),
+            frames,
             self.options,
+            self.last_summary,
         )
     }
 
-    /// Runs the dashboard on this thread until the user quits.
+    /// Runs the dashboard on this thread's terminal until the user quits or the run is
+    /// stopped.
     pub fn run(self) -> Result<Exit, TopError> {
-        let (model, mut source, options) = self.parts();
-        run_terminal(model, || source.frame(), &options).map(|(exit, _)| exit)
+        let (model, source, options, last_summary) = self.parts();
+        let (exit, model) = run_terminal(model, source, &options)?;
+        if exit == Exit::Stopped && last_summary {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{}", summary::table(&model)).and_then(|()| out.flush())?;
+        }
+        Ok(exit)
     }
 
     /// Starts the dashboard on its own thread and returns at once. It checks that standard
@@ -116,16 +232,59 @@ impl TopBuilder {
         if !std::io::stdout().is_terminal() {
             return Err(TopError::NotATerminal);
         }
-        let (model, mut source, options) = self.parts();
-        let stop = options.stop.clone();
+        let stop = self.options.stop.clone();
+        let (model, source, options, _) = self.parts();
         let thread = crate::background::spawn("taskscope-top", move || {
-            run_terminal(model, || source.frame(), &options).map(|(e, _)| e)
+            run_terminal(model, source, &options).map(|(e, _)| e)
         })
         .map_err(TopError::Terminal)?;
         Ok(TopHandle {
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Runs without a terminal: reads a frame every refresh and writes a summary into `out`
+    /// every `every`, and a last one when the run ends (its duration, its stop handle).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// #[taskscope::measure]
+    /// fn parse(s: &str) -> usize { s.len() }
+    /// parse("seven");
+    /// let mut out = Vec::new();
+    /// taskscope::top()
+    ///     .with_duration(std::time::Duration::from_millis(100))
+    ///     .run_plain(&mut out, std::time::Duration::from_secs(60), taskscope::view::Summary::Table)?;
+    /// assert!(String::from_utf8(out).unwrap().contains("parse"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run_plain(
+        self,
+        out: &mut dyn Write,
+        every: Duration,
+        format: Summary,
+    ) -> io::Result<()> {
+        let (model, source, options, _) = self.parts();
+        run_plain(
+            model,
+            source,
+            &options,
+            every,
+            format == Summary::JsonLines,
+            out,
+        )?;
+        Ok(())
+    }
+
+    /// The dashboard in memory, `width` x `height` cells, for tests and for tools that
+    /// want its screens or summaries as text: it reads its source on
+    /// [`Headless::tick`], takes frames on [`Headless::push`] and keys on
+    /// [`Headless::press`].
+    pub fn headless(self, width: u16, height: u16) -> Headless {
+        let (model, source, options, _) = self.parts();
+        Headless::new(model, Box::new(source), options.export_dir, width, height)
     }
 }
 
@@ -172,7 +331,7 @@ impl Drop for TopHandle {
 impl Settings {
     /// Settings from the environment: `NO_COLOR` turns colours off; `TASKSCOPE_ASCII=1` or
     /// a locale that is not UTF-8 chooses ASCII glyphs.
-    pub fn from_env() -> Settings {
+    pub(crate) fn from_env() -> Settings {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let color = var("NO_COLOR").is_none();
         let locale = var("LC_ALL")

@@ -7,3 +7,4 @@ pub(crate) mod function;
 #[allow(dead_code)]
 pub(crate) mod names;
 pub(crate) mod outcome;
+pub(crate) mod text;

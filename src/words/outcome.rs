@@ -101,6 +101,16 @@ impl PerOutcome<u64> {
     }
 }
 
+impl<T> IntoIterator for PerOutcome<T> {
+    type Item = (Outcome, T);
+    type IntoIter = std::iter::Zip<std::array::IntoIter<Outcome, 4>, std::array::IntoIter<T, 4>>;
+
+    /// Each outcome with its value, in [`Outcome::ALL`]'s order.
+    fn into_iter(self) -> Self::IntoIter {
+        Outcome::ALL.into_iter().zip(self.0)
+    }
+}
+
 impl<T> From<[T; 4]> for PerOutcome<T> {
     /// The values in [`Outcome::ALL`]'s order: ok, error, cancelled, panicked.
     fn from(values: [T; 4]) -> Self {

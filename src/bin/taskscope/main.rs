@@ -1,21 +1,16 @@
 //! `taskscope`: the command line. `taskscope top` receives OTLP metrics from any service and
 //! shows them live, per function.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use taskscope::view::format::Glyphs;
-use taskscope::view::receive::Receiver;
-use taskscope::view::{
-    ConsoleClient, Exit, Model, RunOptions, Settings, Window, run_plain, run_terminal,
-};
+use taskscope::receive::{ConsoleClient, Receiver};
+use taskscope::view::{Exit, StopHandle, Summary, Window};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -244,62 +239,51 @@ fn run_top(top: Top) -> Result<ExitCode> {
         builder.with_http_addr(top.http)
     };
     let receiver = builder.start().context("taskscope top could not start")?;
-    let console = top
-        .console
-        .as_deref()
-        .map(ConsoleClient::connect)
-        .transpose()
-        .context("taskscope top could not start")?;
-
-    let mut settings = Settings::from_env();
-    settings.default_window = top.window;
-    settings.limits.error_rate = top.error_rate;
-    settings.limits.p99_budget = top.p99_budget.as_secs_f64();
+    let mut dashboard = taskscope::top()
+        .with_receiver(receiver)
+        .with_window(top.window)
+        .with_error_rate_limit(top.error_rate)
+        .with_p99_budget(top.p99_budget)
+        .with_refresh(top.refresh)
+        .with_export_dir(top.export_dir)
+        .with_last_summary(true);
+    if let Some(url) = top.console.as_deref() {
+        let console = ConsoleClient::connect(url).context("taskscope top could not start")?;
+        dashboard = dashboard.with_console(console);
+    }
+    if let Some(d) = top.duration {
+        dashboard = dashboard.with_duration(d);
+    }
     if top.no_color {
-        settings.color = false;
+        dashboard = dashboard.with_color(false);
     }
     if top.ascii {
-        settings.glyphs = Glyphs::ASCII;
+        dashboard = dashboard.with_ascii(true);
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_signals(stop.clone());
-    let options = RunOptions {
-        refresh: top.refresh,
-        export_dir: top.export_dir,
-        stop,
-        duration: top.duration,
-    };
-    let model = Model::new(settings);
-    let source = || {
-        let mut frame = receiver.frame();
-        frame.tasks = console.as_ref().map(|c| Arc::new(c.tasks()));
-        frame
-    };
+    watch_signals(dashboard.stop_handle());
     if top.no_tui || top.json || !std::io::stdout().is_terminal() {
+        let format = if top.json {
+            Summary::JsonLines
+        } else {
+            Summary::Table
+        };
         let mut out = std::io::stdout().lock();
-        run_plain(model, source, &options, top.interval, top.json, &mut out)
+        dashboard
+            .run_plain(&mut out, top.interval, format)
             .context("writing the summary failed")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let (exit, model) = run_terminal(model, source, &options)?;
-    match exit {
+    // Stopped by --duration or a signal, it prints the last summary, as the help says, on
+    // the terminal it has given back.
+    match dashboard.run()? {
         Exit::Interrupted => Ok(ExitCode::from(130)),
-        // Stopped by --duration or a signal: the last summary, as the help says, on the
-        // terminal the dashboard has given back.
-        Exit::Stopped => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", taskscope::view::table(&model))
-                .and_then(|()| out.flush())
-                .context("writing the summary failed")?;
-            Ok(ExitCode::SUCCESS)
-        }
         _ => Ok(ExitCode::SUCCESS),
     }
 }
 
 /// SIGINT and SIGTERM end the run cleanly: the terminal is restored and the last summary
 /// printed. (In the dashboard, Ctrl-C arrives as a key.)
-fn watch_signals(stop: Arc<AtomicBool>) {
+fn watch_signals(stop: StopHandle) {
     let spawned = std::thread::Builder::new()
         .name("taskscope-signals".into())
         .spawn(move || {
@@ -329,7 +313,7 @@ fn watch_signals(stop: Arc<AtomicBool>) {
                     let _ = tokio::signal::ctrl_c().await;
                 }
             });
-            stop.store(true, Ordering::Release);
+            stop.stop();
         });
     if let Err(e) = spawned {
         eprintln!("taskscope: signals are not watched ({e}); Ctrl-C ends without a summary");

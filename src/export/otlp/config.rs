@@ -148,11 +148,69 @@ pub(crate) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, OtlpError> {
     let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let var: &dyn Fn(&str) -> Option<String> = &var;
+    let protocol = resolve_protocol(&req, var)?;
+    let insecure = |metrics: bool| -> Result<bool, OtlpError> {
+        let env = per_signal(&INSECURE, metrics, &|name| boolean(var, name))?;
+        Ok(req.insecure.or(env).unwrap_or(false))
+    };
+    let (metrics_endpoint, traces_endpoint) =
+        resolve_endpoints(&req, var, protocol, insecure(true)?, insecure(false)?)?;
+    let trace_sampling = resolve_trace_sampling(&req, var)?;
+    let (timeout, interval) = resolve_timing(&req, var)?;
+    let queue = req.queue.unwrap_or(DEFAULT_QUEUE);
+    if queue == 0 {
+        return Err(invalid(
+            "with_queue_capacity",
+            "0",
+            "a queue of at least one batch",
+        ));
+    }
+    Ok(Settings {
+        protocol,
+        metrics_endpoint,
+        traces_endpoint,
+        trace_sampling,
+        headers: resolve_headers(&req, var)?,
+        timeout,
+        interval,
+        temporality: resolve_temporality(&req, var)?,
+        histograms: resolve_histograms(&req, var)?,
+        resource: resource(&req, var)?,
+        queue,
+        max_attempts: req.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
+        disabled: boolean(var, SDK_DISABLED)?.unwrap_or(false),
+        compression: compression(req.compression, var)?,
+        metrics_tls: tls_files(&req, true, var)?,
+        traces_tls: tls_files(&req, false, var)?,
+        #[cfg(feature = "otel-sdk")]
+        tracer: req.tracer,
+    })
+}
 
-    // A per-signal variable wins over the general one; every one that is set is checked,
-    // so a bad value never passes unnoticed. One protocol, timeout and header set serve
-    // both signals: the metrics ones when both are given.
-    let parse_protocol = |name: &'static str, v: &str| match v.trim() {
+/// A boolean variable: `true` or `false`, any case.
+fn boolean(
+    var: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, OtlpError> {
+    match var(name) {
+        None => Ok(None),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(invalid(name, &v, "true or false")),
+        },
+    }
+}
+
+/// The protocol: the builder's, else the per-signal variable over the general one; every
+/// one that is set is checked, so a bad value never passes unnoticed. One protocol serves
+/// both signals: the metrics one when both are given.
+fn resolve_protocol(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Protocol, OtlpError> {
+    let parse = |name: &'static str, v: &str| match v.trim() {
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         "http/json" => Err(invalid(
@@ -165,31 +223,25 @@ pub(crate) fn resolve(
     let mut env_protocol = None;
     for name in [TRACES_PROTOCOL, PROTOCOL, METRICS_PROTOCOL] {
         if let Some(v) = var(name) {
-            env_protocol = Some(parse_protocol(name, &v)?);
+            env_protocol = Some(parse(name, &v)?);
         }
     }
-    let protocol = req.protocol.or(env_protocol).unwrap_or(Protocol::Grpc);
-    let boolean = |name: &'static str| -> Result<Option<bool>, OtlpError> {
-        match var(name) {
-            None => Ok(None),
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "true" => Ok(Some(true)),
-                "false" => Ok(Some(false)),
-                _ => Err(invalid(name, &v, "true or false")),
-            },
-        }
-    };
-    let (metrics_insecure, traces_insecure) = (
-        per_signal(&INSECURE, true, &boolean)?,
-        per_signal(&INSECURE, false, &boolean)?,
-    );
-    let disabled = boolean(SDK_DISABLED)?.unwrap_or(false);
-    let compression = compression(req.compression, &var)?;
-    let metrics_tls = tls_files(&req, true, &var)?;
-    let traces_tls = tls_files(&req, false, &var)?;
+    Ok(req.protocol.or(env_protocol).unwrap_or(Protocol::Grpc))
+}
 
-    // The metrics endpoint: the builder's base endpoint, else the signal's own variable
-    // (used as it is), else the base variable (with the signal's path for HTTP).
+/// The metrics and traces endpoints.
+///
+/// Metrics: the builder's base endpoint, else the signal's own variable (used as it is),
+/// else the base variable (with the signal's path for HTTP). Traces: the builder's base
+/// endpoint, else the traces variable (as it is), else the base the metrics endpoint came
+/// from; a metrics URL given alone is the collector's too.
+fn resolve_endpoints(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+    protocol: Protocol,
+    metrics_insecure: bool,
+    traces_insecure: bool,
+) -> Result<(Uri, Uri), OtlpError> {
     let (setting, raw, is_base) = match (req.endpoint.clone(), var(METRICS_ENDPOINT), var(ENDPOINT))
     {
         (Some(e), _, _) => ("with_endpoint", e, true),
@@ -203,9 +255,7 @@ pub(crate) fn resolve(
             ("default endpoint", default.to_owned(), true)
         }
     };
-    let metrics_insecure = req.insecure.or(metrics_insecure).unwrap_or(false);
-    let traces_insecure = req.insecure.or(traces_insecure).unwrap_or(false);
-    let metrics_endpoint = endpoint(
+    let metrics = endpoint(
         setting,
         &raw,
         is_base,
@@ -213,9 +263,7 @@ pub(crate) fn resolve(
         "/v1/metrics",
         metrics_insecure,
     )?;
-    // Traces: the builder's base endpoint, else the traces variable (as it is), else the
-    // base the metrics endpoint came from; a metrics URL given alone is the collector's too.
-    let traces_endpoint = match (&req.endpoint, var(TRACES_ENDPOINT)) {
+    let traces = match (&req.endpoint, var(TRACES_ENDPOINT)) {
         (None, Some(t)) => endpoint(
             TRACES_ENDPOINT,
             &t,
@@ -226,7 +274,7 @@ pub(crate) fn resolve(
         )?,
         _ if is_base => endpoint(setting, &raw, true, protocol, "/v1/traces", traces_insecure)?,
         _ => {
-            let m = metrics_endpoint.to_string();
+            let m = metrics.to_string();
             let base = m.strip_suffix("/v1/metrics").unwrap_or(&m);
             endpoint(
                 setting,
@@ -238,6 +286,15 @@ pub(crate) fn resolve(
             )?
         }
     };
+    Ok((metrics, traces))
+}
+
+/// The share of calls sent as spans: the builder's, else `OTEL_TRACES_SAMPLER` and its
+/// argument.
+fn resolve_trace_sampling(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<f64, OtlpError> {
     let trace_sampling = match req.trace_sampling {
         Some(r) if !(0.0..=1.0).contains(&r) => {
             return Err(invalid(
@@ -257,26 +314,32 @@ pub(crate) fn resolve(
             "a share of calls to offer it: with_trace_sampling(r) with r above 0 (or OTEL_TRACES_SAMPLER)",
         ));
     }
+    Ok(trace_sampling)
+}
 
+/// The headers of every request: the general variable, overridden by the metrics one (the
+/// traces one is checked too), overridden by the builder's; names and values checked.
+fn resolve_headers(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, OtlpError> {
     let mut headers = match var(HEADERS) {
         Some(v) => key_values(HEADERS, &v)?,
         None => Vec::new(),
+    };
+    let mut set = |k: String, v: String| {
+        headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
+        headers.push((k, v));
     };
     for name in [TRACES_HEADERS, METRICS_HEADERS] {
         if let Some(v) = var(name) {
             let specific = key_values(name, &v)?;
             if name == METRICS_HEADERS {
-                for (k, v) in specific {
-                    headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
-                    headers.push((k, v));
-                }
+                specific.into_iter().for_each(|(k, v)| set(k, v));
             }
         }
     }
-    for (k, v) in req.headers.clone() {
-        headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
-        headers.push((k, v));
-    }
+    req.headers.iter().cloned().for_each(|(k, v)| set(k, v));
     for (k, v) in &headers {
         let valid_name = !k.is_empty()
             && k.bytes()
@@ -290,7 +353,14 @@ pub(crate) fn resolve(
             ));
         }
     }
+    Ok(headers)
+}
 
+/// The timeout of one request and the interval between exports, both above zero.
+fn resolve_timing(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Duration, Duration), OtlpError> {
     let mut timeout = req.timeout.map(|t| ("with_timeout", t));
     for name in [
         TRACES_TIMEOUT,
@@ -317,8 +387,15 @@ pub(crate) fn resolve(
     if interval.is_zero() {
         return Err(invalid(interval_from, "0", "an interval above zero"));
     }
+    Ok((timeout, interval))
+}
 
-    let temporality = match (req.temporality, var(TEMPORALITY)) {
+/// Cumulative or delta: the builder's, else `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+fn resolve_temporality(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Temporality, OtlpError> {
+    Ok(match (req.temporality, var(TEMPORALITY)) {
         (Some(t), _) => t,
         (None, Some(v)) => match v.trim().to_ascii_lowercase().as_str() {
             "cumulative" => Temporality::Cumulative,
@@ -326,8 +403,15 @@ pub(crate) fn resolve(
             _ => return Err(invalid(TEMPORALITY, &v, "cumulative, delta or lowmemory")),
         },
         (None, None) => Temporality::Cumulative,
-    };
+    })
+}
 
+/// Exponential or explicit histograms: the builder's, else the default aggregation
+/// variable; checked.
+fn resolve_histograms(
+    req: &Requested,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<HistogramFormat, OtlpError> {
     let env_histograms = match var(HISTOGRAM_AGGREGATION) {
         None => None,
         Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -368,36 +452,7 @@ pub(crate) fn resolve(
             ));
         }
     }
-
-    let resource = resource(&req, &var)?;
-    let queue = req.queue.unwrap_or(DEFAULT_QUEUE);
-    if queue == 0 {
-        return Err(invalid(
-            "with_queue_capacity",
-            "0",
-            "a queue of at least one batch",
-        ));
-    }
-    Ok(Settings {
-        protocol,
-        metrics_endpoint,
-        traces_endpoint,
-        trace_sampling,
-        headers,
-        timeout,
-        interval,
-        temporality,
-        histograms,
-        resource,
-        queue,
-        max_attempts: req.max_attempts.unwrap_or(DEFAULT_ATTEMPTS).max(1),
-        disabled,
-        compression,
-        metrics_tls,
-        traces_tls,
-        #[cfg(feature = "otel-sdk")]
-        tracer: req.tracer,
-    })
+    Ok(histograms)
 }
 
 /// A per-signal setting of one signal: its own variable, else the general one. Both are

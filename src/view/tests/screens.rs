@@ -1,13 +1,11 @@
 //! Every screen of the dashboard rendered into ratatui's `TestBackend` at 80x24 and 160x48,
 //! compared with stored snapshots.
 
-#![cfg(feature = "tui")]
-
-mod top;
-
+use super::fixtures as top;
+use crate::view::model::{Model, Msg, Settings};
+use crate::view::style::Glyphs;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
-use taskscope::view::{Model, Msg, Settings, format::Glyphs};
 
 fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -75,7 +73,7 @@ fn foreign_sender() {
     assert!(detail.contains("busy  -"), "{detail}");
     assert!(detail.contains("(no kind)"), "{detail}");
     assert!(!detail.contains("no errors in the window"), "{detail}");
-    let table = taskscope::view::table(&m);
+    let table = crate::view::summary::table(&m);
     assert!(table.contains("| service py-checkout |"), "{table}");
     assert!(
         table.contains("\nlast rejection: Content-Type text/plain"),
@@ -102,9 +100,9 @@ fn foreign_sender() {
 #[test]
 fn coarse_buckets_are_marked_and_raise_no_warning() {
     let mut m = Model::new(Settings {
-        limits: taskscope::view::Limits {
+        limits: crate::view::rows::Limits {
             p99_budget: 0.1,
-            ..taskscope::view::Limits::default()
+            ..crate::view::rows::Limits::default()
         },
         ..top::settings()
     });
@@ -198,9 +196,9 @@ fn no_color_means_no_colour_anywhere() {
 
 #[test]
 fn tasks_view_next_to_the_functions() {
+    use crate::frame::{TaskName, TaskRow, TaskState, TaskTimes, Tasks};
     use std::sync::Arc;
     use std::time::Duration;
-    use taskscope::view::{TaskName, TaskRow, TaskState, TaskTimes, Tasks};
     let ms = Duration::from_millis;
     let row = |id, name: &str, state, busy, scheduled, idle, polls| TaskRow {
         id,

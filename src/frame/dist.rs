@@ -1,16 +1,8 @@
-//! What the dashboard shows, whatever the source: one [`Series`] per function (or per
-//! generic OpenTelemetry histogram or counter) with cumulative counts and a latency
-//! [`Dist`], gathered into a [`Frame`] at each tick.
-//!
-//! Both sources produce frames: the recorder in the app (embedded mode) and the OTLP
-//! receiver of `taskscope top`. The model keeps a few frames as checkpoints and turns the
-//! difference between two of them into a window's rates and percentiles.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! Latency distributions as the dashboard holds them, whatever the sender: taskscope's own
+//! HDR buckets, OTLP exponential histograms, or explicit buckets; their percentiles, window
+//! deltas and merges.
 
 use crate::record::histogram::Histogram;
-use crate::words::outcome::PerOutcome;
 
 /// A latency distribution as the dashboard holds it. Values are in seconds.
 #[derive(Clone, Debug, Default)]
@@ -268,7 +260,7 @@ impl Dist {
     /// For an explicit histogram, the sender's own buckets from the first to the last that
     /// holds values (the empty ones between included), each narrowed to [min, max]; `None`
     /// for the other kinds, whose buckets are finer than a screen.
-    pub(crate) fn sender_buckets(&self) -> Option<Vec<Bucket>> {
+    pub fn sender_buckets(&self) -> Option<Vec<Bucket>> {
         let Dist::Explicit(e) = self else {
             return None;
         };
@@ -293,7 +285,7 @@ impl Dist {
     /// `taskscope::hdr`), a sender's buckets each at its representative value (the
     /// geometric midpoint of an exponential bucket, the middle of an explicit one's part
     /// inside [min, max]), so within the sender's precision.
-    #[cfg(feature = "hdrhistogram")]
+    #[cfg(all(feature = "hdrhistogram", feature = "tui"))]
     pub(crate) fn to_hdr(&self) -> hdrhistogram::Histogram<u64> {
         if let Dist::Hdr(h) = self {
             return hdrhistogram::Histogram::<u64>::from(h);
@@ -321,7 +313,7 @@ impl Dist {
     /// holds the rank and within the known minimum and maximum.
     ///
     /// ```
-    /// use taskscope::view::{Dist, Explicit};
+    /// use taskscope::frame::{Dist, Explicit};
     /// let d = Dist::Explicit(Explicit {
     ///     bounds: vec![0.1, 0.2],
     ///     counts: vec![0, 10, 0],
@@ -523,132 +515,6 @@ fn merge_opt(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f
         (Some(a), Some(b)) => Some(f(a, b)),
         (a, b) => a.or(b),
     }
-}
-
-/// What a series measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SeriesKind {
-    /// A function measured by taskscope (`#[measure]`, the layer, or an OTLP sender using
-    /// the `function.calls*` names of `docs/METRICS.md`).
-    Function,
-    /// Any other OpenTelemetry histogram: calls are its count, latency its distribution.
-    Histogram,
-    /// Any other monotonic OpenTelemetry sum: calls are its value; no latency.
-    Counter,
-}
-
-/// An error kind and how often it happened.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KindCount {
-    /// The kind, as the source named it.
-    pub kind: Arc<str>,
-    /// Errors of this kind (cumulative).
-    pub count: u64,
-    /// When the count last grew, on the frame's clock.
-    pub last_seen: Option<Duration>,
-}
-
-/// The cumulative state of one function (or generic metric) of one service.
-#[derive(Clone, Debug)]
-pub struct Series {
-    /// `service.name` of the sender; the app's own name in embedded mode.
-    pub service: Arc<str>,
-    /// The function's name (or the metric's name and distinguishing attributes).
-    pub function: Arc<str>,
-    /// The function's module (or the instrumentation scope), possibly empty.
-    pub module: Arc<str>,
-    /// What the series measures.
-    pub kind: SeriesKind,
-    /// Finished calls by outcome: ok, error, cancelled, panicked.
-    pub calls: PerOutcome<u64>,
-    /// Errors by kind.
-    pub error_kinds: Vec<KindCount>,
-    /// Calls in flight now.
-    pub in_flight: i64,
-    /// Polls made by finished calls.
-    pub polls: u64,
-    /// Polls longer than the slow-poll threshold.
-    pub slow_polls: u64,
-    /// Total busy (polled) time of finished calls, seconds.
-    pub busy_seconds: f64,
-    /// Whether the source gives busy time at all (taskscope does; an SDK's histograms do
-    /// not): without it the busy share is unknown, not zero.
-    pub has_busy: bool,
-    /// Wall time of finished calls (all outcomes), the latency distribution.
-    pub latency: Dist,
-    /// The unit of the latency values as the source gave it (`s` after conversion).
-    pub unit: Arc<str>,
-}
-
-impl Series {
-    /// An empty series.
-    pub fn new(service: &str, function: &str, module: &str, kind: SeriesKind) -> Series {
-        Series {
-            service: service.into(),
-            function: function.into(),
-            module: module.into(),
-            kind,
-            calls: PerOutcome::default(),
-            error_kinds: Vec::new(),
-            in_flight: 0,
-            polls: 0,
-            slow_polls: 0,
-            busy_seconds: 0.0,
-            has_busy: false,
-            latency: Dist::Empty,
-            unit: "s".into(),
-        }
-    }
-
-    /// Finished calls, all outcomes.
-    pub fn total_calls(&self) -> u64 {
-        self.calls.total()
-    }
-
-    /// The key that identifies the series across frames.
-    pub fn key(&self) -> (Arc<str>, Arc<str>, Arc<str>) {
-        (
-            self.service.clone(),
-            self.function.clone(),
-            self.module.clone(),
-        )
-    }
-}
-
-/// The state of the source of the frames.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SourceStatus {
-    /// What is watched: `in-process` or the receiver's listen addresses.
-    pub label: String,
-    /// Connection state in words (`live`, `waiting for data`, `last data 12s ago`).
-    pub connection: String,
-    /// Services reporting.
-    pub services: usize,
-    /// Requests or points the receiver shed under load.
-    pub dropped: u64,
-    /// Series refused because the series cap was reached.
-    pub overflow: u64,
-    /// Malformed or oversized requests refused.
-    pub rejected: u64,
-    /// Data the app's own exporter dropped (embedded mode), or `taskscope.export.dropped`.
-    pub export_dropped: u64,
-    /// Error kinds that went to the overflow kind because of the cap.
-    pub kind_overflow: u64,
-    /// Why the last request (or part of one) was refused, as the receiver answered it.
-    pub last_rejection: Option<String>,
-}
-
-/// Every series at one instant.
-#[derive(Clone, Debug, Default)]
-pub struct Frame {
-    /// When the frame was taken, on the source's clock (monotonic).
-    pub at: Duration,
-    /// The series, cumulative since the source began.
-    pub series: Vec<Arc<Series>>,
-    /// The source's state.
-    pub status: SourceStatus,
-    /// The app's tasks from tokio-console, when the dashboard watches a console.
-    pub tasks: Option<Arc<super::Tasks>>,
 }
 
 #[cfg(test)]

@@ -1,12 +1,10 @@
 //! `Model::update` driven by synthetic key events: sort, filter, pause, window, detail,
 //! back, help, problems, export and quit.
 
-#![cfg(feature = "tui")]
-
-mod top;
-
+use super::fixtures as top;
+use crate::view::model::{Column, Effect, Model, Msg, Screen};
+use crate::view::rows::Window;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use taskscope::view::{Column, Effect, Model, Msg, Screen, Window};
 
 fn press(m: &mut Model, code: KeyCode) -> Effect {
     m.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
@@ -198,7 +196,7 @@ fn export_is_an_effect_and_its_result_flashes_in_the_header() {
     assert!(m.flash.is_none(), "the flash fades after a few frames");
     let dir = std::env::temp_dir().join(format!("taskscope-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let files = taskscope::view::export(&m, &dir).unwrap();
+    let files = crate::view::run::export(&m, &dir).unwrap();
     let csv = std::fs::read_to_string(&files[0]).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::series::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use super::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
 use crate::record::snapshot::Snapshot;
 use crate::words::outcome::PerOutcome;
 
@@ -11,7 +11,7 @@ type Key = (&'static str, &'static str, &'static str);
 
 /// Turns [`crate::record::snapshot::snapshot()`]s into frames, remembering when each error kind last grew.
 #[derive(Debug, Default)]
-pub struct RecorderSource {
+pub(crate) struct RecorderSource {
     service: Arc<str>,
     last: HashMap<Key, Arc<Series>>,
     calls: HashMap<Key, u64>,
@@ -19,7 +19,7 @@ pub struct RecorderSource {
 
 impl RecorderSource {
     /// A source for a process named `service` (its `OTEL_SERVICE_NAME`, or the binary's name).
-    pub fn new(service: &str) -> RecorderSource {
+    pub(crate) fn new(service: &str) -> RecorderSource {
         RecorderSource {
             service: service.into(),
             ..RecorderSource::default()
@@ -27,12 +27,13 @@ impl RecorderSource {
     }
 
     /// The frame for the recorder's state now.
-    pub fn frame(&mut self) -> Frame {
+    #[cfg(feature = "tui")]
+    pub(crate) fn frame(&mut self) -> Frame {
         self.frame_from(&crate::record::snapshot::snapshot())
     }
 
     /// The frame for `snapshot` (cumulative).
-    pub fn frame_from(&mut self, snapshot: &Snapshot) -> Frame {
+    pub(crate) fn frame_from(&mut self, snapshot: &Snapshot) -> Frame {
         let at = snapshot.taken_at;
         let mut series = Vec::with_capacity(snapshot.functions.len());
         let mut kind_overflow = 0;
@@ -106,8 +107,26 @@ impl RecorderSource {
     }
 }
 
+impl Frame {
+    /// A snapshot of this process's recorder as a frame of service `service`: what the
+    /// dashboard shows when it reads the recorder. Every error kind counts as last seen now.
+    ///
+    /// ```
+    /// #[taskscope::measure]
+    /// fn work() -> Option<u8> { None }
+    /// work();
+    /// let frame = taskscope::frame::Frame::of_snapshot(&taskscope::snapshot(), "app");
+    /// let s = frame.series.iter().find(|s| &*s.function == "work").unwrap();
+    /// assert_eq!(s.calls[taskscope::Outcome::Error], 1);
+    /// ```
+    pub fn of_snapshot(snapshot: &Snapshot, service: &str) -> Frame {
+        RecorderSource::new(service).frame_from(snapshot)
+    }
+}
+
 /// The name the embedded dashboard shows for this process.
-pub fn service_name() -> String {
+#[cfg(feature = "tui")]
+pub(crate) fn service_name() -> String {
     std::env::var("OTEL_SERVICE_NAME")
         .ok()
         .filter(|s| !s.is_empty())

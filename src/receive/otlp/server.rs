@@ -277,82 +277,15 @@ fn rejected(
     refusal(status, code, message, encoding)
 }
 
+/// An answer given instead of reading on: boxed, as it is the rare path.
+type Refusal = Box<Response<Reply>>;
+
 async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
     let received = tokio::time::Instant::now();
-    let encoding = Encoding::of(&req);
-    let answer_in = encoding.unwrap_or(Encoding::Protobuf);
-    let signal = match req.uri().path() {
-        "/v1/metrics" => Signal::Metrics,
-        "/v1/traces" => Signal::Traces,
-        "/v1/logs" => Signal::Logs,
-        path => {
-            let message = format!(
-                "nothing at {path}: OTLP/HTTP metrics go to POST /v1/metrics (gRPC: {GRPC_METRICS})"
-            );
-            return refusal(StatusCode::NOT_FOUND, Code::NotFound, &message, answer_in);
-        }
+    let (signal, encoding, gzipped) = match http_head(&req, shared) {
+        Ok(head) => head,
+        Err(refused) => return *refused,
     };
-    if req.method() != Method::POST {
-        let mut r = refusal(
-            StatusCode::METHOD_NOT_ALLOWED,
-            Code::Unimplemented,
-            "use POST",
-            answer_in,
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return r;
-    }
-    if !shared.authorized(&req) {
-        let mut r = rejected(
-            shared,
-            StatusCode::UNAUTHORIZED,
-            Code::Unauthenticated,
-            "this receiver needs a token: send it as `Authorization: Bearer TOKEN` (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20TOKEN)",
-            answer_in,
-        );
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
-    }
-    let Some(encoding) = encoding else {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| format!("Content-Type {}", v.to_str().unwrap_or("?")))
-            .unwrap_or_else(|| "no Content-Type".into());
-        return rejected(
-            shared,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Code::InvalidArgument,
-            &format!(
-                "{content_type}: OTLP/HTTP is {PROTOBUF} or {JSON} (or use gRPC); set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
-            ),
-            answer_in,
-        );
-    };
-    let gzipped = match content_encoding(req.headers()) {
-        Ok(g) => g,
-        Err(other) => {
-            return rejected(
-                shared,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                Code::InvalidArgument,
-                &format!(
-                    "Content-Encoding {other} is not supported: use gzip or none (OTEL_EXPORTER_OTLP_COMPRESSION)"
-                ),
-                encoding,
-            );
-        }
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.max_request_bytes as u64) {
-        return too_large_http(shared, encoding);
-    }
     let deadline = received + shared.body_timeout;
     let read = body::read_body(
         req.into_body(),
@@ -367,26 +300,9 @@ async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
         Err(ReadError::Body(e)) => return body_refused(shared, e, encoding),
         Err(ReadError::Check(never)) => match never {},
     };
-    let inflated;
-    let bytes: &[u8] = if gzipped {
-        match body::gunzip(&read.bytes, shared.max_request_bytes) {
-            Ok(b) => {
-                inflated = b;
-                &inflated
-            }
-            Err(InflateError::TooLarge) => return too_large_http(shared, encoding),
-            Err(InflateError::Corrupt(e)) => {
-                return rejected(
-                    shared,
-                    StatusCode::BAD_REQUEST,
-                    Code::InvalidArgument,
-                    &format!("the gzip body does not inflate: {e}"),
-                    encoding,
-                );
-            }
-        }
-    } else {
-        &read.bytes
+    let bytes = match http_inflate(&read.bytes, gzipped, shared, encoding) {
+        Ok(bytes) => bytes,
+        Err(refused) => return *refused,
     };
     if signal != Signal::Metrics {
         // Traces and logs are welcome (senders often export all three to one endpoint),
@@ -394,7 +310,7 @@ async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
         shared.count(|c| &c.ignored);
         return answer(StatusCode::OK, encoding, empty_response(encoding));
     }
-    let request = match decode(bytes, encoding) {
+    let request = match decode(&bytes, encoding) {
         Ok(r) => r,
         Err(message) => {
             return rejected(
@@ -413,6 +329,115 @@ async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
         shared.count(|c| &c.json);
     }
     answer(StatusCode::OK, encoding, ingest(&request, shared, encoding))
+}
+
+/// What the head of an OTLP/HTTP request says, or the refusal it gets before its body is
+/// read: the path and method, the token, the content type and encoding, the declared
+/// length.
+fn http_head(
+    req: &Request<Incoming>,
+    shared: &Shared,
+) -> Result<(Signal, Encoding, bool), Refusal> {
+    let encoding = Encoding::of(req);
+    let answer_in = encoding.unwrap_or(Encoding::Protobuf);
+    let signal = match req.uri().path() {
+        "/v1/metrics" => Signal::Metrics,
+        "/v1/traces" => Signal::Traces,
+        "/v1/logs" => Signal::Logs,
+        path => {
+            let message = format!(
+                "nothing at {path}: OTLP/HTTP metrics go to POST /v1/metrics (gRPC: {GRPC_METRICS})"
+            );
+            return Err(Box::new(refusal(
+                StatusCode::NOT_FOUND,
+                Code::NotFound,
+                &message,
+                answer_in,
+            )));
+        }
+    };
+    if req.method() != Method::POST {
+        let mut r = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Code::Unimplemented,
+            "use POST",
+            answer_in,
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(Box::new(r));
+    }
+    if !shared.authorized(req) {
+        let mut r = rejected(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "this receiver needs a token: send it as `Authorization: Bearer TOKEN` (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20TOKEN)",
+            answer_in,
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(Box::new(r));
+    }
+    let Some(encoding) = encoding else {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| format!("Content-Type {}", v.to_str().unwrap_or("?")))
+            .unwrap_or_else(|| "no Content-Type".into());
+        return Err(Box::new(rejected(
+            shared,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::InvalidArgument,
+            &format!(
+                "{content_type}: OTLP/HTTP is {PROTOBUF} or {JSON} (or use gRPC); set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+            ),
+            answer_in,
+        )));
+    };
+    let gzipped = content_encoding(req.headers()).map_err(|other| {
+        Box::new(rejected(
+            shared,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::InvalidArgument,
+            &format!(
+                "Content-Encoding {other} is not supported: use gzip or none (OTEL_EXPORTER_OTLP_COMPRESSION)"
+            ),
+            encoding,
+        ))
+    })?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_request_bytes as u64) {
+        return Err(Box::new(too_large_http(shared, encoding)));
+    }
+    Ok((signal, encoding, gzipped))
+}
+
+/// The body as it is, or inflated from gzip within the size limit.
+fn http_inflate<'a>(
+    body: &'a [u8],
+    gzipped: bool,
+    shared: &Shared,
+    encoding: Encoding,
+) -> Result<std::borrow::Cow<'a, [u8]>, Refusal> {
+    if !gzipped {
+        return Ok(std::borrow::Cow::Borrowed(body));
+    }
+    match body::gunzip(body, shared.max_request_bytes) {
+        Ok(b) => Ok(std::borrow::Cow::Owned(b)),
+        Err(InflateError::TooLarge) => Err(Box::new(too_large_http(shared, encoding))),
+        Err(InflateError::Corrupt(e)) => Err(Box::new(rejected(
+            shared,
+            StatusCode::BAD_REQUEST,
+            Code::InvalidArgument,
+            &format!("the gzip body does not inflate: {e}"),
+            encoding,
+        ))),
+    }
 }
 
 /// Whether the body is gzip (`Ok(true)`), plain (`Ok(false)`), or in an encoding the
@@ -688,26 +713,10 @@ fn grpc_rejected(shared: &Shared, code: Code, message: &str) -> Response<Reply> 
 
 async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
     let received = tokio::time::Instant::now();
-    let path = req.uri().path();
-    let signal = match path {
-        GRPC_METRICS => Signal::Metrics,
-        GRPC_TRACES => Signal::Traces,
-        GRPC_LOGS => Signal::Logs,
-        _ => {
-            let message = format!("unknown method {path}: this receiver serves {GRPC_METRICS}");
-            return grpc_rejected(shared, Code::Unimplemented, &message);
-        }
+    let signal = match grpc_head(&req, shared) {
+        Ok(signal) => signal,
+        Err(refused) => return *refused,
     };
-    if req.method() != Method::POST {
-        return grpc_rejected(shared, Code::Unimplemented, "gRPC calls are POST requests");
-    }
-    if !shared.authorized(&req) {
-        return grpc_rejected(
-            shared,
-            Code::Unauthenticated,
-            "this receiver needs a token: send it as `authorization: Bearer TOKEN` metadata",
-        );
-    }
     let encoding = req
         .headers()
         .get("grpc-encoding")
@@ -724,38 +733,15 @@ async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
     .await;
     let read = match read {
         Ok(read) => read,
-        Err(ReadError::Check((code, message))) => {
-            return grpc_rejected(shared, code, &message);
-        }
-        Err(ReadError::Body(BodyError::TooLarge)) => {
-            return grpc_rejected(shared, Code::ResourceExhausted, &too_large_message(limit));
-        }
-        Err(ReadError::Body(BodyError::Busy)) => {
-            shared.count(|c| &c.dropped);
-            return grpc_unavailable();
-        }
-        Err(ReadError::Body(BodyError::Slow)) => {
-            shared.connections.count(|c| &c.slow_bodies);
-            return grpc_rejected(
-                shared,
-                Code::DeadlineExceeded,
-                &slow_message(shared.body_timeout),
-            );
-        }
-        Err(ReadError::Body(BodyError::Broken(e))) => {
-            return grpc_rejected(
-                shared,
-                Code::InvalidArgument,
-                &format!("reading the request failed: {e}"),
-            );
-        }
+        Err(e) => return grpc_read_refused(shared, e),
     };
     let message = match whole_message(&read.bytes, declared) {
         Ok(m) => m,
         Err(message) => return grpc_rejected(shared, Code::InvalidArgument, &message),
     };
+    let compressed = read.bytes[0] == 1;
     let inflated;
-    let message: &[u8] = if read.bytes[0] == 1 {
+    let message: &[u8] = if compressed {
         match body::gunzip(&message, limit) {
             Ok(m) => {
                 inflated = m;
@@ -782,7 +768,7 @@ async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
     }
     match decode(message, Encoding::Protobuf) {
         Ok(request) => {
-            if read.bytes[0] == 1 {
+            if compressed {
                 shared.count(|c| &c.gzip);
             }
             grpc_reply(
@@ -792,6 +778,69 @@ async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
             )
         }
         Err(message) => grpc_rejected(shared, Code::InvalidArgument, &message),
+    }
+}
+
+/// The signal a gRPC call is for, or its refusal before its body is read: the method and
+/// the token.
+fn grpc_head(req: &Request<Incoming>, shared: &Shared) -> Result<Signal, Refusal> {
+    let path = req.uri().path();
+    let signal = match path {
+        GRPC_METRICS => Signal::Metrics,
+        GRPC_TRACES => Signal::Traces,
+        GRPC_LOGS => Signal::Logs,
+        _ => {
+            let message = format!("unknown method {path}: this receiver serves {GRPC_METRICS}");
+            return Err(Box::new(grpc_rejected(
+                shared,
+                Code::Unimplemented,
+                &message,
+            )));
+        }
+    };
+    if req.method() != Method::POST {
+        return Err(Box::new(grpc_rejected(
+            shared,
+            Code::Unimplemented,
+            "gRPC calls are POST requests",
+        )));
+    }
+    if !shared.authorized(req) {
+        return Err(Box::new(grpc_rejected(
+            shared,
+            Code::Unauthenticated,
+            "this receiver needs a token: send it as `authorization: Bearer TOKEN` metadata",
+        )));
+    }
+    Ok(signal)
+}
+
+/// The answer to a gRPC body that could not be read whole.
+fn grpc_read_refused(shared: &Shared, e: ReadError<(Code, String)>) -> Response<Reply> {
+    match e {
+        ReadError::Check((code, message)) => grpc_rejected(shared, code, &message),
+        ReadError::Body(BodyError::TooLarge) => grpc_rejected(
+            shared,
+            Code::ResourceExhausted,
+            &too_large_message(shared.max_request_bytes),
+        ),
+        ReadError::Body(BodyError::Busy) => {
+            shared.count(|c| &c.dropped);
+            grpc_unavailable()
+        }
+        ReadError::Body(BodyError::Slow) => {
+            shared.connections.count(|c| &c.slow_bodies);
+            grpc_rejected(
+                shared,
+                Code::DeadlineExceeded,
+                &slow_message(shared.body_timeout),
+            )
+        }
+        ReadError::Body(BodyError::Broken(e)) => grpc_rejected(
+            shared,
+            Code::InvalidArgument,
+            &format!("reading the request failed: {e}"),
+        ),
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::view::{Exponential, Series};
+use crate::frame::{Exponential, Series};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     ExponentialHistogram, Gauge, Histogram, ResourceMetrics, ScopeMetrics, Sum,
@@ -786,4 +786,15 @@ fn the_receiver_and_the_store_move_between_threads() {
     send_sync::<Store>();
     send_sync::<super::super::Receiver>();
     send_sync::<super::super::ReceiveError>();
+}
+
+#[test]
+fn an_empty_request_is_accepted_and_the_source_is_live() {
+    let mut store = Store::new(10_000);
+    let outcome = store.ingest(&ExportMetricsServiceRequest::default(), Duration::ZERO);
+    assert_eq!(outcome.accepted, 0);
+    assert_eq!(
+        store.frame(Duration::from_secs(1)).status.connection,
+        "live"
+    );
 }

@@ -1,25 +1,23 @@
 //! Synthetic frames for the dashboard's screen and update tests: the same every run.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::frame::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use crate::record::histogram::Histogram;
+use crate::view::model::{Model, Msg, Settings};
+use crate::view::screens::draw;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use taskscope::Histogram;
-use taskscope::view::{
-    Dist, Frame, KindCount, Model, Series, SeriesKind, Settings, SourceStatus, draw,
-};
 
 /// One function's numbers at a moment.
-pub struct Spec {
-    pub name: &'static str,
-    pub calls: [u64; 4],
-    pub latency_ms: f64,
-    pub in_flight: i64,
-    pub slow_polls: u64,
-    pub kinds: &'static [(&'static str, u64)],
+pub(super) struct Spec {
+    pub(super) name: &'static str,
+    pub(super) calls: [u64; 4],
+    pub(super) latency_ms: f64,
+    pub(super) in_flight: i64,
+    pub(super) slow_polls: u64,
+    pub(super) kinds: &'static [(&'static str, u64)],
 }
 
 fn series(spec: &Spec, scale: u64) -> Arc<Series> {
@@ -50,7 +48,7 @@ fn series(spec: &Spec, scale: u64) -> Arc<Series> {
     Arc::new(s)
 }
 
-pub fn specs() -> Vec<Spec> {
+pub(super) fn specs() -> Vec<Spec> {
     vec![
         Spec {
             name: "load_user",
@@ -88,7 +86,7 @@ pub fn specs() -> Vec<Spec> {
 }
 
 /// The frame `seconds` into the run: every count grows linearly with time.
-pub fn frame(seconds: u64) -> Frame {
+pub(super) fn frame(seconds: u64) -> Frame {
     Frame {
         at: Duration::from_secs(seconds),
         series: specs().iter().map(|s| series(s, seconds)).collect(),
@@ -104,7 +102,7 @@ pub fn frame(seconds: u64) -> Frame {
 
 /// A frame from a foreign sender (an OpenTelemetry SDK): no busy time, errors without a
 /// kind, and a long, module-qualified name that differs from another only at its end.
-pub fn foreign_frame(seconds: u64) -> Frame {
+pub(super) fn foreign_frame(seconds: u64) -> Frame {
     let mut out = Vec::new();
     for (name, errors) in [
         (
@@ -145,19 +143,19 @@ pub fn foreign_frame(seconds: u64) -> Frame {
 
 /// The Python SDK's default explicit bounds (made for milliseconds) with values in
 /// seconds: every call of `charge` (9.59 ms to 200 ms) lands in the (0, 5] bucket.
-pub const PYTHON_DEFAULT_BOUNDS: [f64; 15] = [
+pub(super) const PYTHON_DEFAULT_BOUNDS: [f64; 15] = [
     0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
     10000.0,
 ];
 
 /// A frame from a sender with explicit buckets far too wide for its values.
-pub fn coarse_frame(seconds: u64) -> Frame {
+pub(super) fn coarse_frame(seconds: u64) -> Frame {
     let mut s = Series::new("py-checkout", "charge", "py.checkout", SeriesKind::Function);
     let n = 94 * seconds;
     s.calls = [n, 0, 0, 0].into();
     let mut counts = vec![0; PYTHON_DEFAULT_BOUNDS.len() + 1];
     counts[1] = n;
-    s.latency = Dist::Explicit(taskscope::view::Explicit {
+    s.latency = Dist::Explicit(crate::frame::Explicit {
         bounds: PYTHON_DEFAULT_BOUNDS.to_vec(),
         counts,
         sum: n as f64 * 0.051,
@@ -178,21 +176,21 @@ pub fn coarse_frame(seconds: u64) -> Frame {
 }
 
 /// Plain settings: Unicode glyphs and colours, whatever the environment says.
-pub fn settings() -> Settings {
+pub(super) fn settings() -> Settings {
     Settings::default()
 }
 
 /// A model that has seen `ticks` frames, one a second.
-pub fn model(ticks: u64) -> Model {
+pub(super) fn model(ticks: u64) -> Model {
     let mut m = Model::new(settings());
     for t in 1..=ticks {
-        m.update(taskscope::view::Msg::Frame(frame(t)));
+        m.update(Msg::Frame(frame(t)));
     }
     m
 }
 
 /// The screen of `model` at `width` x `height`, as text.
-pub fn render(model: &Model, width: u16, height: u16) -> String {
+pub(super) fn render(model: &Model, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| draw(f, model)).unwrap();
     let buffer = terminal.backend().buffer();
@@ -209,7 +207,7 @@ pub fn render(model: &Model, width: u16, height: u16) -> String {
 }
 
 /// The terminal after drawing `model`, for style checks.
-pub fn terminal(model: &Model, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(super) fn terminal(model: &Model, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| draw(f, model)).unwrap();
     terminal

@@ -7,7 +7,7 @@ use console_api::tasks::DurationHistogram;
 use console_api::tasks::task_details::PollTimesHistogram;
 use hdrhistogram::serialization::Deserializer;
 
-use super::tasks::TaskTimes;
+use crate::frame::TaskTimes;
 use crate::record::histogram::Histogram;
 use crate::record::histogram::bucket_index;
 

@@ -32,14 +32,14 @@
 //!
 //! A request takes a decoding slot only once its body is whole, so senders that send
 //! headers and then dawdle hold no slot, and are cut off at the body timeout. Refusals
-//! count in [`SourceStatus::rejected`](super::SourceStatus::rejected) (with the last
-//! reason in [`SourceStatus::last_rejection`](super::SourceStatus::last_rejection)), shed
+//! count in [`SourceStatus::rejected`](crate::frame::SourceStatus::rejected) (with the last
+//! reason in [`SourceStatus::last_rejection`](crate::frame::SourceStatus::last_rejection)), shed
 //! requests and refused connections in
-//! [`SourceStatus::dropped`](super::SourceStatus::dropped); [`ReceiverStats`] has each
+//! [`SourceStatus::dropped`](crate::frame::SourceStatus::dropped); [`ReceiverStats`] has each
 //! count.
 //!
 //! ```
-//! use taskscope::view::receive::Receiver;
+//! use taskscope::receive::Receiver;
 //!
 //! let receiver = Receiver::builder()
 //!     .with_grpc_addr(([127, 0, 0, 1], 0).into()) // any free port
@@ -66,11 +66,10 @@ use std::time::{Duration, Instant};
 use crate::serve::body::Budget;
 
 pub use store::{
-    IngestOutcome, LIVE_WITHIN, MAX_ERROR_KINDS, STREAM_IDLE, STREAMS_PER_SERIES, Store,
-    UNKNOWN_SERVICE,
+    LIVE_WITHIN, MAX_ERROR_KINDS, STREAM_IDLE, STREAMS_PER_SERIES, Store, UNKNOWN_SERVICE,
 };
 
-use super::Frame;
+use crate::frame::Frame;
 
 /// A request body as the receiver reads it (inflated if `gzip`, then decoded from protobuf
 /// or JSON). For the benchmarks; not a public API.
@@ -103,29 +102,29 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most bytes of request bodies buffered at once, whatever the other limits say.
 const MAX_BUFFERED_BYTES: usize = 256 << 20;
 
-/// Which listener an error is about.
+/// One of the receiver's two listeners: what a [`ReceiveError`] is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
+pub enum Listener {
     /// The gRPC listener (OTLP port 4317).
     Grpc,
     /// The HTTP/protobuf listener (OTLP port 4318).
     Http,
 }
 
-impl Protocol {
+impl Listener {
     fn flag(self) -> &'static str {
         match self {
-            Protocol::Grpc => "--grpc",
-            Protocol::Http => "--http",
+            Listener::Grpc => "--grpc",
+            Listener::Http => "--http",
         }
     }
 }
 
-impl std::fmt::Display for Protocol {
+impl std::fmt::Display for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Protocol::Grpc => "gRPC",
-            Protocol::Http => "HTTP",
+            Listener::Grpc => "gRPC",
+            Listener::Http => "HTTP",
         })
     }
 }
@@ -141,7 +140,7 @@ pub enum ReceiveError {
         /// The address asked for.
         addr: SocketAddr,
         /// Which listener.
-        protocol: Protocol,
+        protocol: Listener,
         /// The operating system's error.
         source: std::io::Error,
     },
@@ -163,7 +162,7 @@ pub enum ReceiveError {
     Start(String),
 }
 
-fn bind_message(addr: &SocketAddr, protocol: Protocol, source: &std::io::Error) -> String {
+fn bind_message(addr: &SocketAddr, protocol: Listener, source: &std::io::Error) -> String {
     let flag = protocol.flag();
     if source.kind() == std::io::ErrorKind::AddrInUse {
         format!("{addr} ({protocol}) is in use: stop the other receiver or pass {flag} ADDR")
@@ -241,7 +240,7 @@ impl ReceiverBuilder {
     }
 
     /// The most series kept (default 10 000); points of further series are counted in
-    /// [`SourceStatus::overflow`](super::SourceStatus::overflow).
+    /// [`SourceStatus::overflow`](crate::frame::SourceStatus::overflow).
     pub fn with_max_series(mut self, n: usize) -> Self {
         self.max_series = n;
         self
@@ -319,6 +318,56 @@ impl ReceiverBuilder {
     /// Binds the listeners here, on the caller's thread (a taken port is an error that
     /// says so), then serves them on a thread of its own, `taskscope-receiver`.
     pub fn start(self) -> Result<Receiver, ReceiveError> {
+        self.check()?;
+        #[cfg(feature = "tls")]
+        let tls = self.tls_acceptor()?;
+        #[cfg(feature = "tls")]
+        let encrypted = tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let encrypted = false;
+        let (listeners, [grpc, http]) = self.bind(encrypted)?;
+        let mut store = Store::new(self.max_series);
+        store.set_label(label(grpc, http));
+        let connections = Arc::new(crate::serve::Counters::default());
+        let shared = Arc::new(server::Shared {
+            store: Mutex::new(store),
+            started: Instant::now(),
+            max_request_bytes: self.max_request_bytes,
+            budget: Budget::new(
+                self.max_request_bytes
+                    .saturating_mul(self.max_concurrent_requests)
+                    .min(MAX_BUFFERED_BYTES)
+                    .max(self.max_request_bytes),
+            ),
+            body_timeout: self.body_timeout,
+            token: self.token,
+            counters: server::Counters::default(),
+            connections: Arc::clone(&connections),
+        });
+        let limits = crate::serve::Limits {
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+        };
+        let running = crate::serve::start(
+            "taskscope-receiver",
+            listeners,
+            Arc::clone(&shared),
+            limits,
+            connections,
+            #[cfg(feature = "tls")]
+            tls,
+        )
+        .map_err(ReceiveError::Start)?;
+        Ok(Receiver {
+            grpc,
+            http,
+            shared,
+            running,
+        })
+    }
+
+    /// Every setting in its range, and at least one listener.
+    fn check(&self) -> Result<(), ReceiveError> {
         let invalid = |setting, value: usize, expected| ReceiveError::Invalid {
             setting,
             value: value.to_string(),
@@ -363,25 +412,6 @@ impl ReceiverBuilder {
                 expected: "a token of printable ASCII, without spaces",
             });
         }
-        #[cfg(feature = "tls")]
-        let tls = match (&self.tls, &self.tls_client_ca) {
-            (Some((cert, key)), ca) => Some(
-                crate::tls::acceptor(cert, key, ca.as_deref())
-                    .map_err(|e| ReceiveError::Tls(e.to_string()))?,
-            ),
-            (None, Some(_)) => {
-                return Err(ReceiveError::Invalid {
-                    setting: "with_tls_client_ca",
-                    value: "without with_tls".into(),
-                    expected: "a certificate and key of the receiver's own (with_tls)",
-                });
-            }
-            (None, None) => None,
-        };
-        #[cfg(feature = "tls")]
-        let encrypted = tls.is_some();
-        #[cfg(not(feature = "tls"))]
-        let encrypted = false;
         if self.grpc.is_none() && self.http.is_none() {
             return Err(ReceiveError::Invalid {
                 setting: "without_grpc/without_http",
@@ -389,9 +419,35 @@ impl ReceiverBuilder {
                 expected: "at least one listener",
             });
         }
+        Ok(())
+    }
+
+    /// The TLS acceptor of the certificate and key given, if any.
+    #[cfg(feature = "tls")]
+    fn tls_acceptor(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, ReceiveError> {
+        match (&self.tls, &self.tls_client_ca) {
+            (Some((cert, key)), ca) => Ok(Some(
+                crate::tls::acceptor(cert, key, ca.as_deref())
+                    .map_err(|e| ReceiveError::Tls(e.to_string()))?,
+            )),
+            (None, Some(_)) => Err(ReceiveError::Invalid {
+                setting: "with_tls_client_ca",
+                value: "without with_tls".into(),
+                expected: "a certificate and key of the receiver's own (with_tls)",
+            }),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Binds the listeners asked for; their addresses (gRPC, HTTP). A listener beyond
+    /// loopback without TLS is warned about once.
+    fn bind(
+        &self,
+        encrypted: bool,
+    ) -> Result<(Vec<std::net::TcpListener>, [Option<SocketAddr>; 2]), ReceiveError> {
         let mut listeners = Vec::new();
         let mut bound = [None, None];
-        for (i, (addr, protocol)) in [(self.grpc, Protocol::Grpc), (self.http, Protocol::Http)]
+        for (i, (addr, protocol)) in [(self.grpc, Listener::Grpc), (self.http, Listener::Http)]
             .into_iter()
             .enumerate()
         {
@@ -411,56 +467,23 @@ impl ReceiverBuilder {
             bound[i] = Some(local);
             listeners.push(listener);
         }
-        let [grpc, http] = bound;
-        let mut label = "OTLP".to_owned();
-        if let Some(a) = grpc {
-            label.push_str(&format!(" grpc {a}"));
-        }
-        if let Some(a) = http {
-            if grpc.is_some() {
-                label.push_str(" ·");
-            }
-            label.push_str(&format!(" http {a}"));
-        }
-        let mut store = Store::new(self.max_series);
-        store.set_label(label);
-        let connections = Arc::new(crate::serve::Counters::default());
-        let shared = Arc::new(server::Shared {
-            store: Mutex::new(store),
-            started: Instant::now(),
-            max_request_bytes: self.max_request_bytes,
-            budget: Budget::new(
-                self.max_request_bytes
-                    .saturating_mul(self.max_concurrent_requests)
-                    .min(MAX_BUFFERED_BYTES)
-                    .max(self.max_request_bytes),
-            ),
-            body_timeout: self.body_timeout,
-            token: self.token,
-            counters: server::Counters::default(),
-            connections: Arc::clone(&connections),
-        });
-        let limits = crate::serve::Limits {
-            max_connections: self.max_connections,
-            idle_timeout: self.idle_timeout,
-        };
-        let running = crate::serve::start(
-            "taskscope-receiver",
-            listeners,
-            Arc::clone(&shared),
-            limits,
-            connections,
-            #[cfg(feature = "tls")]
-            tls,
-        )
-        .map_err(ReceiveError::Start)?;
-        Ok(Receiver {
-            grpc,
-            http,
-            shared,
-            running,
-        })
+        Ok((listeners, bound))
     }
+}
+
+/// The source's name in the dashboard's header: `OTLP grpc ADDR · http ADDR`.
+fn label(grpc: Option<SocketAddr>, http: Option<SocketAddr>) -> String {
+    let mut label = "OTLP".to_owned();
+    if let Some(a) = grpc {
+        label.push_str(&format!(" grpc {a}"));
+    }
+    if let Some(a) = http {
+        if grpc.is_some() {
+            label.push_str(" ·");
+        }
+        label.push_str(&format!(" http {a}"));
+    }
+    label
 }
 
 /// Requests the receiver has answered, by fate.

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, HistogramDataPoint};
 
-use crate::view::{Dist, Explicit, Exponential};
+use crate::frame::{Dist, Explicit, Exponential};
 
 /// The most buckets a stored exponential distribution keeps (twice the OpenTelemetry SDK's
 /// default of 160); wider data is merged into coarser buckets.

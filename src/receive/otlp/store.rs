@@ -13,8 +13,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
-use crate::view::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
-use crate::words::names::{self, OVERFLOW_KIND};
+use crate::frame::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use crate::words::names::{self, OVERFLOW_KIND, UNKNOWN_ERROR_KIND};
 use crate::words::outcome::Outcome;
 
 /// The service of a resource without `service.name`, as OpenTelemetry names it.
@@ -78,17 +78,6 @@ impl IngestOutcome {
 /// Memory is bounded: at most `max_series` series, [`STREAMS_PER_SERIES`] streams per
 /// allowed series, [`MAX_ERROR_KINDS`] error kinds per series, and 320 buckets per
 /// exponential distribution; what does not fit is counted, never stored.
-///
-/// ```
-/// use std::time::Duration;
-/// use taskscope::view::receive::Store;
-/// use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-///
-/// let mut store = Store::new(10_000);
-/// let outcome = store.ingest(&ExportMetricsServiceRequest::default(), Duration::ZERO);
-/// assert_eq!(outcome.accepted, 0);
-/// assert_eq!(store.frame(Duration::from_secs(1)).status.connection, "live");
-/// ```
 #[derive(Debug)]
 pub struct Store {
     max_series: usize,
@@ -209,6 +198,23 @@ enum Role {
     Histogram,
     Counter,
     Ignore,
+}
+
+/// The outcome and error kind of a `function.calls` point (autometrics says `result`):
+/// `error.type` (older taskscope senders: `error.kind`), and errors over the sender's cap on
+/// kinds marked `otel.metric.overflow`.
+fn call_outcome(attrs: &[KeyValue]) -> Result<(Outcome, Option<&str>), Refused> {
+    let outcome = convert::str_attr(attrs, names::attr::OUTCOME)
+        .or_else(|| convert::str_attr(attrs, names::legacy::OUTCOME))
+        .or_else(|| convert::str_attr(attrs, "result"));
+    let outcome = outcome.and_then(Outcome::parse).ok_or(Refused::Invalid)?;
+    let overflowed = convert::attr(attrs, names::attr::OVERFLOW)
+        .is_some_and(|v| matches!(v.value, Some(any_value::Value::BoolValue(true))));
+    let kind = convert::str_attr(attrs, names::attr::ERROR_TYPE)
+        .or_else(|| convert::str_attr(attrs, names::legacy::ERROR_KIND))
+        .or(overflowed.then_some(OVERFLOW_KIND))
+        .filter(|_| outcome == Outcome::Error);
+    Ok((outcome, kind))
 }
 
 fn role(metric: &Metric) -> Role {
@@ -652,89 +658,9 @@ impl Store {
             | Role::Busy
             | Role::Polls
             | Role::SlowPolls
-            | Role::InFlight => {
-                // `code.function.name`, fully qualified; older taskscope senders (and
-                // autometrics) say `function` and `module`.
-                let (module, function) = match convert::str_attr(attrs, names::attr::FUNCTION) {
-                    Some(full) => names::split_qualified(full),
-                    None => (
-                        convert::str_attr(attrs, names::legacy::MODULE).unwrap_or(""),
-                        convert::str_attr(attrs, names::legacy::FUNCTION)
-                            .ok_or(Refused::Invalid)?,
-                    ),
-                };
-                let factor = ctx.factor.unwrap_or(1.0);
-                // The outcome and kind of a `function.calls` point (autometrics says `result`).
-                let (outcome, kind) = if ctx.role == Role::Calls {
-                    let outcome = convert::str_attr(attrs, names::attr::OUTCOME)
-                        .or_else(|| convert::str_attr(attrs, names::legacy::OUTCOME))
-                        .or_else(|| convert::str_attr(attrs, "result"));
-                    let outcome = outcome.and_then(Outcome::parse).ok_or(Refused::Invalid)?;
-                    // `error.type` (older taskscope senders: `error.kind`); errors over the
-                    // sender's cap on kinds are marked `otel.metric.overflow`.
-                    let overflowed = convert::attr(attrs, names::attr::OVERFLOW).is_some_and(|v| {
-                        matches!(v.value, Some(any_value::Value::BoolValue(true)))
-                    });
-                    let kind = convert::str_attr(attrs, names::attr::ERROR_TYPE)
-                        .or_else(|| convert::str_attr(attrs, names::legacy::ERROR_KIND))
-                        .or(overflowed.then_some(OVERFLOW_KIND))
-                        .filter(|_| outcome == Outcome::Error);
-                    (outcome, kind)
-                } else {
-                    (Outcome::Ok, None)
-                };
-                let series =
-                    self.series_index(SeriesKind::Function, ctx.service, function, module, "s")?;
-                match ctx.role {
-                    Role::Calls => Target::Calls {
-                        series,
-                        outcome,
-                        kind: kind.map(|k| self.kind_index(series, k)),
-                    },
-                    Role::Duration => Target::Duration { series, factor },
-                    Role::Busy => Target::Busy { series, factor },
-                    Role::Polls => Target::Polls { series },
-                    Role::SlowPolls => Target::SlowPolls { series },
-                    _ => Target::InFlight { series },
-                }
-            }
+            | Role::InFlight => self.function_target(ctx, attrs)?,
             Role::ExportDropped => Target::ExportDropped,
-            Role::Histogram => {
-                let name = convert::series_name(&ctx.metric.name, attrs, &OUTCOME_ATTRIBUTES);
-                let unit = if ctx.factor.is_some() {
-                    "s"
-                } else {
-                    ctx.metric.unit.as_str()
-                };
-                let series =
-                    self.series_index(SeriesKind::Histogram, ctx.service, &name, ctx.scope, unit)?;
-                let mut kind_name = String::new();
-                let failed = match convert::attr(attrs, "error.type") {
-                    Some(v) => {
-                        convert::write_value(&mut kind_name, Some(v), MAX_KIND_LEN);
-                        if kind_name.is_empty() {
-                            kind_name.push_str("_OTHER");
-                        }
-                        true
-                    }
-                    None => match convert::attr(attrs, "http.response.status_code")
-                        .and_then(convert::int_value)
-                    {
-                        Some(code) if code >= 500 => {
-                            kind_name = code.to_string();
-                            true
-                        }
-                        _ => false,
-                    },
-                };
-                let kind = failed.then(|| self.kind_index(series, &kind_name));
-                Target::Histogram {
-                    series,
-                    error: failed,
-                    kind,
-                    factor: ctx.factor.unwrap_or(1.0),
-                }
-            }
+            Role::Histogram => self.histogram_target(ctx, attrs)?,
             Role::Counter => {
                 let name = convert::series_name(&ctx.metric.name, attrs, &[]);
                 let series = self.series_index(
@@ -755,6 +681,84 @@ impl Store {
             start: 0,
             time: 0,
             last: Last::Nothing,
+        })
+    }
+
+    /// Where a point of one of taskscope's own metrics goes: its function's series, and for
+    /// `function.calls` its outcome and error kind.
+    fn function_target(
+        &mut self,
+        ctx: &MetricContext<'_>,
+        attrs: &[KeyValue],
+    ) -> Result<Target, Refused> {
+        // `code.function.name`, fully qualified; older taskscope senders (and autometrics)
+        // say `function` and `module`.
+        let (module, function) = match convert::str_attr(attrs, names::attr::FUNCTION) {
+            Some(full) => names::split_qualified(full),
+            None => (
+                convert::str_attr(attrs, names::legacy::MODULE).unwrap_or(""),
+                convert::str_attr(attrs, names::legacy::FUNCTION).ok_or(Refused::Invalid)?,
+            ),
+        };
+        let factor = ctx.factor.unwrap_or(1.0);
+        let series = self.series_index(SeriesKind::Function, ctx.service, function, module, "s")?;
+        Ok(match ctx.role {
+            Role::Calls => {
+                let (outcome, kind) = call_outcome(attrs)?;
+                Target::Calls {
+                    series,
+                    outcome,
+                    kind: kind.map(|k| self.kind_index(series, k)),
+                }
+            }
+            Role::Duration => Target::Duration { series, factor },
+            Role::Busy => Target::Busy { series, factor },
+            Role::Polls => Target::Polls { series },
+            Role::SlowPolls => Target::SlowPolls { series },
+            _ => Target::InFlight { series },
+        })
+    }
+
+    /// Where a point of another sender's histogram goes: a series per metric and
+    /// distinguishing attributes, failed when it carries `error.type` or a 5xx status.
+    fn histogram_target(
+        &mut self,
+        ctx: &MetricContext<'_>,
+        attrs: &[KeyValue],
+    ) -> Result<Target, Refused> {
+        let name = convert::series_name(&ctx.metric.name, attrs, &OUTCOME_ATTRIBUTES);
+        let unit = if ctx.factor.is_some() {
+            "s"
+        } else {
+            ctx.metric.unit.as_str()
+        };
+        let series =
+            self.series_index(SeriesKind::Histogram, ctx.service, &name, ctx.scope, unit)?;
+        let mut kind_name = String::new();
+        let failed = match convert::attr(attrs, names::attr::ERROR_TYPE) {
+            Some(v) => {
+                convert::write_value(&mut kind_name, Some(v), MAX_KIND_LEN);
+                if kind_name.is_empty() {
+                    kind_name.push_str(UNKNOWN_ERROR_KIND);
+                }
+                true
+            }
+            None => match convert::attr(attrs, "http.response.status_code")
+                .and_then(convert::int_value)
+            {
+                Some(code) if code >= 500 => {
+                    kind_name = code.to_string();
+                    true
+                }
+                _ => false,
+            },
+        };
+        let kind = failed.then(|| self.kind_index(series, &kind_name));
+        Ok(Target::Histogram {
+            series,
+            error: failed,
+            kind,
+            factor: ctx.factor.unwrap_or(1.0),
         })
     }
 

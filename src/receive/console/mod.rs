@@ -4,6 +4,8 @@
 //! (its poll-time and scheduled-time histograms), a few at a time: once for a finished task,
 //! again every [`DETAILS_REFRESH`] for a live one.
 
+mod task_times;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,8 +17,8 @@ use console_api::tasks::Stats;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-use super::task_times::TaskLatency;
-use super::tasks::{TaskName, TaskRow, TaskState, Tasks};
+use crate::frame::{TaskName, TaskRow, TaskState, Tasks};
+use task_times::TaskLatency;
 
 /// Tasks kept at most; beyond, the oldest finished ones go first, then the oldest.
 pub const MAX_TASKS: usize = 10_000;
@@ -411,7 +413,7 @@ async fn watch(url: String, table: Arc<Mutex<Table>>) {
             format!(
                 "reconnecting in {}s: {}",
                 backoff.as_secs_f64(),
-                super::format::sanitize(&error)
+                crate::words::text::printable(&error)
             ),
         );
         tokio::time::sleep(backoff).await;
@@ -503,53 +505,7 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
         return;
     };
     for task in tasks.new_tasks {
-        let Some(id) = task.id.map(|i| i.id) else {
-            continue;
-        };
-        let mut name: Arc<str> = "".into();
-        for f in &task.fields {
-            let field = match &f.name {
-                Some(Name::StrName(s)) => Some(s.as_str()),
-                Some(Name::NameIdx(i)) => f
-                    .metadata_id
-                    .as_ref()
-                    .and_then(|m| t.field_names.get(&m.id))
-                    .and_then(|names| names.get(*i as usize))
-                    .map(String::as_str),
-                None => None,
-            };
-            if field == Some("task.name") {
-                name = match &f.value {
-                    Some(Value::StrVal(s)) | Some(Value::DebugVal(s)) => {
-                        super::format::sanitize(s.trim_matches('"')).into()
-                    }
-                    _ => name,
-                };
-            }
-        }
-        // The console may report a task again: it counts once.
-        if t.tasks.contains_key(&id) || t.done.contains(&id) {
-            continue;
-        }
-        totals_of(&mut t.names, &name).spawned += 1;
-        let location = task
-            .location
-            .map(|l| {
-                format!(
-                    "{}:{}",
-                    l.file.unwrap_or_default().rsplit('/').next().unwrap_or(""),
-                    l.line.unwrap_or(0)
-                )
-            })
-            .unwrap_or_default();
-        t.tasks.insert(
-            id,
-            Entry {
-                name,
-                location: super::format::sanitize(&location).into(),
-                ..Entry::default()
-            },
-        );
+        t.add(task);
     }
     for (id, stats) in tasks.stats_update {
         let finished = stats.dropped_at.is_some();
@@ -560,36 +516,94 @@ fn apply(table: &Mutex<Table>, update: console_api::instrument::Update) {
             }
         }
     }
-    // Finished tasks leave after a while, their last times settled into their names'; the
-    // table never grows past its cap.
-    let now = t.now;
-    let expired: Vec<u64> = t
-        .tasks
-        .iter()
-        .filter(|(_, e)| {
-            let dropped = e.stats.as_ref().and_then(|s| since_epoch(&s.dropped_at));
-            dropped.is_some_and(|d| now.saturating_sub(d) >= DONE_RETENTION)
-        })
-        .map(|(id, _)| *id)
-        .collect();
-    for id in expired {
-        t.settle(id);
-        t.tasks.remove(&id);
+    t.evict();
+}
+
+impl Table {
+    /// A task the console announces, counted under its name once (the console may report a
+    /// task again).
+    fn add(&mut self, task: console_api::tasks::Task) {
+        let Some(id) = task.id.map(|i| i.id) else {
+            return;
+        };
+        let name = self.task_name(&task);
+        if self.tasks.contains_key(&id) || self.done.contains(&id) {
+            return;
+        }
+        totals_of(&mut self.names, &name).spawned += 1;
+        let location = task
+            .location
+            .map(|l| {
+                format!(
+                    "{}:{}",
+                    l.file.unwrap_or_default().rsplit('/').next().unwrap_or(""),
+                    l.line.unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        self.tasks.insert(
+            id,
+            Entry {
+                name,
+                location: crate::words::text::printable(&location).into(),
+                ..Entry::default()
+            },
+        );
     }
-    if t.tasks.len() > MAX_TASKS {
-        let mut ids: Vec<(bool, u64)> = t
+
+    /// A task's `task.name` field (named directly or by its index in the metadata's
+    /// fields), empty when it has none.
+    fn task_name(&self, task: &console_api::tasks::Task) -> Arc<str> {
+        let mut name: Arc<str> = "".into();
+        for f in &task.fields {
+            let field = match &f.name {
+                Some(Name::StrName(s)) => Some(s.as_str()),
+                Some(Name::NameIdx(i)) => f
+                    .metadata_id
+                    .as_ref()
+                    .and_then(|m| self.field_names.get(&m.id))
+                    .and_then(|names| names.get(*i as usize))
+                    .map(String::as_str),
+                None => None,
+            };
+            if field == Some("task.name")
+                && let Some(Value::StrVal(s) | Value::DebugVal(s)) = &f.value
+            {
+                name = crate::words::text::printable(s.trim_matches('"')).into();
+            }
+        }
+        name
+    }
+
+    /// Finished tasks leave after a while, their last times settled into their names'; the
+    /// table never grows past its cap (the oldest finished tasks go first).
+    fn evict(&mut self) {
+        let now = self.now;
+        let expired: Vec<u64> = self
             .tasks
             .iter()
-            .map(|(id, e)| {
-                let done = e.stats.as_ref().is_some_and(|s| s.dropped_at.is_some());
-                (!done, *id)
+            .filter(|(_, e)| {
+                let dropped = e.stats.as_ref().and_then(|s| since_epoch(&s.dropped_at));
+                dropped.is_some_and(|d| now.saturating_sub(d) >= DONE_RETENTION)
             })
+            .map(|(id, _)| *id)
             .collect();
-        ids.sort();
-        let excess = t.tasks.len() - MAX_TASKS;
-        for (_, id) in ids.into_iter().take(excess) {
-            t.settle(id);
-            t.tasks.remove(&id);
+        for id in expired {
+            self.settle(id);
+            self.tasks.remove(&id);
+        }
+        if self.tasks.len() > MAX_TASKS {
+            let mut ids: Vec<(bool, u64)> = self
+                .tasks
+                .iter()
+                .map(|(id, e)| (!e.finished(), *id))
+                .collect();
+            ids.sort();
+            let excess = self.tasks.len() - MAX_TASKS;
+            for (_, id) in ids.into_iter().take(excess) {
+                self.settle(id);
+                self.tasks.remove(&id);
+            }
         }
     }
 }

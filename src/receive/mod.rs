@@ -1,0 +1,24 @@
+//! Inputs from other processes, the mirror of [`export`](crate::export): what `taskscope
+//! top` reads when the data is not in this process. Each source turns what it receives into
+//! [`Frame`](crate::frame::Frame)s, the dashboard's one input.
+//!
+//! - The OTLP receiver (cargo feature `receiver`): gRPC and HTTP listeners that take any
+//!   sender's metrics, taskscope's own or any OpenTelemetry SDK's or collector's.
+//! - The tokio-console client (cargo feature `tasks`): an app's tasks, by name.
+
+#[cfg(feature = "tasks")]
+mod console;
+#[cfg(feature = "receiver")]
+pub(crate) mod otlp;
+
+#[cfg(feature = "tasks")]
+pub use console::{
+    ConsoleClient, ConsoleClientError, DETAILS_REFRESH, DONE_RETENTION, MAX_TASK_NAMES, MAX_TASKS,
+};
+#[cfg(feature = "receiver")]
+pub use otlp::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_SERIES, LIVE_WITHIN, Listener, MAX_ERROR_KINDS, ReceiveError, Receiver,
+    ReceiverBuilder, ReceiverStats, STREAM_IDLE, STREAMS_PER_SERIES, UNKNOWN_SERVICE,
+};

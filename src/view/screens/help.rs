@@ -1,0 +1,55 @@
+//! The hint line under every screen and the `?` help, both written from the one key table.
+
+use ratatui::Frame as Screen;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use crate::view::format::sanitize;
+use crate::view::keys::{KEYS, hints};
+use crate::view::model::Model;
+use crate::view::style::{Paint, block};
+
+pub(super) fn draw_hints(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint) {
+    let line = if let Some(text) = &model.editing {
+        Line::from(vec![
+            Span::styled("filter: ", paint.title()),
+            Span::raw(sanitize(text)),
+            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::styled("   Enter applies, Esc cancels", paint.dim()),
+        ])
+    } else {
+        let mut spans = Vec::new();
+        for (key, word) in hints() {
+            spans.push(Span::styled(
+                key,
+                paint.title().add_modifier(Modifier::REVERSED),
+            ));
+            spans.push(Span::raw(format!(" {word}  ")));
+        }
+        Line::from(spans)
+    };
+    screen.render_widget(line, area);
+}
+
+pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
+    let g = &model.settings.glyphs;
+    let width = 70.min(area.width);
+    let height = (KEYS.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let lines: Vec<Line<'_>> = KEYS
+        .iter()
+        .map(|b| Line::from(format!("{:>10}  {}", b.label, b.help)))
+        .collect();
+    screen.render_widget(Clear, popup);
+    screen.render_widget(
+        Paragraph::new(lines).block(block("keys (Esc closes)", g)),
+        popup,
+    );
+}

@@ -24,17 +24,47 @@
 //! recorder writes per-thread shards with plain stores, so a measured call costs two clock
 //! reads and a handful of uncontended stores; see `BENCHMARKS.md`.
 //!
+//! ## The API
+//!
+//! Measuring (no cargo feature):
 //! - [`measure`]: the attribute, on `async fn`, `fn`, methods, trait impls, whole impl
-//!   blocks, and `#[async_trait]` methods in either attribute order.
+//!   blocks, and `#[async_trait]` methods in either attribute order; [`ErrorKind`] (derive
+//!   it) names an error's kind.
 //! - [`measure_future!`] and [`measure_block!`]: a future or a block under a name.
-//! - `layer()` (cargo feature `layer`): a `tracing_subscriber` layer that records every
-//!   `tracing` span the same way, so existing `#[tracing::instrument]` code needs no change.
-//! - `subscriber()` (cargo feature `layer`): the process's whole `tracing` subscriber in one
-//!   builder: the taskscope layer, a fmt layer, tokio-console's layer (cargo feature
-//!   `console`) and the OTLP exporter, each layer behind its own filter, so tokio's task
-//!   instrumentation reaches only the console.
-//! - `spawn!` and `spawn_named()` (cargo feature `console`): tokio tasks named after the
+//! - [`builder`] ([`Builder`]): the recorder's settings; [`set_enabled`] and
+//!   [`is_enabled`]: the run-time switch. The cargo feature `disabled` makes every macro
+//!   expand to the bare code.
+//!
+//! Reading back (no cargo feature):
+//! - [`snapshot`] ([`Snapshot`], [`FunctionSnapshot`], [`OutcomeStats`], [`Histogram`]),
+//!   [`Sampler`] (per-interval deltas and rates), [`report`] (a table to print).
+//! - [`Outcome`] and [`PerOutcome`]: how a call ended, and a value for each way.
+//!
+//! From `tracing` (cargo feature `layer`):
+//! - [`layer()`]: a `tracing_subscriber` layer that records every `tracing` span the same
+//!   way, so existing `#[tracing::instrument]` code needs no change.
+//! - [`subscriber()`]: the process's whole `tracing` subscriber in one builder: the taskscope
+//!   layer, a fmt layer, tokio-console's layer (cargo feature `console`) and the OTLP
+//!   exporter, each layer behind its own filter, so tokio's task instrumentation reaches
+//!   only the console.
+//! - [`spawn!`] and [`spawn_named()`] (cargo feature `console`): tokio tasks named after the
 //!   function they run, so tokio-console and taskscope show the same names.
+//!
+//! Out of the process:
+//! - [`otlp()`] (cargo feature `otlp`): periodic OTLP export of the metrics to a collector,
+//!   and of a sampled share of calls as trace spans (joined to the user's
+//!   tracing-opentelemetry traces with the feature `otel-context`); [`ExportStats`] counts
+//!   what was sent, retried and dropped.
+//! - [`prometheus()`] (cargo feature `prometheus`): a scrape endpoint, by default on
+//!   `127.0.0.1:9464/metrics`, with native histograms for Prometheus that asks for them.
+//! - [`otel`] (cargo feature `otel-sdk`): the application's own OpenTelemetry pipeline.
+//! - [`hdr`] (cargo feature `hdrhistogram`): histograms as HdrHistograms, interval logs.
+//!
+//! Live (cargo features `tui`, `receiver`, `tasks`):
+//! - [`top()`]: the dashboard, on the terminal, as plain summaries, or in memory
+//!   ([`view`] has its builder and types).
+//! - [`receive`]: the OTLP receiver `taskscope top` is made of, and a tokio-console client;
+//!   [`frame`]: the plain data they hand out.
 //!
 //! tokio-console needs the final binary built with `--cfg tokio_unstable`, which no library
 //! can set for it: `RUSTFLAGS="--cfg tokio_unstable" cargo build`, or in the application's
@@ -49,15 +79,14 @@
 //! add `rustflags` to the build, and tokio reads the flag when tokio itself is compiled.
 //! Without it, `subscriber().with_console()` warns once on stderr, naming the fix, and
 //! everything else works.
-//! - `otlp()` (cargo feature `otlp`): periodic OTLP export of the metrics to a collector,
-//!   and of a sampled share of calls as trace spans (joined to the user's
-//!   tracing-opentelemetry traces with the feature `otel-context`).
-//! - `prometheus()` (cargo feature `prometheus`): a scrape endpoint, by default on
-//!   `127.0.0.1:9464/metrics`.
-//! - [`snapshot`], [`Sampler`], [`report`]: reading it back.
-//! - [`builder`], [`set_enabled`]: configuration and the run-time switch. The cargo feature
-//!   `disabled` makes every macro expand to the bare code.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// The API list links items of every feature: the links resolve where all are on (docs.rs,
+// and `cargo doc --features full`).
+#![cfg_attr(not(feature = "full"), allow(rustdoc::broken_intra_doc_links))]
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+#[cfg(test)]
+mod house;
 
 /// The README's code blocks run as doctests.
 #[cfg(all(doctest, feature = "layer"))]

@@ -2,7 +2,7 @@
 //! generic OpenTelemetry histogram or counter) with cumulative counts and a latency
 //! [`Dist`], gathered into a [`Frame`] at each tick.
 //!
-//! Every source produces frames: the recorder in the app ([`recorder`]), the OTLP receiver
+//! Every source produces frames: the recorder in the app ([`Frame::of_snapshot`]), the OTLP receiver
 //! and the tokio-console client of `taskscope top`. The dashboard keeps a few frames as
 //! checkpoints and turns the difference between two of them into a window's rates and
 //! percentiles.

@@ -1,4 +1,4 @@
-//! Inputs from other processes, the mirror of [`export`](crate::export): what `taskscope
+//! Inputs from other processes, the mirror of the exporters: what `taskscope
 //! top` reads when the data is not in this process. Each source turns what it receives into
 //! [`Frame`](crate::frame::Frame)s, the dashboard's one input.
 //!

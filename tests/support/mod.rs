@@ -58,18 +58,37 @@ pub fn alone(module: &str, test: &str) -> bool {
     let out = run.get_or_init(|| {
         let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         let exe = std::env::current_exe().expect("the test binary's path");
-        std::process::Command::new(exe)
-            .arg(format!("{module}::"))
+        let mut child = std::process::Command::new(exe);
+        child.arg(format!("{module}::"));
+        if std::env::args().any(|a| a == "--nocapture") {
+            child.arg("--nocapture");
+        }
+        child
             .env(CHILD, module)
             .output()
             .expect("the test binary runs again")
     });
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let passed = format!("test {module}::{test} ... ok");
-    if !stdout.lines().any(|l| l.trim_end() == passed) {
+    // `-- --nocapture` shows what the module's tests print, once.
+    if std::env::args().any(|a| a == "--nocapture") {
+        static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let mut shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
+        if !shown.iter().any(|m| m == module) {
+            shown.push(module.to_owned());
+            print!("{stdout}");
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    // The child ran the test, and neither marked it failed nor listed it among its
+    // failures (with `--nocapture`, a test's output may sit between its name and `ok`).
+    let path = format!("{module}::{test}");
+    let ran = stdout.contains(&format!("test {path} ... "));
+    let failed = stdout.contains(&format!("test {path} ... FAILED"))
+        || stdout.lines().any(|l| l.trim() == path);
+    if !ran || failed {
         let stderr = String::from_utf8_lossy(&out.stderr);
         panic!(
-            "{module}::{test} did not pass in its module's process ({}):\n{stdout}\n{stderr}",
+            "{path} did not pass in its module's process ({}):\n{stdout}\n{stderr}",
             out.status
         );
     }

@@ -33,15 +33,17 @@ impl<T> PublishOnce<T> {
     pub(crate) fn get_or_publish(&self, make: impl FnOnce() -> T) -> (&T, bool) {
         match self.get() {
             Some(v) => (v, false),
-            None => self.publish(make()),
+            None => self.publish(make),
         }
     }
 
-    /// Publishes `value` unless another caller published first; the value in place.
+    /// Makes a value and publishes it unless another caller published first; the value in
+    /// place. Out of line, with the making: the first call's work never sits in the path
+    /// of the others.
     #[cold]
     #[inline(never)]
-    fn publish(&self, value: T) -> (&T, bool) {
-        let fresh = Box::into_raw(Box::new(value));
+    fn publish(&self, make: impl FnOnce() -> T) -> (&T, bool) {
+        let fresh = Box::into_raw(Box::new(make()));
         let (ptr, won) = match self.ptr.compare_exchange(
             std::ptr::null_mut(),
             fresh,

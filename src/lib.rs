@@ -99,6 +99,7 @@ struct ReadmeDoctests;
     feature = "tui",
     feature = "receiver",
     feature = "tasks",
+    feature = "runtime",
     all(feature = "console", tokio_unstable)
 ))]
 mod background;
@@ -112,6 +113,8 @@ mod instrument;
 #[cfg(any(feature = "receiver", feature = "tasks"))]
 pub mod receive;
 mod record;
+#[cfg(feature = "runtime")]
+mod runtime;
 #[cfg(any(feature = "prometheus", feature = "receiver"))]
 mod serve;
 #[cfg(feature = "layer")]
@@ -170,9 +173,14 @@ pub use instrument::classify::ErrorKind;
 pub use instrument::layer::{DEFAULT_NAME_FIELDS, SpanLayer, layer};
 pub use record::histogram::Histogram;
 pub use record::report::{Report, report};
+pub use record::runtime::{PollTimeBucket, RuntimeSnapshot, UnstableRuntimeSnapshot};
 pub use record::snapshot::{
     ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler, Snapshot, memory_usage,
     snapshot,
+};
+#[cfg(feature = "runtime")]
+pub use runtime::{
+    DEFAULT_RUNTIME_INTERVAL, RuntimeBuilder, RuntimeError, RuntimeMonitor, runtime,
 };
 #[cfg(feature = "console")]
 pub use subscriber::DEFAULT_CONSOLE_RETENTION;

@@ -4,6 +4,7 @@ pub(crate) mod histogram;
 pub(crate) mod publish_once;
 pub(crate) mod registry;
 pub(crate) mod report;
+pub(crate) mod runtime;
 #[cfg(feature = "otlp")]
 pub(crate) mod samples;
 pub(crate) mod snapshot;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::runtime::RuntimeSnapshot;
 use super::snapshot::{ErrorKindCount, FunctionSnapshot, Snapshot, snapshot};
 use crate::words::text;
 
@@ -161,8 +162,32 @@ impl fmt::Display for Report {
         for row in &rows {
             line(f, &row.each_ref().map(String::as_str))?;
         }
+        for r in &self.snapshot.runtimes {
+            writeln!(f, "{}", runtime_line(r))?;
+        }
         Ok(())
     }
+}
+
+/// One tokio runtime's last reading, as the report ends with it.
+fn runtime_line(r: &RuntimeSnapshot) -> String {
+    let busy = r
+        .busy_share()
+        .map_or_else(|| "-".to_owned(), |b| format!("{:.0}%", b * 100.0));
+    let mut line = format!(
+        "runtime {}: {} workers, busy {busy}, global queue {}, {} tasks alive",
+        text::printable(&r.name),
+        r.workers,
+        r.global_queue_depth,
+        r.alive_tasks
+    );
+    if let Some(u) = &r.unstable {
+        line.push_str(&format!(
+            ", blocking threads {} ({} idle, {} queued)",
+            u.blocking_threads, u.idle_blocking_threads, u.blocking_queue_depth
+        ));
+    }
+    line
 }
 
 #[cfg(test)]
@@ -280,5 +305,25 @@ mod tests {
             ]
         );
         assert!(!out.contains("0ns"), "{out}");
+    }
+
+    #[test]
+    fn the_report_ends_with_each_runtime() {
+        let mut snap = Snapshot::default();
+        snap.runtimes.push(RuntimeSnapshot {
+            name: "api\x1b[2J".into(),
+            workers: 4,
+            interval: std::time::Duration::from_secs(1),
+            busy_in_interval: std::time::Duration::from_secs(3),
+            global_queue_depth: 17,
+            alive_tasks: 250,
+            ..Default::default()
+        });
+        let out = Report::of(snap).to_string();
+        let last = out.lines().last().unwrap();
+        assert_eq!(
+            last,
+            "runtime api\u{FFFD}[2J: 4 workers, busy 75%, global queue 17, 250 tasks alive"
+        );
     }
 }

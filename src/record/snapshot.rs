@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::histogram::Histogram;
 use super::registry;
+use super::runtime::RuntimeSnapshot;
 use crate::export::stats::ExportStats;
 use crate::words::function::Source;
 use crate::words::names::{OVERFLOW_KIND, short_kind};
@@ -25,6 +26,9 @@ pub struct Snapshot {
     /// The exporters' counters at the time of the reading (cumulative even in a delta): a
     /// failed or dropped export shows here.
     pub exports: ExportStats,
+    /// The latest reading of each tokio runtime a [runtime monitor](crate::runtime()) watches
+    /// (cargo feature `runtime`), by name; empty without one. The latest in a delta too.
+    pub runtimes: Vec<RuntimeSnapshot>,
 }
 
 /// The numbers of one function.
@@ -160,6 +164,7 @@ pub fn snapshot() -> Snapshot {
         window: taken_at,
         functions,
         exports: ExportStats::read(),
+        runtimes: super::runtime::latest(),
     }
 }
 
@@ -167,6 +172,11 @@ impl Snapshot {
     /// The first function with this name, in any module.
     pub fn function(&self, name: &str) -> Option<&FunctionSnapshot> {
         self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The latest reading of the runtime watched under this name.
+    pub fn runtime(&self, name: &str) -> Option<&RuntimeSnapshot> {
+        self.runtimes.iter().find(|r| r.name == name)
     }
 
     /// The function with this module and name.
@@ -198,6 +208,7 @@ impl Snapshot {
             window: self.taken_at.saturating_sub(earlier.taken_at),
             functions,
             exports: self.exports,
+            runtimes: self.runtimes.clone(),
         }
     }
 

@@ -21,6 +21,7 @@ mod option_name;
 mod option_ok_if;
 mod option_skip;
 mod outcomes;
+mod runtime;
 mod snapshot;
 mod switches;
 mod timing;

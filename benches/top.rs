@@ -57,6 +57,7 @@ fn frame(second: u64) -> Frame {
         series,
         status: Default::default(),
         tasks: None,
+        runtimes: Vec::new(),
     }
 }
 

@@ -143,4 +143,41 @@ pub struct Frame {
     pub status: SourceStatus,
     /// The app's tasks from tokio-console, when the dashboard watches a console.
     pub tasks: Option<Arc<Tasks>>,
+    /// The tokio runtimes the source's runtime monitors watch, by service and name.
+    pub runtimes: Vec<Arc<RuntimeSeries>>,
+}
+
+/// One tokio runtime of one service as the source last saw it: gauges as they were,
+/// counters since its monitor started.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeSeries {
+    /// The service it runs in.
+    pub service: Arc<str>,
+    /// The name its monitor gave it.
+    pub name: Arc<str>,
+    /// Worker threads.
+    pub workers: usize,
+    /// Tasks alive.
+    pub alive_tasks: usize,
+    /// Tasks in the global queue.
+    pub global_queue_depth: usize,
+    /// Per worker, seconds busy (not parked).
+    pub worker_busy: Vec<f64>,
+    /// Per worker, times parked.
+    pub worker_parks: Vec<u64>,
+    /// Blocking-pool threads, when the source sends them (`--cfg tokio_unstable`).
+    pub blocking_threads: Option<usize>,
+    /// Of those, idle.
+    pub idle_blocking_threads: Option<usize>,
+    /// Blocking tasks waiting for a thread of the pool.
+    pub blocking_queue_depth: Option<usize>,
+    /// Polls by duration in tokio's buckets, when the source sends them.
+    pub poll_time: Option<Dist>,
+}
+
+impl RuntimeSeries {
+    /// The key that identifies the runtime across frames.
+    pub fn key(&self) -> (Arc<str>, Arc<str>) {
+        (self.service.clone(), self.name.clone())
+    }
 }

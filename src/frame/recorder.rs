@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use std::time::Duration;
+
+use super::{Dist, Explicit, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus};
+use crate::record::runtime::RuntimeSnapshot;
 use crate::record::snapshot::Snapshot;
 use crate::words::outcome::PerOutcome;
 
@@ -103,7 +106,41 @@ impl RecorderSource {
                 last_rejection: None,
             },
             tasks: None,
+            runtimes: snapshot
+                .runtimes
+                .iter()
+                .map(|r| Arc::new(runtime_series(&self.service, r)))
+                .collect(),
         }
+    }
+}
+
+/// A runtime monitor's reading as the dashboard holds it.
+fn runtime_series(service: &Arc<str>, r: &RuntimeSnapshot) -> RuntimeSeries {
+    let u = r.unstable.as_ref();
+    RuntimeSeries {
+        service: service.clone(),
+        name: r.name.as_str().into(),
+        workers: r.workers,
+        alive_tasks: r.alive_tasks,
+        global_queue_depth: r.global_queue_depth,
+        worker_busy: r.worker_busy.iter().map(Duration::as_secs_f64).collect(),
+        worker_parks: r.worker_parks.clone(),
+        blocking_threads: u.map(|u| u.blocking_threads),
+        idle_blocking_threads: u.map(|u| u.idle_blocking_threads),
+        blocking_queue_depth: u.map(|u| u.blocking_queue_depth),
+        poll_time: u.filter(|u| !u.poll_time.is_empty()).map(|u| {
+            Dist::Explicit(Explicit {
+                bounds: u.poll_time[..u.poll_time.len() - 1]
+                    .iter()
+                    .map(|b| b.to.as_secs_f64())
+                    .collect(),
+                counts: u.poll_time.iter().map(|b| b.count).collect(),
+                sum: 0.0,
+                min: None,
+                max: None,
+            })
+        }),
     }
 }
 

@@ -126,8 +126,28 @@ pub(crate) fn publish(reading: RuntimeSnapshot) {
     }
 }
 
-/// Forgets runtimes no longer watched.
+/// Forgets runtimes no longer watched, and frees their names.
 #[cfg(feature = "runtime")]
 pub(crate) fn forget(names: &[String]) {
     lock().retain(|r| !names.contains(&r.name));
+    WATCHED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|n| !names.contains(n));
+}
+
+/// The names running monitors watch: one monitor per name in the process.
+#[cfg(feature = "runtime")]
+static WATCHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Claims `names` for a monitor; the first one another monitor already watches, if any
+/// (then none is claimed).
+#[cfg(feature = "runtime")]
+pub(crate) fn claim(names: &[String]) -> Option<String> {
+    let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(taken) = names.iter().find(|n| watched.contains(n)) {
+        return Some(taken.clone());
+    }
+    watched.extend(names.iter().cloned());
+    None
 }

@@ -62,8 +62,10 @@ pub enum RuntimeError {
         "with_current(\"{0}\") was called outside a tokio runtime: call it from inside one, or pass its handle to with_runtime"
     )]
     NotInRuntime(String),
-    /// Two runtimes under one name.
-    #[error("two runtimes are named \"{0}\": give each its own name")]
+    /// Two runtimes under one name (in this monitor, or one already running).
+    #[error(
+        "two runtimes are named \"{0}\": give each its own name (one monitor per name in the process)"
+    )]
     DuplicateName(String),
     /// A setting out of its range.
     #[error("{setting} = {value} is not valid: {expected}")]
@@ -124,6 +126,9 @@ impl RuntimeBuilder {
             });
         }
         let names: Vec<String> = self.runtimes.iter().map(|(n, _)| n.clone()).collect();
+        if let Some(taken) = readings::claim(&names) {
+            return Err(RuntimeError::DuplicateName(taken));
+        }
         let mut watched: Vec<Watched> = self
             .runtimes
             .into_iter()
@@ -149,7 +154,8 @@ impl RuntimeBuilder {
                     next = Instant::now() + interval;
                 }
             }
-        })?;
+        })
+        .inspect_err(|_| readings::forget(&names))?;
         Ok(RuntimeMonitor {
             names,
             stop: Some(stop),

@@ -431,6 +431,7 @@ mod tests {
             series: vec![Arc::new(s)],
             status: Default::default(),
             tasks: None,
+            runtimes: Vec::new(),
         })
     }
 

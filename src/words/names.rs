@@ -73,6 +73,133 @@ pub(crate) mod metric {
         description: "Data points of batches the exporter gave up on, since the process started.",
     };
 
+    /// The tokio runtimes' metrics (the runtime monitor). No semantic convention covers
+    /// tokio: they are namespaced `tokio.*`, shaped as the conventions shape the runtimes
+    /// they do cover (`go.*`, `jvm.*`, `dotnet.*`): counts of things as up-down counters,
+    /// events and time as counters, each point with `tokio.runtime.name` (and
+    /// `tokio.worker.index` for a worker's own).
+    pub(crate) mod runtime {
+        use super::Metric;
+
+        /// Worker threads.
+        pub(crate) const WORKERS: Metric = Metric {
+            name: "tokio.worker.count",
+            unit: "{thread}",
+            prometheus: "tokio_worker_count",
+            description: "Worker threads of the runtime.",
+        };
+        /// Tasks alive.
+        pub(crate) const TASKS: Metric = Metric {
+            name: "tokio.task.count",
+            unit: "{task}",
+            prometheus: "tokio_task_count",
+            description: "Tasks alive in the runtime.",
+        };
+        /// Tasks in the global queue.
+        pub(crate) const GLOBAL_QUEUE: Metric = Metric {
+            name: "tokio.global_queue.length",
+            unit: "{task}",
+            prometheus: "tokio_global_queue_length",
+            description: "Tasks waiting in the global queue for a worker.",
+        };
+        /// A worker's busy time (counter, seconds).
+        pub(crate) const BUSY: Metric = Metric {
+            name: "tokio.worker.busy.time",
+            unit: "s",
+            prometheus: "tokio_worker_busy_time_seconds",
+            description: "Time a worker spent busy (not parked), since the monitor started.",
+        };
+        /// A worker's parks (counter).
+        pub(crate) const PARKS: Metric = Metric {
+            name: "tokio.worker.parks",
+            unit: "{park}",
+            prometheus: "tokio_worker_parks",
+            description: "Times a worker parked, waiting for work.",
+        };
+        /// Blocking-pool threads (`--cfg tokio_unstable`).
+        pub(crate) const BLOCKING_THREADS: Metric = Metric {
+            name: "tokio.blocking_pool.thread.count",
+            unit: "{thread}",
+            prometheus: "tokio_blocking_pool_thread_count",
+            description: "Threads of the blocking pool, busy or idle.",
+        };
+        /// Idle blocking-pool threads (`--cfg tokio_unstable`).
+        pub(crate) const BLOCKING_IDLE: Metric = Metric {
+            name: "tokio.blocking_pool.idle_thread.count",
+            unit: "{thread}",
+            prometheus: "tokio_blocking_pool_idle_thread_count",
+            description: "Idle threads of the blocking pool.",
+        };
+        /// Blocking tasks waiting for a thread (`--cfg tokio_unstable`).
+        pub(crate) const BLOCKING_QUEUE: Metric = Metric {
+            name: "tokio.blocking_pool.queue.length",
+            unit: "{task}",
+            prometheus: "tokio_blocking_pool_queue_length",
+            description: "Blocking tasks waiting for a thread of the pool.",
+        };
+        /// Tasks in the workers' local queues (`--cfg tokio_unstable`).
+        pub(crate) const LOCAL_QUEUE: Metric = Metric {
+            name: "tokio.local_queue.length",
+            unit: "{task}",
+            prometheus: "tokio_local_queue_length",
+            description: "Tasks in the workers' local queues.",
+        };
+        /// Task polls (counter, `--cfg tokio_unstable`).
+        pub(crate) const POLLS: Metric = Metric {
+            name: "tokio.task.polls",
+            unit: "{poll}",
+            prometheus: "tokio_task_polls",
+            description: "Task polls, since the monitor started.",
+        };
+        /// Tasks stolen between workers (counter, `--cfg tokio_unstable`).
+        pub(crate) const STEALS: Metric = Metric {
+            name: "tokio.task.steals",
+            unit: "{task}",
+            prometheus: "tokio_task_steals",
+            description: "Tasks stolen from another worker, since the monitor started.",
+        };
+        /// Budget-forced yields (counter, `--cfg tokio_unstable`).
+        pub(crate) const BUDGET_YIELDS: Metric = Metric {
+            name: "tokio.task.budget_forced_yields",
+            unit: "{yield}",
+            prometheus: "tokio_task_budget_forced_yields",
+            description: "Times a task yielded because its cooperative budget ran out.",
+        };
+        /// I/O events delivered (counter, `--cfg tokio_unstable`).
+        pub(crate) const IO_READY: Metric = Metric {
+            name: "tokio.io_driver.ready",
+            unit: "{event}",
+            prometheus: "tokio_io_driver_ready",
+            description: "I/O readiness events the driver delivered.",
+        };
+        /// Polls by duration (histogram, seconds, `--cfg tokio_unstable` and tokio's
+        /// poll-time histogram enabled; OTLP only).
+        pub(crate) const POLL_TIME: Metric = Metric {
+            name: "tokio.task.poll.duration",
+            unit: "s",
+            prometheus: "tokio_task_poll_duration_seconds",
+            description: "Task polls by duration, in tokio's own buckets.",
+        };
+
+        /// Every runtime metric, in the order the exports write them.
+        pub(crate) const ALL: [Metric; 14] = [
+            WORKERS,
+            TASKS,
+            GLOBAL_QUEUE,
+            BUSY,
+            PARKS,
+            BLOCKING_THREADS,
+            BLOCKING_IDLE,
+            BLOCKING_QUEUE,
+            LOCAL_QUEUE,
+            POLLS,
+            STEALS,
+            BUDGET_YIELDS,
+            IO_READY,
+            POLL_TIME,
+        ];
+    }
+
     /// Every metric, in the order the exports write them.
     pub(crate) const ALL: [Metric; 7] = [
         CALLS,
@@ -105,6 +232,10 @@ pub(crate) mod attr {
     pub(crate) const EXCEPTION_TYPE: &str = "exception.type";
     /// A per-process id on the resource, so replicas do not collide.
     pub(crate) const SERVICE_INSTANCE: &str = "service.instance.id";
+    /// The name a tokio runtime was given to the runtime monitor.
+    pub(crate) const RUNTIME: &str = "tokio.runtime.name";
+    /// A worker of a tokio runtime, by its index.
+    pub(crate) const WORKER: &str = "tokio.worker.index";
 }
 
 /// The attributes as Prometheus labels (dots to underscores, as the OTLP-to-Prometheus
@@ -118,6 +249,10 @@ pub(crate) mod label {
     pub(crate) const ERROR_TYPE: &str = "error_type";
     /// [`attr::OVERFLOW`](super::attr::OVERFLOW).
     pub(crate) const OVERFLOW: &str = "otel_metric_overflow";
+    /// [`attr::RUNTIME`](super::attr::RUNTIME).
+    pub(crate) const RUNTIME: &str = "tokio_runtime_name";
+    /// [`attr::WORKER`](super::attr::WORKER).
+    pub(crate) const WORKER: &str = "tokio_worker_index";
 }
 
 /// The instrumentation scope every export names.
@@ -215,7 +350,7 @@ mod tests {
 
     #[test]
     fn prometheus_names_follow_the_translation() {
-        for m in metric::ALL {
+        for m in metric::ALL.iter().chain(&metric::runtime::ALL) {
             assert_eq!(m.prometheus, prometheus_name(m.name, m.unit), "{m:?}");
         }
         for (a, l) in [
@@ -223,6 +358,8 @@ mod tests {
             (attr::OUTCOME, label::OUTCOME),
             (attr::ERROR_TYPE, label::ERROR_TYPE),
             (attr::OVERFLOW, label::OVERFLOW),
+            (attr::RUNTIME, label::RUNTIME),
+            (attr::WORKER, label::WORKER),
         ] {
             assert_eq!(l, prometheus_name(a, ""));
         }

@@ -156,6 +156,13 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
                 .enable_all()
                 .build()
                 .unwrap();
+            // The runtime row reads the runtime monitor's metrics.
+            #[cfg(feature = "runtime")]
+            let _monitor = taskscope::runtime()
+                .with_runtime("app", rt.handle())
+                .with_interval(Duration::from_millis(200))
+                .start()
+                .unwrap();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let _ = rt.block_on(dashboard_fetch(i));

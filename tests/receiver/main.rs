@@ -11,6 +11,7 @@ mod bad_input_receiver_fuzz;
 mod receiver_bad_input;
 mod receiver_connections;
 mod receiver_otel_sdk;
+mod receiver_runtime;
 mod receiver_taskscope;
 mod wire_bad_input;
 mod wire_senders;

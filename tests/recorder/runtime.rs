@@ -209,6 +209,24 @@ fn bad_settings_are_errors_that_say_what_to_fix() {
         .start()
         .unwrap_err();
     assert!(e.to_string().contains("with_interval"), "{e}");
+    // A name another running monitor watches is taken.
+    let first = taskscope::runtime()
+        .with_runtime("taken", rt.handle())
+        .start()
+        .unwrap();
+    let e = taskscope::runtime()
+        .with_runtime("taken", rt.handle())
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(e, RuntimeError::DuplicateName(ref n) if n == "taken"),
+        "{e}"
+    );
+    drop(first);
+    let again = taskscope::runtime()
+        .with_runtime("taken", rt.handle())
+        .start();
+    assert!(again.is_ok(), "free once the first monitor is dropped");
     // From inside a runtime, with_current finds it.
     let monitor = rt.block_on(async { taskscope::runtime().with_current("main").start() });
     assert_eq!(monitor.unwrap().runtimes(), ["main"]);

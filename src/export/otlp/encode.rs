@@ -32,6 +32,7 @@ use super::spans::Timed;
 use super::{HistogramFormat, Temporality};
 use crate::export::stats::ExportStats;
 use crate::record::histogram::Histogram;
+use crate::record::runtime::{PollTimeBucket, RuntimeSnapshot};
 use crate::record::snapshot::FunctionSnapshot;
 use crate::record::snapshot::Snapshot;
 use crate::words::names;
@@ -78,10 +79,27 @@ pub(crate) enum Series {
     SlowPolls,
     Concurrent,
     Dropped,
+    RuntimeWorkers,
+    RuntimeTasks,
+    RuntimeGlobalQueue,
+    RuntimeBusy,
+    RuntimeParks,
+    RuntimeBlockingThreads,
+    RuntimeBlockingIdle,
+    RuntimeBlockingQueue,
+    RuntimeLocalQueue,
+    RuntimePolls,
+    RuntimeSteals,
+    RuntimeBudgetYields,
+    RuntimeIoReady,
+    RuntimePollTime,
 }
 
+/// How many series there are.
+const SERIES: usize = 21;
+
 impl Series {
-    const ALL: [Series; 7] = [
+    const ALL: [Series; SERIES] = [
         Self::Calls,
         Self::Duration,
         Self::Busy,
@@ -89,7 +107,42 @@ impl Series {
         Self::SlowPolls,
         Self::Concurrent,
         Self::Dropped,
+        Self::RuntimeWorkers,
+        Self::RuntimeTasks,
+        Self::RuntimeGlobalQueue,
+        Self::RuntimeBusy,
+        Self::RuntimeParks,
+        Self::RuntimeBlockingThreads,
+        Self::RuntimeBlockingIdle,
+        Self::RuntimeBlockingQueue,
+        Self::RuntimeLocalQueue,
+        Self::RuntimePolls,
+        Self::RuntimeSteals,
+        Self::RuntimeBudgetYields,
+        Self::RuntimeIoReady,
+        Self::RuntimePollTime,
     ];
+
+    /// The runtime metric of a runtime series.
+    fn runtime_metric(self) -> names::Metric {
+        use names::metric::runtime as m;
+        match self {
+            Self::RuntimeWorkers => m::WORKERS,
+            Self::RuntimeTasks => m::TASKS,
+            Self::RuntimeGlobalQueue => m::GLOBAL_QUEUE,
+            Self::RuntimeBusy => m::BUSY,
+            Self::RuntimeParks => m::PARKS,
+            Self::RuntimeBlockingThreads => m::BLOCKING_THREADS,
+            Self::RuntimeBlockingIdle => m::BLOCKING_IDLE,
+            Self::RuntimeBlockingQueue => m::BLOCKING_QUEUE,
+            Self::RuntimeLocalQueue => m::LOCAL_QUEUE,
+            Self::RuntimePolls => m::POLLS,
+            Self::RuntimeSteals => m::STEALS,
+            Self::RuntimeBudgetYields => m::BUDGET_YIELDS,
+            Self::RuntimeIoReady => m::IO_READY,
+            _ => m::POLL_TIME,
+        }
+    }
 
     /// The metric without its data points, and its data (of the right kind) without them.
     fn envelope(self, frame: Frame, histograms: &HistogramFormat) -> (Metric, Data) {
@@ -136,6 +189,38 @@ impl Series {
             Self::Dropped => (
                 names::metric::EXPORT_DROPPED,
                 sum(AggregationTemporality::Cumulative as i32),
+            ),
+            // The runtimes' counts are up-down counters, their counters cumulative since
+            // the monitor started, whatever the temporality of the function metrics.
+            Self::RuntimeWorkers
+            | Self::RuntimeTasks
+            | Self::RuntimeGlobalQueue
+            | Self::RuntimeBlockingThreads
+            | Self::RuntimeBlockingIdle
+            | Self::RuntimeBlockingQueue
+            | Self::RuntimeLocalQueue => (
+                self.runtime_metric(),
+                Data::Sum(Sum {
+                    data_points: Vec::new(),
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: false,
+                }),
+            ),
+            Self::RuntimeBusy
+            | Self::RuntimeParks
+            | Self::RuntimePolls
+            | Self::RuntimeSteals
+            | Self::RuntimeBudgetYields
+            | Self::RuntimeIoReady => (
+                self.runtime_metric(),
+                sum(AggregationTemporality::Cumulative as i32),
+            ),
+            Self::RuntimePollTime => (
+                self.runtime_metric(),
+                Data::Histogram(OtlpHistogram {
+                    data_points: Vec::new(),
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                }),
             ),
         };
         let metric = Metric {
@@ -187,6 +272,9 @@ impl Points {
         for f in &snap.functions {
             self.function(sink, f, frame, histograms, samples);
         }
+        for r in &snap.runtimes {
+            self.runtime(sink, r, frame);
+        }
         self.attrs.set(None, None, KindAttr::None);
         self.int(
             sink,
@@ -195,6 +283,88 @@ impl Points {
             frame.start_unix_ns,
             frame,
         );
+    }
+
+    /// The points of one tokio runtime's latest reading.
+    fn runtime(&mut self, sink: &mut impl Sink, r: &RuntimeSnapshot, frame: Frame) {
+        let start = frame.start_unix_ns;
+        self.attrs.set_runtime(&r.name, None);
+        let count = |n: usize| n as u64;
+        self.int(sink, Series::RuntimeWorkers, count(r.workers), start, frame);
+        self.int(
+            sink,
+            Series::RuntimeTasks,
+            count(r.alive_tasks),
+            start,
+            frame,
+        );
+        self.int(
+            sink,
+            Series::RuntimeGlobalQueue,
+            count(r.global_queue_depth),
+            start,
+            frame,
+        );
+        if let Some(u) = &r.unstable {
+            for (series, n) in [
+                (Series::RuntimeBlockingThreads, count(u.blocking_threads)),
+                (Series::RuntimeBlockingIdle, count(u.idle_blocking_threads)),
+                (Series::RuntimeBlockingQueue, count(u.blocking_queue_depth)),
+                (Series::RuntimeLocalQueue, count(u.local_queue_depth)),
+                (Series::RuntimePolls, u.polls),
+                (Series::RuntimeSteals, u.steals),
+                (Series::RuntimeBudgetYields, u.budget_forced_yields),
+                (Series::RuntimeIoReady, u.io_driver_ready),
+            ] {
+                self.int(sink, series, n, start, frame);
+            }
+            if !u.poll_time.is_empty() {
+                self.poll_time(sink, &u.poll_time, frame);
+            }
+        }
+        for (w, (busy, parks)) in r.worker_busy.iter().zip(&r.worker_parks).enumerate() {
+            self.attrs.set_runtime(&r.name, Some(w));
+            self.double(sink, Series::RuntimeBusy, busy.as_secs_f64(), start, frame);
+            self.int(sink, Series::RuntimeParks, *parks, start, frame);
+        }
+    }
+
+    /// tokio's poll-time histogram, in its own buckets (the last has no upper bound).
+    fn poll_time(&mut self, sink: &mut impl Sink, buckets: &[PollTimeBucket], frame: Frame) {
+        let p = &mut self.explicit;
+        self.attrs.copy_to(&mut p.attributes, &mut self.copied[2]);
+        p.explicit_bounds.clear();
+        p.explicit_bounds.extend(
+            buckets[..buckets.len() - 1]
+                .iter()
+                .map(|b| b.to.as_secs_f64()),
+        );
+        p.bucket_counts.clear();
+        p.bucket_counts.extend(buckets.iter().map(|b| b.count));
+        p.count = p.bucket_counts.iter().sum();
+        p.start_time_unix_nano = frame.start_unix_ns;
+        p.time_unix_nano = frame.now_unix_ns;
+        (p.sum, p.min, p.max) = (None, None, None);
+        p.exemplars.clear();
+        sink.explicit(Series::RuntimePollTime, p);
+        self.count += 1;
+    }
+
+    fn double(
+        &mut self,
+        sink: &mut impl Sink,
+        series: Series,
+        value: f64,
+        start: u64,
+        frame: Frame,
+    ) {
+        let p = &mut self.number;
+        self.attrs.copy_to(&mut p.attributes, &mut self.copied[0]);
+        p.start_time_unix_nano = start;
+        p.time_unix_nano = frame.now_unix_ns;
+        p.value = Some(number_data_point::Value::AsDouble(value));
+        sink.number(series, p);
+        self.count += 1;
     }
 
     fn int(&mut self, sink: &mut impl Sink, series: Series, value: u64, start: u64, frame: Frame) {
@@ -369,6 +539,21 @@ impl Attributes {
         self.version += 1;
     }
 
+    /// The attributes of a point of a tokio runtime (and of one of its workers).
+    fn set_runtime(&mut self, name: &str, worker: Option<usize>) {
+        self.put(0, names::attr::RUNTIME, |s| s.push_str(name));
+        let mut n = 1;
+        if let Some(w) = worker {
+            self.put(n, names::attr::WORKER, |s| {
+                use std::fmt::Write;
+                let _ = write!(s, "{w}");
+            });
+            n += 1;
+        }
+        self.values.truncate(n);
+        self.version += 1;
+    }
+
     /// Sets attribute `i` to a string value, filled by `fill` into a cleared string.
     fn put(&mut self, i: usize, key: &str, fill: impl FnOnce(&mut String)) {
         if self.values.len() <= i {
@@ -472,9 +657,9 @@ impl Envelope<'_> {
 /// The reference sink: the points collected into the generated request type.
 #[derive(Default)]
 pub(crate) struct Request {
-    number: [Vec<NumberDataPoint>; 7],
-    exponential: [Vec<ExponentialHistogramDataPoint>; 7],
-    explicit: [Vec<HistogramDataPoint>; 7],
+    number: [Vec<NumberDataPoint>; SERIES],
+    exponential: [Vec<ExponentialHistogramDataPoint>; SERIES],
+    explicit: [Vec<HistogramDataPoint>; SERIES],
 }
 
 impl Sink for Request {
@@ -533,7 +718,7 @@ impl Request {
 /// keep their capacity.
 #[derive(Default)]
 pub(crate) struct Framed {
-    points: [Vec<u8>; 7],
+    points: [Vec<u8>; SERIES],
     /// An exponential point's `positive` buckets, encoded (see [`Framed::push_exponential`]).
     buckets: Vec<u8>,
     /// Holds the fields of an exponential point that follow `positive` while it is encoded.
@@ -987,5 +1172,95 @@ mod tests {
         let mut counts = Vec::new();
         crate::export::explicit_counts(&h, &[0.0001, 0.001, 1.5], &mut counts);
         assert_eq!(counts, [1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn a_runtime_reading_is_sent_under_its_names_with_its_runtime_and_workers() {
+        use crate::record::runtime::{PollTimeBucket, RuntimeSnapshot, UnstableRuntimeSnapshot};
+        let ms = std::time::Duration::from_millis;
+        let mut snap = workload();
+        snap.runtimes.push(RuntimeSnapshot {
+            name: "api".into(),
+            workers: 2,
+            alive_tasks: 40,
+            global_queue_depth: 7,
+            worker_busy: vec![ms(1500), ms(250)],
+            worker_parks: vec![3, 9],
+            unstable: Some(UnstableRuntimeSnapshot {
+                blocking_threads: 4,
+                polls: 1000,
+                poll_time: vec![
+                    PollTimeBucket {
+                        from: ms(0),
+                        to: ms(1),
+                        count: 990,
+                    },
+                    PollTimeBucket {
+                        from: ms(1),
+                        to: std::time::Duration::MAX,
+                        count: 10,
+                    },
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let frame = Frame {
+            start_unix_ns: 1,
+            now_unix_ns: 2,
+            temporality: Temporality::Delta,
+        };
+        let (reference, framed) = both(&snap, frame, &HistogramFormat::default());
+        assert_eq!(reference, framed);
+        let request = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
+        let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+        let metric = |name: &str| {
+            metrics
+                .iter()
+                .find(|m| m.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let Some(Data::Sum(workers)) = &metric("tokio.worker.count").data else {
+            panic!()
+        };
+        assert!(!workers.is_monotonic, "an up-down counter");
+        assert_eq!(
+            attributes(&workers.data_points[0].attributes),
+            ["tokio.runtime.name=api"]
+        );
+        let Some(Data::Sum(busy)) = &metric("tokio.worker.busy.time").data else {
+            panic!()
+        };
+        assert!(busy.is_monotonic);
+        assert_eq!(
+            busy.aggregation_temporality,
+            AggregationTemporality::Cumulative as i32,
+            "cumulative whatever the function metrics' temporality"
+        );
+        assert_eq!(
+            attributes(&busy.data_points[1].attributes),
+            ["tokio.runtime.name=api", "tokio.worker.index=1"]
+        );
+        assert_eq!(
+            busy.data_points[0].value,
+            Some(number_data_point::Value::AsDouble(1.5))
+        );
+        let Some(Data::Histogram(polls)) = &metric("tokio.task.poll.duration").data else {
+            panic!()
+        };
+        let p = &polls.data_points[0];
+        assert_eq!(
+            (p.explicit_bounds.clone(), p.bucket_counts.clone()),
+            (vec![0.001], vec![990, 10])
+        );
+        for name in [
+            "tokio.task.count",
+            "tokio.global_queue.length",
+            "tokio.worker.parks",
+            "tokio.blocking_pool.thread.count",
+            "tokio.task.polls",
+        ] {
+            metric(name);
+        }
     }
 }

@@ -49,6 +49,8 @@ pub(crate) trait Sink {
     fn family(&mut self, stem: &str, kind: Kind, help: &str, unit: Option<&str>);
     /// A point of the current counter family.
     fn counter(&mut self, stem: &str, labels: &[(&str, &str)], value: u64);
+    /// A point of the current counter family that counts seconds.
+    fn counter_seconds(&mut self, stem: &str, labels: &[(&str, &str)], value: f64);
     /// A point of the current gauge family.
     fn gauge(&mut self, name: &str, labels: &[(&str, &str)], value: f64);
     /// A point of the current histogram family.
@@ -248,6 +250,7 @@ pub(crate) fn write(
             f.in_flight as f64,
         );
     }
+    runtimes(snap, sink);
     family(sink, metric::EXPORT_DROPPED, Kind::Counter);
     sink.counter(
         metric::EXPORT_DROPPED.prometheus,
@@ -259,6 +262,99 @@ pub(crate) fn write(
 /// The family of a metric without a unit suffix.
 fn family(sink: &mut impl Sink, m: Metric, kind: Kind) {
     sink.family(m.prometheus, kind, m.description, None);
+}
+
+/// Each tokio runtime's latest reading (the runtime monitor): its counts as gauges, its
+/// counters since the monitor started; `tokio_runtime_name` on every point and
+/// `tokio_worker_index` on a worker's own. The poll-time histogram, in tokio's own buckets,
+/// goes over OTLP only.
+fn runtimes(snap: &Snapshot, sink: &mut impl Sink) {
+    use crate::record::runtime::{RuntimeSnapshot, UnstableRuntimeSnapshot};
+    use crate::words::names::label::{RUNTIME, WORKER};
+    use crate::words::names::metric::runtime as m;
+    if snap.runtimes.is_empty() {
+        return;
+    }
+    type Count = fn(&RuntimeSnapshot) -> Option<usize>;
+    let gauges: [(Metric, Count); 7] = [
+        (m::WORKERS, |r| Some(r.workers)),
+        (m::TASKS, |r| Some(r.alive_tasks)),
+        (m::GLOBAL_QUEUE, |r| Some(r.global_queue_depth)),
+        (m::BLOCKING_THREADS, |r| {
+            r.unstable.as_ref().map(|u| u.blocking_threads)
+        }),
+        (m::BLOCKING_IDLE, |r| {
+            r.unstable.as_ref().map(|u| u.idle_blocking_threads)
+        }),
+        (m::BLOCKING_QUEUE, |r| {
+            r.unstable.as_ref().map(|u| u.blocking_queue_depth)
+        }),
+        (m::LOCAL_QUEUE, |r| {
+            r.unstable.as_ref().map(|u| u.local_queue_depth)
+        }),
+    ];
+    for (metric, value) in gauges {
+        if snap.runtimes.iter().all(|r| value(r).is_none()) {
+            continue;
+        }
+        family(sink, metric, Kind::Gauge);
+        for r in &snap.runtimes {
+            if let Some(v) = value(r) {
+                let pairs = [(RUNTIME, r.name.as_str()), SCOPE[0], SCOPE[1]];
+                sink.gauge(metric.prometheus, &pairs, v as f64);
+            }
+        }
+    }
+    sink.family(
+        m::BUSY.prometheus,
+        Kind::Counter,
+        m::BUSY.description,
+        Some("seconds"),
+    );
+    for r in &snap.runtimes {
+        for (w, busy) in r.worker_busy.iter().enumerate() {
+            let index = w.to_string();
+            let pairs = [
+                (RUNTIME, r.name.as_str()),
+                (WORKER, index.as_str()),
+                SCOPE[0],
+                SCOPE[1],
+            ];
+            sink.counter_seconds(m::BUSY.prometheus, &pairs, busy.as_secs_f64());
+        }
+    }
+    family(sink, m::PARKS, Kind::Counter);
+    for r in &snap.runtimes {
+        for (w, parks) in r.worker_parks.iter().enumerate() {
+            let index = w.to_string();
+            let pairs = [
+                (RUNTIME, r.name.as_str()),
+                (WORKER, index.as_str()),
+                SCOPE[0],
+                SCOPE[1],
+            ];
+            sink.counter(m::PARKS.prometheus, &pairs, *parks);
+        }
+    }
+    if snap.runtimes.iter().all(|r| r.unstable.is_none()) {
+        return;
+    }
+    type Counter = fn(&UnstableRuntimeSnapshot) -> u64;
+    let counters: [(Metric, Counter); 4] = [
+        (m::POLLS, |u| u.polls),
+        (m::STEALS, |u| u.steals),
+        (m::BUDGET_YIELDS, |u| u.budget_forced_yields),
+        (m::IO_READY, |u| u.io_driver_ready),
+    ];
+    for (metric, value) in counters {
+        family(sink, metric, Kind::Counter);
+        for r in &snap.runtimes {
+            if let Some(u) = &r.unstable {
+                let pairs = [(RUNTIME, r.name.as_str()), SCOPE[0], SCOPE[1]];
+                sink.counter(metric.prometheus, &pairs, value(u));
+            }
+        }
+    }
 }
 
 /// Calls by outcome, errors by kind (and the errors without one).

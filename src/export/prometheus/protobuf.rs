@@ -295,6 +295,10 @@ impl Sink for Protobuf {
         self.value(labels, field::METRIC_COUNTER, value as f64);
     }
 
+    fn counter_seconds(&mut self, _stem: &str, labels: &[(&str, &str)], value: f64) {
+        self.value(labels, field::METRIC_COUNTER, value);
+    }
+
     fn gauge(&mut self, _name: &str, labels: &[(&str, &str)], value: f64) {
         self.value(labels, field::METRIC_GAUGE, value);
     }

@@ -116,6 +116,10 @@ impl Sink for Text {
         self.integer_point(stem, "_total", labels, value);
     }
 
+    fn counter_seconds(&mut self, stem: &str, labels: &[(&str, &str)], value: f64) {
+        self.point(stem, "_total", labels, value);
+    }
+
     fn gauge(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.point(name, "", labels, value);
     }
@@ -223,5 +227,39 @@ mod tests {
             "{om}"
         );
         assert!(om.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_runtime_is_scraped_as_gauges_and_counters_with_its_name_and_workers() {
+        let mut snap = Snapshot::default();
+        snap.runtimes.push(crate::record::runtime::RuntimeSnapshot {
+            name: "api".into(),
+            workers: 2,
+            alive_tasks: 40,
+            global_queue_depth: 7,
+            worker_busy: vec![std::time::Duration::from_millis(1500); 2],
+            worker_parks: vec![3, 9],
+            ..Default::default()
+        });
+        let text = render(&snap, ExportStats::default(), Format::Text, &[0.1], &[]);
+        let scope = "otel_scope_name=\"taskscope\",otel_scope_version=\"0.1.0\"";
+        for line in [
+            format!("tokio_worker_count{{tokio_runtime_name=\"api\",{scope}}} 2"),
+            format!("tokio_task_count{{tokio_runtime_name=\"api\",{scope}}} 40"),
+            format!("tokio_global_queue_length{{tokio_runtime_name=\"api\",{scope}}} 7"),
+            format!(
+                "tokio_worker_busy_time_seconds_total{{tokio_runtime_name=\"api\",tokio_worker_index=\"1\",{scope}}} 1.5"
+            ),
+            format!(
+                "tokio_worker_parks_total{{tokio_runtime_name=\"api\",tokio_worker_index=\"1\",{scope}}} 9"
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(text.contains("# TYPE tokio_worker_busy_time_seconds_total counter"));
+        assert!(
+            !text.contains("tokio_blocking_pool"),
+            "unstable only: {text}"
+        );
     }
 }

@@ -53,6 +53,7 @@
 //! ```
 
 mod convert;
+mod runtimes;
 mod server;
 mod store;
 
@@ -65,6 +66,7 @@ use std::time::{Duration, Instant};
 
 use crate::serve::body::Budget;
 
+pub use runtimes::{MAX_RUNTIMES, MAX_WORKERS};
 pub use store::{
     LIVE_WITHIN, MAX_ERROR_KINDS, STREAM_IDLE, STREAMS_PER_SERIES, Store, UNKNOWN_SERVICE,
 };

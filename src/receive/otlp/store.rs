@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
-use crate::frame::{Dist, Frame, KindCount, Series, SeriesKind, SourceStatus};
+use crate::frame::{Dist, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus};
 use crate::words::names::{self, OVERFLOW_KIND, UNKNOWN_ERROR_KIND};
 use crate::words::outcome::Outcome;
 
@@ -91,6 +91,8 @@ pub struct Store {
     totals: Totals,
     last_data: Option<Duration>,
     swept_at: Option<Duration>,
+    /// The tokio runtimes taskscope senders' monitors watch.
+    runtimes: Vec<Arc<RuntimeSeries>>,
 }
 
 type SeriesKey = (SeriesKind, Arc<str>, Arc<str>, Arc<str>);
@@ -364,6 +366,7 @@ impl Store {
             totals: Totals::default(),
             last_data: None,
             swept_at: None,
+            runtimes: Vec::new(),
         }
     }
 
@@ -407,6 +410,7 @@ impl Store {
                 last_rejection: None,
             },
             tasks: None,
+            runtimes: self.runtimes.clone(),
         }
     }
 
@@ -444,6 +448,13 @@ impl Store {
         now: Duration,
         out: &mut IngestOutcome,
     ) {
+        if scope == names::SCOPE_NAME && super::runtimes::is_runtime_metric(metric) {
+            let counted = super::runtimes::ingest(&mut self.runtimes, service, metric);
+            out.accepted += counted.accepted;
+            out.overflow += counted.overflow;
+            out.invalid += counted.invalid;
+            return;
+        }
         let role = role(metric);
         let Some(data) = &metric.data else {
             return;

@@ -97,6 +97,7 @@ pub(super) fn frame(seconds: u64) -> Frame {
             ..SourceStatus::default()
         },
         tasks: None,
+        runtimes: Vec::new(),
     }
 }
 
@@ -138,6 +139,7 @@ pub(super) fn foreign_frame(seconds: u64) -> Frame {
             ..SourceStatus::default()
         },
         tasks: None,
+        runtimes: Vec::new(),
     }
 }
 
@@ -172,6 +174,7 @@ pub(super) fn coarse_frame(seconds: u64) -> Frame {
             ..SourceStatus::default()
         },
         tasks: None,
+        runtimes: Vec::new(),
     }
 }
 

@@ -47,6 +47,8 @@ pub(crate) enum Action {
     Export,
     /// Show only functions with a warning.
     Problems,
+    /// The runtime screen, or back from it.
+    Runtime,
     /// Redraw the whole screen.
     Redraw,
     /// Show or hide tokio-console's tasks.
@@ -247,6 +249,13 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "show or hide the console's tasks (with --console)",
         hint: None,
         action: Action::Tasks,
+    },
+    Binding {
+        keys: &[ch('r')],
+        label: "r",
+        help: "the tokio runtimes (r again or Esc returns)",
+        hint: None,
+        action: Action::Runtime,
     },
     Binding {
         keys: &[ctrl('l')],

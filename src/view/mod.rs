@@ -18,6 +18,7 @@ mod keys;
 mod model;
 mod rows;
 mod run;
+mod runtime_rows;
 mod screens;
 mod style;
 mod summary;

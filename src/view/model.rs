@@ -9,6 +9,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keys::{Action, action_for};
 use super::rows::{History, Limits, Row, Window, rows};
+use super::runtime_rows::{RuntimeRow, RuntimeTicks, runtime_rows};
 use super::style::Glyphs;
 use crate::frame::Frame;
 use crate::words::outcome::Outcome;
@@ -172,6 +173,8 @@ pub(crate) enum Screen {
     List,
     /// One function's detail: its service, function and module.
     Detail(Arc<str>, Arc<str>, Arc<str>),
+    /// The tokio runtimes.
+    Runtime,
 }
 
 /// The whole state of the dashboard.
@@ -213,6 +216,10 @@ pub(crate) struct Model {
     pub(crate) frames_seen: u64,
     /// Whether the console's tasks are shown (when the frames carry them).
     pub(crate) show_tasks: bool,
+    /// The runtimes' per-tick figures.
+    pub(crate) runtime_ticks: RuntimeTicks,
+    /// The runtimes of the window.
+    pub(crate) runtime_rows: Vec<RuntimeRow>,
 }
 
 impl Model {
@@ -237,6 +244,8 @@ impl Model {
             page: 20,
             frames_seen: 0,
             show_tasks: true,
+            runtime_ticks: RuntimeTicks::default(),
+            runtime_rows: Vec::new(),
         }
     }
 
@@ -274,6 +283,7 @@ impl Model {
                     }
                 }
                 if !self.paused {
+                    self.runtime_ticks.push(&frame);
                     self.history.push(Arc::new(frame));
                     self.refresh();
                 }
@@ -385,6 +395,13 @@ impl Model {
             }
             Action::Redraw => return Effect::Redraw,
             Action::Tasks => self.show_tasks = !self.show_tasks,
+            Action::Runtime => {
+                self.screen = if self.screen == Screen::Runtime {
+                    Screen::List
+                } else {
+                    Screen::Runtime
+                };
+            }
         }
         Effect::None
     }
@@ -397,6 +414,7 @@ impl Model {
     /// Rebuilds the rows from the history, keeping the selected function selected.
     pub(crate) fn refresh(&mut self) {
         let keep = self.selected_row().map(|r| r.series.key());
+        self.runtime_rows = runtime_rows(&self.history, &self.runtime_ticks, self.window);
         let mut rows = rows(&self.history, self.window, &self.settings.limits);
         self.total_rows = rows.len();
         let needle = self.filter.to_lowercase();

@@ -23,7 +23,31 @@ pub(crate) fn table(model: &Model) -> String {
     function_lines(&mut out, model, status.services > 1);
     kind_lines(&mut out, model);
     warning_lines(&mut out, model);
+    runtime_lines(&mut out, model);
     out
+}
+
+/// Each tokio runtime over the window, and its warnings.
+fn runtime_lines(out: &mut String, model: &Model) {
+    for r in &model.runtime_rows {
+        let s = &r.series;
+        let busy = r
+            .busy
+            .map_or_else(|| "-".to_owned(), |b| format!("{:.0}%", b * 100.0));
+        let _ = write!(
+            out,
+            "runtime {}: busy {busy}, global queue {} -> {}, {} tasks, {} workers",
+            sanitize(&s.name),
+            r.queue_before,
+            s.global_queue_depth,
+            s.alive_tasks,
+            s.workers
+        );
+        for w in &r.warnings {
+            let _ = write!(out, " ! {}", w.label());
+        }
+        out.push('\n');
+    }
 }
 
 /// The line about the source and the window, and the last refusal's reason.
@@ -319,6 +343,31 @@ pub(crate) fn json(model: &Model) -> String {
             let _ = write!(o, ",\"count\":{}}}", k.count);
         }
         o.push_str("],\"warnings\":[");
+        for (j, w) in r.warnings.iter().enumerate() {
+            if j > 0 {
+                o.push(',');
+            }
+            json_str(&mut o, w.label());
+        }
+        o.push_str("]}");
+    }
+    o.push_str("],\"runtimes\":[");
+    for (i, r) in model.runtime_rows.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        let s = &r.series;
+        o.push_str("{\"service\":");
+        json_str(&mut o, &s.service);
+        o.push_str(",\"name\":");
+        json_str(&mut o, &s.name);
+        let _ = write!(
+            o,
+            ",\"workers\":{},\"alive_tasks\":{},\"global_queue_depth\":{},\"busy_ratio\":",
+            s.workers, s.alive_tasks, s.global_queue_depth
+        );
+        json_num(&mut o, r.busy);
+        o.push_str(",\"warnings\":[");
         for (j, w) in r.warnings.iter().enumerate() {
             if j > 0 {
                 o.push(',');

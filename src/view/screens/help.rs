@@ -4,7 +4,7 @@ use ratatui::Frame as Screen;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::{Borders, Clear, Paragraph};
 
 use crate::view::format::sanitize;
 use crate::view::keys::{KEYS, hints};
@@ -36,7 +36,9 @@ pub(super) fn draw_hints(screen: &mut Screen<'_>, area: Rect, model: &Model, pai
 pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
     let g = &model.settings.glyphs;
     let width = 70.min(area.width);
-    let height = (KEYS.len() as u16 + 2).min(area.height);
+    // Every key on a 24-row terminal: the bottom border goes when the lines need its row.
+    let tight = KEYS.len() as u16 + 2 > area.height;
+    let height = (KEYS.len() as u16 + if tight { 1 } else { 2 }).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -47,9 +49,10 @@ pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
         .iter()
         .map(|b| Line::from(format!("{:>10}  {}", b.label, b.help)))
         .collect();
+    let mut frame = block("keys (Esc closes)", g);
+    if tight {
+        frame = frame.borders(Borders::TOP | Borders::LEFT | Borders::RIGHT);
+    }
     screen.render_widget(Clear, popup);
-    screen.render_widget(
-        Paragraph::new(lines).block(block("keys (Esc closes)", g)),
-        popup,
-    );
+    screen.render_widget(Paragraph::new(lines).block(frame), popup);
 }

@@ -7,6 +7,7 @@ mod header;
 mod help;
 mod histogram;
 mod list;
+mod runtime;
 mod tasks;
 
 use ratatui::Frame as Screen;
@@ -29,14 +30,20 @@ pub(crate) fn draw(screen: &mut Screen<'_>, model: &Model) {
     } else {
         Vec::new()
     };
+    let strip = header::runtime_strip(model, &paint);
     let [header, warn, body, hint] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(if strip.is_some() { 3 } else { 2 }),
         Constraint::Length(warnings.len() as u16),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
     .areas(area);
     header::draw_header(screen, header, model, &paint);
+    if let Some(strip) = strip {
+        let [_, third] =
+            Layout::vertical([Constraint::Length(2), Constraint::Length(1)]).areas(header);
+        screen.render_widget(strip, third);
+    }
     screen.render_widget(Paragraph::new(warnings), warn);
     let tasks = model
         .frame()
@@ -53,6 +60,7 @@ pub(crate) fn draw(screen: &mut Screen<'_>, model: &Model) {
             None => list::draw_list(screen, body, model, &paint),
         },
         Page::Detail(..) => detail::draw_detail(screen, body, model, &paint),
+        Page::Runtime => runtime::draw_runtimes(screen, body, model, &paint),
     }
     help::draw_hints(screen, hint, model, &paint);
     if model.help {

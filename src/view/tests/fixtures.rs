@@ -101,6 +101,47 @@ pub(super) fn frame(seconds: u64) -> Frame {
     }
 }
 
+/// The frame `seconds` into the run, with two runtimes: `api`, whose two workers are busy
+/// 97 % of the time while its global queue grows by 3 a second, and `batch`, mostly idle,
+/// whose blocking pool has no idle thread and 12 tasks waiting.
+pub(super) fn runtime_frame(seconds: u64) -> Frame {
+    use crate::frame::RuntimeSeries;
+    let t = seconds as f64;
+    let mut f = frame(seconds);
+    f.runtimes = vec![
+        Arc::new(RuntimeSeries {
+            service: "checkout".into(),
+            name: "api".into(),
+            workers: 2,
+            alive_tasks: 800 + 3 * seconds as usize,
+            global_queue_depth: 3 * seconds as usize,
+            worker_busy: vec![0.98 * t, 0.96 * t],
+            worker_parks: vec![seconds, seconds],
+            ..RuntimeSeries::default()
+        }),
+        Arc::new(RuntimeSeries {
+            service: "checkout".into(),
+            name: "batch".into(),
+            workers: 1,
+            alive_tasks: 9,
+            global_queue_depth: 0,
+            worker_busy: vec![0.1 * t],
+            worker_parks: vec![40 * seconds],
+            blocking_threads: Some(512),
+            idle_blocking_threads: Some(0),
+            blocking_queue_depth: Some(12),
+            poll_time: Some(Dist::Explicit(crate::frame::Explicit {
+                bounds: vec![0.0001, 0.001, 0.01],
+                counts: vec![900 * seconds, 90 * seconds, 9 * seconds, seconds],
+                sum: 0.0,
+                min: None,
+                max: None,
+            })),
+        }),
+    ];
+    f
+}
+
 /// A frame from a foreign sender (an OpenTelemetry SDK): no busy time, errors without a
 /// kind, and a long, module-qualified name that differs from another only at its end.
 pub(super) fn foreign_frame(seconds: u64) -> Frame {

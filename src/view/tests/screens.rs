@@ -277,3 +277,61 @@ fn tasks_view_next_to_the_functions() {
     m.update(key(KeyCode::Char('t')));
     assert!(!top::render(&m, 160, 48).contains("tasks · http"));
 }
+
+#[test]
+fn runtimes_in_the_header_their_warnings_and_their_screen() {
+    let mut m = Model::new(Settings {
+        limits: crate::view::rows::Limits {
+            p99_budget: 0.001,
+            ..crate::view::rows::Limits::default()
+        },
+        ..top::settings()
+    });
+    for t in 1..=20 {
+        m.update(Msg::Frame(top::runtime_frame(t)));
+    }
+    both_sizes("runtime_list", &m);
+    let list = top::render(&m, 160, 48);
+    assert!(
+        list.contains("runtime api: executor saturated: workers 97% busy, global queue 3 -> 60"),
+        "{list}"
+    );
+    assert!(
+        list.contains("runtime batch: blocking pool exhausted: 512 threads busy, 12 tasks waiting"),
+        "{list}"
+    );
+    assert!(
+        list.contains("api: busy 97%, queue 3 -> 60, 860 tasks, 2 workers"),
+        "{list}"
+    );
+    let table = crate::view::summary::table(&m);
+    assert!(
+        table.contains(
+            "runtime api: busy 97%, global queue 3 -> 60, 860 tasks, 2 workers ! executor saturated"
+        ),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&crate::view::summary::json(&m)).unwrap();
+    assert_eq!(
+        json["runtimes"][1]["warnings"][0],
+        "blocking pool exhausted"
+    );
+    assert_eq!(json["runtimes"][0]["global_queue_depth"], 60);
+    // A slow function's p99 is said to coincide with the saturated runtime.
+    assert!(list.contains("while runtime api is saturated"), "{list}");
+    m.update(key(KeyCode::Char('r')));
+    both_sizes("runtime_screen", &m);
+    let screen = top::render(&m, 160, 48);
+    assert!(screen.contains("worker 0   busy   98%"), "{screen}");
+    assert!(
+        screen.contains("polls 20000: p50 55.6µs, p99 1.00ms"),
+        "{screen}"
+    );
+    m.update(key(KeyCode::Char('r')));
+    assert!(
+        top::render(&m, 160, 48).contains("function"),
+        "r again returns"
+    );
+    // Without runtimes the header keeps its two lines: the other screens are unchanged.
+    assert!(!top::render(&top::model(20), 160, 48).contains("runtimes"));
+}

@@ -77,6 +77,83 @@ async fn measured_two_polls(n: u64) -> u64 {
     n + 1
 }
 
+/// Wakes its task, then is pending once: a call that waits for a wake, as a call that awaits
+/// a channel or a socket does.
+struct WakeOnce(bool);
+
+impl Future for WakeOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[inline(never)]
+async fn bare_woken(n: u64) -> u64 {
+    WakeOnce(false).await;
+    n + 1
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_woken(n: u64) -> u64 {
+    WakeOnce(false).await;
+    n + 1
+}
+
+#[taskscope::measure(scheduling)]
+#[inline(never)]
+async fn scheduled_woken(n: u64) -> u64 {
+    WakeOnce(false).await;
+    n + 1
+}
+
+#[taskscope::measure(scheduling)]
+#[inline(never)]
+async fn scheduled_one_poll(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
+}
+
+/// One call that takes `n` messages from a channel: one wake and one poll per message.
+#[inline(never)]
+async fn bare_receiver(mut rx: tokio::sync::mpsc::Receiver<u64>) -> u64 {
+    let mut sum = 0;
+    while let Some(v) = rx.recv().await {
+        sum += v;
+    }
+    sum
+}
+
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_receiver(mut rx: tokio::sync::mpsc::Receiver<u64>) -> u64 {
+    let mut sum = 0;
+    while let Some(v) = rx.recv().await {
+        sum += v;
+    }
+    sum
+}
+
+#[taskscope::measure(scheduling)]
+#[inline(never)]
+async fn scheduled_receiver(mut rx: tokio::sync::mpsc::Receiver<u64>) -> u64 {
+    let mut sum = 0;
+    while let Some(v) = rx.recv().await {
+        sum += v;
+    }
+    sum
+}
+
 #[inline(never)]
 fn bare_plain(n: u64) -> Result<u64, Failed> {
     if n == u64::MAX {
@@ -147,6 +224,23 @@ fn single_thread(c: &mut Criterion) {
     });
     g.finish();
 
+    // `#[measure(scheduling)]`: two polls and one wake per call; the cost of the option is
+    // `scheduled` minus `measured`, and per poll half of that.
+    let mut g = c.benchmark_group("scheduling_woken");
+    g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare_woken)));
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| awaited(n, measured_woken))
+    });
+    g.bench_function("scheduled", |b| {
+        b.iter_custom(|n| awaited(n, scheduled_woken))
+    });
+    g.finish();
+    let mut g = c.benchmark_group("scheduling_one_poll");
+    g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured)));
+    g.bench_function("scheduled", |b| {
+        b.iter_custom(|n| awaited(n, scheduled_one_poll))
+    });
+    g.finish();
     let mut g = c.benchmark_group("plain_fn");
     g.bench_function("bare", |b| b.iter(|| bare_plain(black_box(1))));
     g.bench_function("measured", |b| b.iter(|| measured_plain(black_box(1))));
@@ -195,6 +289,42 @@ fn two_threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// In a tokio runtime, as users run it: a spawned task receives `iters` messages, each a
+/// wake through tokio's waker and a poll of the one measured call; time per message.
+fn in_tokio(c: &mut Criterion) {
+    fn per_message<F: Future<Output = u64> + Send + 'static>(
+        rt: &tokio::runtime::Runtime,
+        iters: u64,
+        call: fn(tokio::sync::mpsc::Receiver<u64>) -> F,
+    ) -> Duration {
+        rt.block_on(async {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let start = Instant::now();
+            let task = tokio::spawn(call(rx));
+            for i in 0..iters {
+                tx.send(i).await.unwrap();
+            }
+            drop(tx);
+            black_box(task.await.unwrap());
+            start.elapsed()
+        })
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("tokio_channel_per_message");
+    g.bench_function("bare", |b| {
+        b.iter_custom(|n| per_message(&rt, n, bare_receiver))
+    });
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| per_message(&rt, n, measured_receiver))
+    });
+    g.bench_function("scheduled", |b| {
+        b.iter_custom(|n| per_message(&rt, n, scheduled_receiver))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -202,5 +332,5 @@ fn config() -> Criterion {
         .sample_size(40)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, two_threads }
+criterion_group! { name = benches; config = config(); targets = single_thread, two_threads, in_tokio }
 criterion_main!(benches);

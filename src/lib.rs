@@ -211,7 +211,31 @@ pub use words::outcome::{Outcome, PerOutcome};
 ///   decides the outcome instead of the default rules.
 /// - `error_kind = "Kind"` or `error_kind = path`: the kind of every error of this function,
 ///   fixed, or computed by a `fn(&T) -> &'static str` on the returned value.
+/// - `scheduling`: also record, as [`FunctionSnapshot::scheduling`], each wait from a wake
+///   of the call to its next poll: the time the runtime took to come back to it, which grows
+///   when the executor is saturated while the function itself stays as fast. The call's
+///   future gets a waker of its own, so it costs more than a plain measured call (one
+///   allocation per call and a few tens of nanoseconds per poll, `BENCHMARKS.md`); off
+///   unless asked. Async functions and functions returning futures only; on an impl block,
+///   it applies to the methods that return futures.
 /// - `skip`: on a method of a measured impl block, leave it out.
+///
+/// ```
+/// #[taskscope::measure(scheduling)]
+/// async fn handle(mut rx: tokio::sync::mpsc::Receiver<u32>) -> Option<u32> {
+///     rx.recv().await
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, rx) = tokio::sync::mpsc::channel(1);
+/// let call = tokio::spawn(handle(rx));
+/// tokio::task::yield_now().await;
+/// tx.send(7).await.unwrap(); // wakes the call
+/// assert_eq!(call.await.unwrap(), Some(7));
+/// let waits = taskscope::snapshot().function("handle").unwrap().scheduling.clone();
+/// assert_eq!(waits.count(), 1);
+/// # }
+/// ```
 ///
 /// ```
 /// #[derive(Debug, taskscope::ErrorKind)]
@@ -355,7 +379,10 @@ pub mod __private {
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
     pub use crate::instrument::future::{Completion, Measured};
+    pub use crate::instrument::scheduled::Scheduled;
     #[cfg(feature = "receiver")]
     pub use crate::receive::otlp::{Store as ReceiverStore, decode_for_bench};
     pub use crate::record::histogram::CHUNK_BYTES;
+    #[cfg(feature = "runtime")]
+    pub use crate::runtime::reader_for_bench as runtime_reader_for_bench;
 }

@@ -11,6 +11,7 @@ use syn::{
 use crate::options::{KindOption, Options, Predicate};
 
 /// How a function's call is delimited.
+#[derive(Clone, Copy)]
 enum Shape {
     /// `async fn`: the call is the future.
     Async,
@@ -53,10 +54,24 @@ pub(crate) fn function(
             ).with_span_name(#span_name);
     };
     let verdict = verdict(options);
-    let body = match shape(sig) {
-        Shape::Async => async_body(sig, block, &callsite, &verdict),
+    let shape = shape(sig);
+    if let (Some(span), Shape::Sync, false) =
+        (options.scheduling, shape, options.scheduling_from_block)
+    {
+        return Err(syn::Error::new(
+            span,
+            "`scheduling` records the wait between a wake and the next poll: it needs an async function (or one that returns a future)",
+        ));
+    }
+    let wrapper = if options.scheduling.is_some() {
+        quote!(::taskscope::__private::Scheduled)
+    } else {
+        quote!(::taskscope::__private::Measured)
+    };
+    let body = match shape {
+        Shape::Async => async_body(sig, block, &callsite, &record(&wrapper, &verdict)),
         Shape::ReturnsFuture => {
-            let record = record(&verdict);
+            let record = record(&wrapper, &verdict);
             quote_spanned! {block.span()=>
                 #callsite
                 #[allow(clippy::redundant_closure_call)]
@@ -64,7 +79,7 @@ pub(crate) fn function(
                 async move { #record }
             }
         }
-        Shape::Boxed => boxed_body(sig, block, &callsite, &verdict),
+        Shape::Boxed => boxed_body(sig, block, &callsite, &record(&wrapper, &verdict)),
         Shape::Sync => sync_body(sig, block, &callsite, &verdict),
     };
     Ok(quote! {
@@ -94,13 +109,13 @@ fn refuse_unmeasurable(sig: &Signature) -> syn::Result<()> {
 
 /// Awaits `__ts_inner` as a measured call: with recording off, the bare future plus one
 /// relaxed load.
-fn record(verdict: &TokenStream) -> TokenStream {
+fn record(wrapper: &TokenStream, verdict: &TokenStream) -> TokenStream {
     quote! {
         if !::taskscope::__private::enabled() {
             return __ts_inner.await;
         }
         let (__ts_out, __ts_done) =
-            ::taskscope::__private::Measured::new(&__TASKSCOPE_CALLSITE, __ts_inner).await;
+            #wrapper::new(&__TASKSCOPE_CALLSITE, __ts_inner).await;
         __ts_done.finish(#verdict);
         __ts_out
     }
@@ -115,7 +130,7 @@ fn async_body(
     sig: &Signature,
     block: &Block,
     callsite: &TokenStream,
-    verdict: &TokenStream,
+    record: &TokenStream,
 ) -> TokenStream {
     let ret = return_type(&sig.output);
     let ret_span = match &sig.output {
@@ -130,7 +145,6 @@ fn async_body(
         }
     });
     let stmts = &block.stmts;
-    let record = record(verdict);
     quote_spanned! {block.span()=>
         #callsite
         let __ts_inner = ::core::pin::pin!(async move { #fix_output #(#stmts)* });
@@ -145,9 +159,8 @@ fn boxed_body(
     sig: &Signature,
     block: &Block,
     callsite: &TokenStream,
-    verdict: &TokenStream,
+    record: &TokenStream,
 ) -> TokenStream {
-    let record = record(verdict);
     match async_trait_body(block) {
         Some((pin, inner)) => quote_spanned! {block.span()=>
             #callsite

@@ -27,9 +27,13 @@ pub(crate) struct Options {
     pub(crate) error_kind: Option<KindOption>,
     /// The span of `skip`, when given.
     pub(crate) skip: Option<Span>,
+    /// The span of `scheduling`, when given: record each wait from a wake to the next poll.
+    pub(crate) scheduling: Option<Span>,
+    /// `scheduling` came from the impl block: a plain method of it is measured without.
+    pub(crate) scheduling_from_block: bool,
 }
 
-const KNOWN: &str = "expected `name = \"...\"`, `ok_if = path`, `error_if = path`, `error_kind = \"Kind\"` or `error_kind = path`, or `skip`";
+const KNOWN: &str = "expected `name = \"...\"`, `ok_if = path`, `error_if = path`, `error_kind = \"Kind\"` or `error_kind = path`, `scheduling`, or `skip`";
 
 impl Parse for Options {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -42,6 +46,11 @@ impl Parse for Options {
                     return Err(syn::Error::new(key.span(), "`skip` is given twice"));
                 }
                 options.skip = Some(key.span());
+            } else if key_name == "scheduling" {
+                if options.scheduling.is_some() {
+                    return Err(syn::Error::new(key.span(), "`scheduling` is given twice"));
+                }
+                options.scheduling = Some(key.span());
             } else {
                 if !matches!(
                     key_name.as_str(),
@@ -125,6 +134,10 @@ impl Options {
         }
         if self.error_kind.is_none() {
             self.error_kind = defaults.error_kind.clone();
+        }
+        if self.scheduling.is_none() && defaults.scheduling.is_some() {
+            self.scheduling = defaults.scheduling;
+            self.scheduling_from_block = true;
         }
         self
     }

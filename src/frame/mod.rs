@@ -70,6 +70,9 @@ pub struct Series {
     pub has_busy: bool,
     /// Wall time of finished calls (all outcomes), the latency distribution.
     pub latency: Dist,
+    /// For a function measured with `#[measure(scheduling)]`: the waits from a wake to the
+    /// next poll, the delay the runtime added. Empty otherwise.
+    pub scheduling: Dist,
     /// The unit of the latency values as the source gave it (`s` after conversion).
     pub unit: Arc<str>,
 }
@@ -90,6 +93,7 @@ impl Series {
             busy_seconds: 0.0,
             has_busy: false,
             latency: Dist::Empty,
+            scheduling: Dist::Empty,
             unit: "s".into(),
         }
     }

@@ -48,6 +48,7 @@ impl RecorderSource {
             if let Some(p) = previous
                 && self.calls.get(&key) == Some(&calls)
                 && p.in_flight == f.in_flight as i64
+                && p.scheduling.count() == f.scheduling.count()
             {
                 series.push(p.clone());
                 continue;
@@ -60,6 +61,9 @@ impl RecorderSource {
             s.busy_seconds = f.busy().sum as f64 / 1e9;
             s.has_busy = true;
             s.latency = Dist::Hdr(f.wall());
+            if !f.scheduling.is_empty() {
+                s.scheduling = Dist::Hdr(f.scheduling.clone());
+            }
             s.error_kinds = f
                 .error_kinds
                 .iter()

@@ -107,6 +107,19 @@ impl<F: Future> Future for Measured<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_then(cx, |_, _| {})
+    }
+}
+
+impl<F: Future> Measured<F> {
+    /// Polls the call; `at_start` gets the function and the clock reading that starts the
+    /// poll (not called on a poll after the call finished).
+    #[inline(always)]
+    pub(super) fn poll_then(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        at_start: impl FnOnce(&'static FunctionState, u64),
+    ) -> Poll<(F::Output, Completion)> {
         // SAFETY: `inner` is structurally pinned (never moved out, dropped in place); `call`
         // is plain data and not pinned.
         let this = unsafe { self.get_unchecked_mut() };
@@ -121,6 +134,7 @@ impl<F: Future> Future for Measured<F> {
             function.record_start();
             this.call.start = t0;
         }
+        at_start(function, t0);
         poll_measured(inner, &mut this.call, cx, t0)
     }
 }

@@ -6,3 +6,4 @@ pub(crate) mod classify;
 pub(crate) mod future;
 #[cfg(feature = "layer")]
 pub(crate) mod layer;
+pub(crate) mod scheduled;

@@ -118,6 +118,9 @@ struct Shard {
     outcomes: PerOutcome<PublishOnce<OutcomeCells>>,
     /// Errors per kind index; the last entry is the overflow kind.
     kinds: Box<[AtomicU64]>,
+    /// Waits from a wake to the next poll, for a function measured with `scheduling`:
+    /// made on its first one.
+    scheduling: PublishOnce<AtomicHistogram>,
 }
 
 #[repr(align(128))]
@@ -156,6 +159,7 @@ impl FunctionState {
             started: AtomicU64::new(0),
             outcomes: PerOutcome::from_fn(|_| PublishOnce::new()),
             kinds: (0..=self.kinds.limit).map(|_| AtomicU64::new(0)).collect(),
+            scheduling: PublishOnce::new(),
         });
         (shard, exclusive)
     }
@@ -248,6 +252,14 @@ impl FunctionState {
         }
     }
 
+    /// Records one wait from a wake to the next poll (`#[measure(scheduling)]`).
+    #[inline]
+    pub(crate) fn record_scheduling(&self, delay_ns: u64) {
+        let (shard, exclusive) = self.shard();
+        let (h, _) = shard.scheduling.get_or_publish(AtomicHistogram::new);
+        h.record(delay_ns, exclusive);
+    }
+
     /// Reads every shard into plain data. Completed calls are read before started ones, so a
     /// call seen as finished is always seen as started too and in-flight never goes negative.
     pub(crate) fn read(&self) -> FunctionReading {
@@ -283,6 +295,9 @@ impl FunctionState {
             for (total, cell) in kind_counts.iter_mut().zip(shard.kinds.iter()) {
                 *total += cell.load(Ordering::Relaxed);
             }
+            if let Some(h) = shard.scheduling.get() {
+                h.read_into(&mut reading.scheduling);
+            }
         }
         let finished: u64 = reading.outcomes.iter().map(|(_, o)| o.wall.count()).sum();
         // Wrapping: a call taken back by `record_unstart` on another slot is a wrapped
@@ -306,6 +321,9 @@ impl FunctionState {
             + self.kinds.heap_bytes();
         for shard in self.shards.iter().filter_map(PublishOnce::get) {
             bytes += std::mem::size_of::<Shard>() + shard.kinds.len() * 8;
+            if let Some(h) = shard.scheduling.get() {
+                bytes += std::mem::size_of::<AtomicHistogram>() + h.heap_bytes();
+            }
             for cells in shard.outcomes.values().iter().filter_map(PublishOnce::get) {
                 bytes += std::mem::size_of::<OutcomeCells>()
                     + cells.wall.heap_bytes()
@@ -336,6 +354,7 @@ pub(crate) struct FunctionReading {
     pub(crate) outcomes: PerOutcome<OutcomeReading>,
     pub(crate) kinds: Vec<(&'static str, u64)>,
     pub(crate) in_flight: u64,
+    pub(crate) scheduling: Histogram,
 }
 
 #[derive(Default)]

@@ -63,6 +63,9 @@ pub struct FunctionSnapshot {
     /// Calls started and not yet finished, at the moment of the reading (a gauge, also in a
     /// delta).
     pub in_flight: u64,
+    /// For a function measured with `#[measure(scheduling)]`: each wait from a wake to the
+    /// next poll, the time the runtime took to come back to the call. Empty otherwise.
+    pub scheduling: Histogram,
 }
 
 /// The numbers of one outcome of one function.
@@ -119,6 +122,7 @@ pub fn snapshot() -> Snapshot {
             file: state.meta.file,
             line: state.meta.line,
             in_flight: reading.in_flight,
+            scheduling: reading.scheduling,
             ..Default::default()
         };
         for (outcome, r) in reading.outcomes {
@@ -334,6 +338,7 @@ impl FunctionSnapshot {
         }
         self.error_kinds.extend(other.error_kinds.iter().cloned());
         self.in_flight += other.in_flight;
+        self.scheduling.merge(&other.scheduling);
     }
 
     /// Folds duplicate kinds (two type names with the same short name) and sorts by count.
@@ -361,6 +366,7 @@ impl FunctionSnapshot {
                 busy: now.busy.delta(&then.busy),
             };
         }
+        d.scheduling = self.scheduling.delta(&earlier.scheduling);
         d.error_kinds = self
             .error_kinds
             .iter()

@@ -190,6 +190,14 @@ impl Drop for RuntimeMonitor {
     }
 }
 
+/// One reading of a runtime, repeatable, as the monitor's thread makes it at each interval
+/// (for the benchmarks: the name is not claimed, and the reading is published).
+#[doc(hidden)]
+pub fn reader_for_bench(name: &str, handle: &Handle) -> impl FnMut() + use<> {
+    let mut watched = Watched::new(name.to_owned(), handle.clone());
+    move || watched.read()
+}
+
 /// One runtime and what its readings add up to.
 struct Watched {
     name: String,

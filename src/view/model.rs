@@ -451,4 +451,12 @@ impl Model {
     pub(crate) fn warnings(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| !r.warnings.is_empty())
     }
+
+    /// A saturated runtime of the row's service: the likelier cause of its slow p99 than
+    /// the function itself.
+    pub(crate) fn saturated_runtime(&self, row: &Row) -> Option<&RuntimeRow> {
+        self.runtime_rows
+            .iter()
+            .find(|rt| rt.saturated() && rt.series.service == row.series.service)
+    }
 }

@@ -270,6 +270,8 @@ pub(crate) struct Row {
     pub(crate) in_flight: i64,
     /// Wall time distribution of the window's calls.
     pub(crate) latency: Dist,
+    /// Waits from a wake to the next poll in the window (`#[measure(scheduling)]`).
+    pub(crate) scheduling: Dist,
     /// Busy time over wall time of the window's calls.
     pub(crate) busy_ratio: Option<f64>,
     /// Polls in the window.
@@ -343,6 +345,7 @@ fn row(
 ) -> Row {
     let mut calls = s.calls;
     let mut latency = s.latency.clone();
+    let mut scheduling = s.scheduling.clone();
     let mut busy = s.busy_seconds;
     let (mut polls, mut slow_polls) = (s.polls, s.slow_polls);
     let mut kinds: Vec<KindRow> = s
@@ -359,6 +362,7 @@ fn row(
             *c = c.saturating_sub(b.calls[o]);
         }
         latency = s.latency.delta(&b.latency);
+        scheduling = s.scheduling.delta(&b.scheduling);
         busy = (busy - b.busy_seconds).max(0.0);
         polls = polls.saturating_sub(b.polls);
         slow_polls = slow_polls.saturating_sub(b.slow_polls);
@@ -392,6 +396,7 @@ fn row(
         busy_ratio: (s.kind == SeriesKind::Function && s.has_busy && wall > 0.0)
             .then(|| (busy / wall).clamp(0.0, 1.0)),
         latency,
+        scheduling,
         polls,
         slow_polls,
         coarse: latency_coarse,

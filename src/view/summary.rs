@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use super::format::{self, sanitize};
 use super::model::Model;
-use super::rows::Row;
+use super::rows::{Row, Warning};
 use super::style::Glyphs;
-use crate::frame::{SeriesKind, SourceStatus};
+use crate::frame::{Dist, SeriesKind, SourceStatus};
 use crate::words::outcome::Outcome;
 
 /// The narrowest and widest the plain table's name column gets; longer names lose their
@@ -170,7 +170,19 @@ fn warning_lines(out: &mut String, model: &Model) {
     }
     out.push_str("warnings:\n");
     for r in flagged {
-        let text: Vec<&str> = r.warnings.iter().map(|w| w.label()).collect();
+        let text: Vec<String> = r
+            .warnings
+            .iter()
+            .map(|w| match (w, model.saturated_runtime(r)) {
+                // The cause may be the executor, not the function.
+                (Warning::SlowP99, Some(rt)) => format!(
+                    "{} while runtime {} is saturated",
+                    w.label(),
+                    sanitize(&rt.series.name)
+                ),
+                _ => w.label().to_owned(),
+            })
+            .collect();
         let _ = writeln!(
             out,
             "  ! {}: {}",
@@ -242,6 +254,24 @@ fn json_str(out: &mut String, text: &str) {
         }
     }
     out.push('"');
+}
+
+/// A distribution's p50, p90, p99, p99.9 and max, as a JSON object of seconds.
+fn json_percentiles(o: &mut String, d: &Dist) {
+    o.push('{');
+    for (j, (name, q)) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)]
+        .iter()
+        .enumerate()
+    {
+        if j > 0 {
+            o.push(',');
+        }
+        let _ = write!(o, "\"{name}\":");
+        json_num(o, d.quantile(*q));
+    }
+    o.push_str(",\"max\":");
+    json_num(o, d.max());
+    o.push('}');
 }
 
 fn json_num(out: &mut String, v: Option<f64>) {
@@ -320,20 +350,13 @@ pub(crate) fn json(model: &Model) -> String {
         json_num(&mut o, r.ok_percent());
         o.push_str(",\"busy_ratio\":");
         json_num(&mut o, r.busy_ratio);
-        o.push_str(",\"latency_seconds\":{");
-        for (j, (name, q)) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)]
-            .iter()
-            .enumerate()
-        {
-            if j > 0 {
-                o.push(',');
-            }
-            let _ = write!(o, "\"{name}\":");
-            json_num(&mut o, r.quantile(*q));
+        o.push_str(",\"latency_seconds\":");
+        json_percentiles(&mut o, &r.latency);
+        if r.scheduling.count() > 0 {
+            o.push_str(",\"scheduling_seconds\":");
+            json_percentiles(&mut o, &r.scheduling);
         }
-        o.push_str(",\"max\":");
-        json_num(&mut o, r.latency.max());
-        o.push_str("},\"error_kinds\":[");
+        o.push_str(",\"error_kinds\":[");
         for (j, k) in r.kinds.iter().enumerate() {
             if j > 0 {
                 o.push(',');
@@ -349,7 +372,15 @@ pub(crate) fn json(model: &Model) -> String {
             }
             json_str(&mut o, w.label());
         }
-        o.push_str("]}");
+        o.push(']');
+        // A slow p99 while a runtime of the service is saturated: the likelier cause.
+        if r.warnings.contains(&Warning::SlowP99)
+            && let Some(rt) = model.saturated_runtime(r)
+        {
+            o.push_str(",\"saturated_runtime\":");
+            json_str(&mut o, &rt.series.name);
+        }
+        o.push('}');
     }
     o.push_str("],\"runtimes\":[");
     for (i, r) in model.runtime_rows.iter().enumerate() {

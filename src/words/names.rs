@@ -65,6 +65,14 @@ pub(crate) mod metric {
         prometheus: "function_calls_concurrent",
         description: "Calls started and not finished.",
     };
+    /// Waits from a wake to the next poll, of a function measured with
+    /// `#[measure(scheduling)]` (histogram, seconds).
+    pub(crate) const SCHEDULING: Metric = Metric {
+        name: "function.scheduling.delay",
+        unit: "s",
+        prometheus: "function_scheduling_delay_seconds",
+        description: "Time from a wake of a call to its next poll: the delay the runtime added.",
+    };
     /// Data points the exporter gave up on (counter).
     pub(crate) const EXPORT_DROPPED: Metric = Metric {
         name: "taskscope.export.dropped",

@@ -11,3 +11,4 @@ mod dashboards;
 mod prometheus_endpoint;
 mod prometheus_exemplars;
 mod prometheus_native;
+mod prometheus_scheduling;

@@ -12,6 +12,7 @@ mod receiver_bad_input;
 mod receiver_connections;
 mod receiver_otel_sdk;
 mod receiver_runtime;
+mod receiver_scheduling;
 mod receiver_taskscope;
 mod wire_bad_input;
 mod wire_senders;

@@ -22,6 +22,7 @@ mod option_ok_if;
 mod option_skip;
 mod outcomes;
 mod runtime;
+mod scheduling;
 mod snapshot;
 mod switches;
 mod timing;

@@ -106,3 +106,34 @@ pub fn work_for(d: Duration) {
     let mut cx = std::task::Context::from_waker(waker);
     let _ = fut.as_mut().poll(&mut cx);
 }
+
+/// Runs `call` in a paused single-threaded runtime and sends it `messages` messages (1, 2,
+/// ...) one at a time; after each send the clock moves `hold` on before the call can run
+/// again, so each of its waits from a wake to the next poll is exactly `hold` (with
+/// [`init`]'s clock). Returns what the call returned.
+pub fn with_held_wakes<F>(
+    call: impl FnOnce(tokio::sync::mpsc::Receiver<u32>) -> F,
+    messages: u32,
+    hold: Duration,
+) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let call = tokio::spawn(call(rx));
+        tokio::task::yield_now().await;
+        for i in 1..=messages {
+            tx.send(i).await.unwrap();
+            // The call is woken now; `advance` moves the clock, then yields to it.
+            tokio::time::advance(hold).await;
+        }
+        call.await.unwrap()
+    })
+}

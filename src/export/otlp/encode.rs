@@ -78,6 +78,7 @@ pub(crate) enum Series {
     Polls,
     SlowPolls,
     Concurrent,
+    Scheduling,
     Dropped,
     RuntimeWorkers,
     RuntimeTasks,
@@ -96,7 +97,7 @@ pub(crate) enum Series {
 }
 
 /// How many series there are.
-const SERIES: usize = 21;
+const SERIES: usize = 22;
 
 impl Series {
     const ALL: [Series; SERIES] = [
@@ -106,6 +107,7 @@ impl Series {
         Self::Polls,
         Self::SlowPolls,
         Self::Concurrent,
+        Self::Scheduling,
         Self::Dropped,
         Self::RuntimeWorkers,
         Self::RuntimeTasks,
@@ -173,6 +175,7 @@ impl Series {
             Self::Calls => (names::metric::CALLS, sum(temporality)),
             Self::Duration => (names::metric::DURATION, histogram()),
             Self::Busy => (names::metric::BUSY, histogram()),
+            Self::Scheduling => (names::metric::SCHEDULING, histogram()),
             Self::Polls => (names::metric::POLLS, sum(temporality)),
             Self::SlowPolls => (names::metric::SLOW_POLLS, sum(temporality)),
             // An up-down counter: a sum that is not monotonic, always cumulative.
@@ -435,6 +438,16 @@ impl Points {
         self.attrs.set(Some(f), None, KindAttr::None);
         // Cumulative since the recorder started.
         self.int(sink, Series::Concurrent, f.in_flight, start, frame);
+        if !f.scheduling.is_empty() {
+            self.histogram(
+                sink,
+                Series::Scheduling,
+                &f.scheduling,
+                frame,
+                histograms,
+                None,
+            );
+        }
     }
 
     fn histogram(

@@ -250,6 +250,7 @@ pub(crate) fn write(
             f.in_flight as f64,
         );
     }
+    scheduling(snap, &qualified, bounds, sink);
     runtimes(snap, sink);
     family(sink, metric::EXPORT_DROPPED, Kind::Counter);
     sink.counter(
@@ -257,6 +258,38 @@ pub(crate) fn write(
         &SCOPE,
         exports.dropped_points,
     );
+}
+
+/// The scheduling delays of the functions measured with `#[measure(scheduling)]`; no
+/// family when there are none.
+fn scheduling(snap: &Snapshot, qualified: &[String], bounds: &[f64], sink: &mut impl Sink) {
+    let stem = metric::SCHEDULING.prometheus;
+    let mut measured = snap
+        .functions
+        .iter()
+        .zip(qualified)
+        .filter(|(f, _)| !f.scheduling.is_empty())
+        .peekable();
+    if measured.peek().is_none() {
+        return;
+    }
+    sink.family(
+        stem,
+        Kind::Histogram,
+        metric::SCHEDULING.description,
+        Some("seconds"),
+    );
+    let mut counts = Vec::new();
+    for (f, q) in measured {
+        crate::export::explicit_counts(&f.scheduling, bounds, &mut counts);
+        let point = HistogramPoint {
+            histogram: &f.scheduling,
+            bounds,
+            classic: &counts,
+            exemplar: None,
+        };
+        sink.histogram(stem, &point_labels(f, q, None, None), &point);
+    }
 }
 
 /// The family of a metric without a unit suffix.

@@ -151,6 +151,10 @@ enum Target {
         series: u32,
         factor: f64,
     },
+    Scheduling {
+        series: u32,
+        factor: f64,
+    },
     Polls {
         series: u32,
     },
@@ -193,6 +197,7 @@ enum Role {
     Calls,
     Duration,
     Busy,
+    Scheduling,
     Polls,
     SlowPolls,
     InFlight,
@@ -235,6 +240,7 @@ fn role(metric: &Metric) -> Role {
     const CONCURRENT: &str = names::metric::CONCURRENT.name;
     const DURATION: &str = names::metric::DURATION.name;
     const BUSY: &str = names::metric::BUSY.name;
+    const SCHEDULING: &str = names::metric::SCHEDULING.name;
     match (metric.name.as_str(), sum) {
         (CALLS, Some(_)) => return Role::Calls,
         (POLLS, Some(_)) => return Role::Polls,
@@ -250,6 +256,7 @@ fn role(metric: &Metric) -> Role {
     match (metric.name.as_str(), histogram, sum) {
         (DURATION, true, _) => Role::Duration,
         (BUSY, true, _) => Role::Busy,
+        (SCHEDULING, true, _) => Role::Scheduling,
         (_, true, _) => Role::Histogram,
         (_, _, Some(true)) => Role::Counter,
         _ => Role::Ignore,
@@ -615,6 +622,11 @@ impl Store {
             {
                 convert::merge(&mut self.series_mut(series).latency, &dist);
             }
+            (Target::Scheduling { series, .. }, Change::Histogram { count, dist, .. })
+                if count > 0 || dist.count() > 0 =>
+            {
+                convert::merge(&mut self.series_mut(series).scheduling, &dist);
+            }
             (Target::Busy { series, .. }, Change::Histogram { sum, count, .. }) => {
                 let s = &self.series[series as usize];
                 if sum > 0.0 || !s.has_busy && count > 0 {
@@ -667,6 +679,7 @@ impl Store {
             Role::Calls
             | Role::Duration
             | Role::Busy
+            | Role::Scheduling
             | Role::Polls
             | Role::SlowPolls
             | Role::InFlight => self.function_target(ctx, attrs)?,
@@ -724,6 +737,7 @@ impl Store {
             }
             Role::Duration => Target::Duration { series, factor },
             Role::Busy => Target::Busy { series, factor },
+            Role::Scheduling => Target::Scheduling { series, factor },
             Role::Polls => Target::Polls { series },
             Role::SlowPolls => Target::SlowPolls { series },
             _ => Target::InFlight { series },
@@ -874,6 +888,7 @@ fn advance(stream: &mut Stream, ctx: &MetricContext<'_>, p: &Point<'_>) -> Resul
     let factor = match stream.target {
         Target::Duration { factor, .. }
         | Target::Busy { factor, .. }
+        | Target::Scheduling { factor, .. }
         | Target::Histogram { factor, .. } => factor,
         _ => 1.0,
     };

@@ -216,6 +216,19 @@ fn busy_lines(r: &Row, width: u16, g: &Glyphs, paint: &Paint) -> Vec<Line<'stati
         },
     );
     lines.push(Line::from(slow));
+    if r.scheduling.count() > 0 {
+        // `#[measure(scheduling)]`: how long the runtime took to come back after a wake.
+        let q = |q: f64| format::opt_seconds(r.scheduling.quantile(q), g);
+        lines.push(Line::from(format!("sched p50  {:>8}", q(0.5))));
+        let mut p99 = format!("sched p99  {:>8}", q(0.99));
+        if width >= 34 {
+            p99.push_str(&format!(
+                "  max {}",
+                format::opt_seconds(r.scheduling.max(), g)
+            ));
+        }
+        lines.push(Line::from(p99));
+    }
     lines
 }
 

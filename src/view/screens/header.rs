@@ -166,11 +166,7 @@ pub(super) fn warning_text(w: Warning, r: &Row, model: &Model) -> String {
                 format::seconds(l.p99_budget, g)
             );
             // The cause may be the executor, not the function.
-            if let Some(rt) = model
-                .runtime_rows
-                .iter()
-                .find(|rt| rt.saturated() && rt.series.service == r.series.service)
-            {
+            if let Some(rt) = model.saturated_runtime(r) {
                 text.push_str(&format!(
                     " while runtime {} is saturated",
                     sanitize(&rt.series.name)

@@ -18,6 +18,9 @@ pub(super) struct Spec {
     pub(super) in_flight: i64,
     pub(super) slow_polls: u64,
     pub(super) kinds: &'static [(&'static str, u64)],
+    /// The typical wait from a wake to the next poll, for a function measured with
+    /// `#[measure(scheduling)]`.
+    pub(super) scheduling_ms: Option<f64>,
 }
 
 fn series(spec: &Spec, scale: u64) -> Arc<Series> {
@@ -36,6 +39,19 @@ fn series(spec: &Spec, scale: u64) -> Arc<Series> {
     s.busy_seconds = h.sum as f64 / 1e9 * 0.4;
     s.has_busy = true;
     s.latency = Dist::Hdr(h);
+    if let Some(ms) = spec.scheduling_ms {
+        // Two waits per call, a few of them long.
+        let mut h = Histogram::new();
+        for i in 0..n * 2 {
+            let f = if i % 200 == 199 {
+                20.0
+            } else {
+                0.5 + (i % 10) as f64 / 10.0
+            };
+            h.record(Duration::from_secs_f64(ms * f / 1e3));
+        }
+        s.scheduling = Dist::Hdr(h);
+    }
     s.error_kinds = spec
         .kinds
         .iter()
@@ -57,6 +73,7 @@ pub(super) fn specs() -> Vec<Spec> {
             in_flight: 2,
             slow_polls: 0,
             kinds: &[("NotFound", 3)],
+            scheduling_ms: None,
         },
         Spec {
             name: "place_order",
@@ -65,6 +82,7 @@ pub(super) fn specs() -> Vec<Spec> {
             in_flight: 4,
             slow_polls: 0,
             kinds: &[("OutOfStock", 8), ("PaymentDeclined", 4)],
+            scheduling_ms: Some(0.2),
         },
         Spec {
             name: "render_invoice",
@@ -73,6 +91,7 @@ pub(super) fn specs() -> Vec<Spec> {
             in_flight: 1,
             slow_polls: 7,
             kinds: &[],
+            scheduling_ms: None,
         },
         Spec {
             name: "wait_for_stock",
@@ -81,6 +100,7 @@ pub(super) fn specs() -> Vec<Spec> {
             in_flight: 5,
             slow_polls: 0,
             kinds: &[],
+            scheduling_ms: None,
         },
     ]
 }

@@ -317,8 +317,20 @@ fn runtimes_in_the_header_their_warnings_and_their_screen() {
         "blocking pool exhausted"
     );
     assert_eq!(json["runtimes"][0]["global_queue_depth"], 60);
-    // A slow function's p99 is said to coincide with the saturated runtime.
+    // A slow function's p99 is said to coincide with the saturated runtime, on screen, in
+    // the plain summary and in the JSON.
     assert!(list.contains("while runtime api is saturated"), "{list}");
+    assert!(
+        table.contains("! load_user: p99 over budget while runtime api is saturated"),
+        "{table}"
+    );
+    let load_user = json["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["function"] == "load_user")
+        .unwrap();
+    assert_eq!(load_user["saturated_runtime"], "api", "{load_user}");
     m.update(key(KeyCode::Char('r')));
     both_sizes("runtime_screen", &m);
     let screen = top::render(&m, 160, 48);

@@ -209,6 +209,17 @@ fn export_is_an_effect_and_its_result_flashes_in_the_header() {
         serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
     assert_eq!(json["functions"].as_array().unwrap().len(), 4);
     assert_eq!(json["functions"][1]["error_kinds"][0]["kind"], "OutOfStock");
+    // Only the function measured with `scheduling` has its waits, and they add up.
+    let waits = &json["functions"][1]["scheduling_seconds"];
+    assert!(
+        (waits["p50"].as_f64().unwrap() - 0.0002).abs() < 0.00001,
+        "{waits}"
+    );
+    assert!(
+        (waits["max"].as_f64().unwrap() - 0.004).abs() < 0.0001,
+        "{waits}"
+    );
+    assert!(json["functions"][0].get("scheduling_seconds").is_none());
     #[cfg(feature = "hdrhistogram")]
     interval_log_reads_back(&m, &files);
     std::fs::remove_dir_all(&dir).unwrap();

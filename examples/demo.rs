@@ -17,6 +17,12 @@
 //! - `process_order` with a timeout (cancelled calls) and business errors; `charge_card`
 //!   panics now and then, caught at its task boundary.
 //! - `render_invoice` sometimes blocks the executor thread (slow polls).
+//! - every minute, from `--saturate-at` (20 s) on, 8 seconds of CPU work (`crunch`, in
+//!   short polls, never a slow one) arrive faster than the runtime's workers can do it: the
+//!   workers are all busy, the global queue grows, every function's p99 rises, and the
+//!   dashboard says the runtime is saturated, not that the functions got slower. The runtime
+//!   monitor watches the runtime; `handle_request` records its scheduling delays
+//!   (`#[measure(scheduling)]`, in its detail).
 //!
 //! Latencies are heavy-tailed (log-normal with a Pareto tail). The same `--seed` gives the
 //! same workload: every random draw comes from the seed and the request's number.
@@ -30,7 +36,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{sleep, timeout};
 
 const USAGE: &str = "usage: demo [--duration 30s] [--rate 200] [--seed 1] [--no-tui]
-            [--otlp [URL]] [--prometheus [ADDR]] [--console [ADDR]]";
+            [--saturate-at 20s] [--otlp [URL]] [--prometheus [ADDR]] [--console [ADDR]]";
+
+/// How long each saturation phase lasts, and how often one starts.
+const SATURATION: Duration = Duration::from_secs(8);
+const SATURATION_EVERY: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------
 // Random draws: xorshift64*, seeded per request, so a seed always gives the same workload.
@@ -130,7 +140,7 @@ async fn fetch_with_retry(service: &'static str, mut rng: Rng) -> Result<u32, Fe
     Err(FetchError::RetriesExhausted)
 }
 
-#[taskscope::measure]
+#[taskscope::measure(scheduling)]
 async fn handle_request(id: u64, seed: u64, permits: Arc<Semaphore>) -> Result<u32, RequestError> {
     let _permit = taskscope::measure_future!("wait_for_permit", permits.acquire())
         .await
@@ -269,6 +279,54 @@ async fn process_order(id: u64, seed: u64) -> Result<String, OrderError> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Saturation: CPU work faster than the workers can take it.
+
+/// One slice of CPU work: short enough never to be a slow poll.
+const SLICE: Duration = Duration::from_micros(200);
+const SLICES: u32 = 20;
+
+/// Work on the CPU in slices, yielding between them: it never blocks the executor, it
+/// only takes its share of the workers.
+#[taskscope::measure]
+async fn crunch(seed: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..SLICES {
+        let start = std::time::Instant::now();
+        while start.elapsed() < SLICE {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        tokio::task::yield_now().await;
+    }
+    std::hint::black_box(x)
+}
+
+/// During each phase, starts `crunch` calls at 1.4 times what the workers can do.
+async fn saturate(at: Duration, workers: usize, stop: Arc<AtomicBool>) {
+    let capacity = workers as f64 / (SLICE * SLICES).as_secs_f64();
+    let tick = Duration::from_millis(10);
+    let per_tick = 1.4 * capacity * tick.as_secs_f64();
+    let start = tokio::time::Instant::now() + at;
+    let mut interval = tokio::time::interval_at(start, tick);
+    let (mut owed, mut n) = (0.0, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        let now = interval.tick().await;
+        let into_cycle = (now - start).as_secs_f64() % SATURATION_EVERY.as_secs_f64();
+        if into_cycle >= SATURATION.as_secs_f64() {
+            owed = 0.0;
+            continue;
+        }
+        owed += per_tick;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            n += 1;
+            tokio::spawn(crunch(n));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Load: requests at `rate` per second, jobs, batches and orders alongside.
 
 async fn load(args: Args, stop: Arc<AtomicBool>) {
@@ -282,6 +340,11 @@ async fn load(args: Args, stop: Arc<AtomicBool>) {
     let per_tick = args.rate * tick.as_secs_f64();
     let mut owed = 0.0;
     let mut id = 0u64;
+    tokio::spawn(saturate(
+        args.saturate_at,
+        tokio::runtime::Handle::current().metrics().num_workers(),
+        stop.clone(),
+    ));
     let mut interval = tokio::time::interval(tick);
     while !stop.load(Ordering::Relaxed) {
         interval.tick().await;
@@ -314,6 +377,7 @@ struct Args {
     rate: f64,
     seed: u64,
     no_tui: bool,
+    saturate_at: Duration,
     otlp: Option<String>,
     prometheus: Option<String>,
     console: Option<String>,
@@ -339,6 +403,7 @@ fn parse_args() -> Result<Args, String> {
         rate: 200.0,
         seed: 1,
         no_tui: false,
+        saturate_at: Duration::from_secs(20),
         otlp: None,
         prometheus: None,
         console: None,
@@ -372,6 +437,14 @@ fn parse_args() -> Result<Args, String> {
                 args.seed = v.parse().map_err(|_| format!("--seed {v}: a number"))?;
             }
             "--no-tui" => args.no_tui = true,
+            "--saturate-at" => {
+                let v = value("--saturate-at")?;
+                args.saturate_at = if v == "0" || v == "0s" {
+                    Duration::ZERO
+                } else {
+                    parse_duration(&v).ok_or(format!("--saturate-at {v}: write 0s, 20s or 2m"))?
+                };
+            }
             "--otlp" => args.otlp = Some(optional(&mut it, "http://127.0.0.1:4317")),
             "--prometheus" => args.prometheus = Some(optional(&mut it, "127.0.0.1:9464")),
             "--console" => args.console = Some(optional(&mut it, "127.0.0.1:6669")),
@@ -412,6 +485,13 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let _enter = runtime.enter();
     let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
+    match taskscope::runtime()
+        .with_runtime("demo", runtime.handle())
+        .start()
+    {
+        Ok(m) => guards.push(Box::new(m)),
+        Err(e) => fail(&e.to_string()),
+    }
     if let Some(url) = &args.otlp {
         match taskscope::otlp()
             .with_endpoint(url.as_str())

@@ -90,6 +90,54 @@ fn the_demo_shows_every_outcome_every_error_kind_and_the_blocking_function() {
     assert!(slow > 0, "{report}");
 }
 
+/// The saturation phase from the start: CPU work arrives faster than the two workers take
+/// it, and the summary blames the runtime: saturated, its global queue grown, and the
+/// functions' slow p99 said to come while it is saturated.
+#[test]
+fn the_demo_saturation_phase_names_the_runtime_as_the_cause() {
+    if crate::support::alone(
+        module_path!(),
+        "the_demo_saturation_phase_names_the_runtime_as_the_cause",
+    ) {
+        return;
+    }
+    let out = Command::new(cli::example("demo"))
+        .args([
+            "--no-tui",
+            "--duration",
+            "5s",
+            "--seed",
+            "7",
+            "--rate",
+            "100",
+            "--saturate-at",
+            "0s",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (summaries, _) = stdout.rsplit_once("The whole run:\n").unwrap();
+    let last = summaries.rsplit("taskscope top |").next().unwrap();
+    let runtime = last
+        .lines()
+        .find(|l| l.starts_with("runtime demo: "))
+        .unwrap_or_else(|| panic!("no runtime line:\n{last}"));
+    assert!(runtime.ends_with("! executor saturated"), "{runtime}");
+    let (before, after) = runtime
+        .split_once("global queue ")
+        .and_then(|(_, q)| q.split_once(','))
+        .and_then(|(q, _)| q.split_once(" -> "))
+        .unwrap_or_else(|| panic!("{runtime}"));
+    let (before, after): (u64, u64) = (before.parse().unwrap(), after.parse().unwrap());
+    assert!(after > before, "the global queue grew: {runtime}");
+    assert!(
+        last.lines().any(|l| l.contains("! handle_request:")
+            && l.contains("p99 over budget while runtime demo is saturated")),
+        "{last}"
+    );
+}
+
 #[test]
 fn an_unknown_demo_flag_is_a_usage_error() {
     if crate::support::alone(module_path!(), "an_unknown_demo_flag_is_a_usage_error") {

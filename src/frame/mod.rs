@@ -167,6 +167,10 @@ pub struct RuntimeSeries {
     pub global_queue_depth: usize,
     /// Per worker, seconds busy (not parked).
     pub worker_busy: Vec<f64>,
+    /// When the busy times were read, in seconds on the source's own clock (unset when it
+    /// does not say). The monitor reads at its interval, so a frame may carry a reading
+    /// older than itself: busy shares divide by the time between readings.
+    pub busy_read_at: Option<f64>,
     /// Per worker, times parked.
     pub worker_parks: Vec<u64>,
     /// Blocking-pool threads, when the source sends them (`--cfg tokio_unstable`).

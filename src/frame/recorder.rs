@@ -129,6 +129,7 @@ fn runtime_series(service: &Arc<str>, r: &RuntimeSnapshot) -> RuntimeSeries {
         alive_tasks: r.alive_tasks,
         global_queue_depth: r.global_queue_depth,
         worker_busy: r.worker_busy.iter().map(Duration::as_secs_f64).collect(),
+        busy_read_at: Some(r.read_at.as_secs_f64()),
         worker_parks: r.worker_parks.clone(),
         blocking_threads: u.map(|u| u.blocking_threads),
         idle_blocking_threads: u.map(|u| u.idle_blocking_threads),

@@ -23,7 +23,10 @@ pub struct RuntimeSnapshot {
     /// Tasks waiting in the global (injection) queue at the reading: tasks spawned or woken
     /// from outside the runtime wait there for a worker.
     pub global_queue_depth: usize,
-    /// Per worker, the time it spent busy (not parked) since the runtime started.
+    /// Per worker, the time it spent busy (not parked) since the runtime started. tokio
+    /// adds a worker's busy time when it ends a batch of polls; a worker that stayed
+    /// unparked through a whole interval between readings counts busy for all of it here,
+    /// before tokio does.
     pub worker_busy: Vec<Duration>,
     /// Per worker, the times it parked since the runtime started.
     pub worker_parks: Vec<u64>,

@@ -213,6 +213,9 @@ struct Watched {
 /// One worker's counters at a reading.
 #[derive(Clone, Copy, Debug, Default)]
 struct WorkerReading {
+    /// The busy time taskscope reports: tokio's (which grows only when the worker ends a
+    /// batch of polls), or more where the worker ran through whole intervals that tokio
+    /// has not added yet.
     busy: Duration,
     parks: u64,
     /// Not parked at the reading: tokio's park/unpark count is even while a worker runs.
@@ -220,23 +223,30 @@ struct WorkerReading {
 }
 
 impl WorkerReading {
-    fn of(metrics: &tokio::runtime::RuntimeMetrics, worker: usize) -> WorkerReading {
+    /// This worker now, `interval` after `before`. tokio adds a worker's busy time when it
+    /// ends a batch of polls, so a worker that never parks (one long poll of blocking work,
+    /// or a saturated runtime whose queues never empty) would show nothing until it does: a
+    /// worker that ran at both readings and never parked between them was busy the whole
+    /// interval. The busy time never goes back, and once tokio catches up its figure is
+    /// taken, so an interval is never counted twice.
+    fn of(
+        metrics: &tokio::runtime::RuntimeMetrics,
+        worker: usize,
+        before: Option<&WorkerReading>,
+        interval: Duration,
+    ) -> WorkerReading {
+        let raw_busy = metrics.worker_total_busy_duration(worker);
+        let parks = metrics.worker_park_count(worker);
+        let running = metrics.worker_park_unpark_count(worker).is_multiple_of(2);
+        let busy = match before {
+            Some(b) if running && b.running && parks == b.parks => raw_busy.max(b.busy + interval),
+            Some(b) => raw_busy.max(b.busy),
+            None => raw_busy,
+        };
         WorkerReading {
-            busy: metrics.worker_total_busy_duration(worker),
-            parks: metrics.worker_park_count(worker),
-            running: metrics.worker_park_unpark_count(worker).is_multiple_of(2),
-        }
-    }
-
-    /// The time this worker was busy over an interval since `before`. tokio adds a
-    /// worker's busy time when it ends a batch of polls, so one long poll (blocking work on
-    /// the worker) shows nothing until it returns: a worker that ran at both readings and
-    /// never parked between them was busy the whole interval.
-    fn busy_since(&self, before: &WorkerReading, interval: Duration) -> Duration {
-        if self.running && before.running && self.parks == before.parks {
-            interval
-        } else {
-            self.busy.saturating_sub(before.busy).min(interval)
+            busy,
+            parks,
+            running,
         }
     }
 }
@@ -260,7 +270,7 @@ impl Watched {
             name,
             intervals: tokio_metrics::RuntimeMonitor::new(&handle).intervals(),
             workers: (0..workers)
-                .map(|w| WorkerReading::of(&metrics, w))
+                .map(|w| WorkerReading::of(&metrics, w, None, Duration::ZERO))
                 .collect(),
             metrics,
             read_at: crate::clock::since_start(),
@@ -277,16 +287,15 @@ impl Watched {
         let read_at = crate::clock::since_start();
         let interval = read_at.saturating_sub(self.read_at);
         let now: Vec<WorkerReading> = (0..self.metrics.num_workers())
-            .map(|w| WorkerReading::of(&self.metrics, w))
+            .map(|w| WorkerReading::of(&self.metrics, w, self.workers.get(w), interval))
             .collect();
         let worker_busy_in_interval: Vec<Duration> = now
             .iter()
-            .zip(
-                self.workers
-                    .iter()
-                    .chain(std::iter::repeat(&WorkerReading::default())),
-            )
-            .map(|(now, before)| now.busy_since(before, interval))
+            .enumerate()
+            .map(|(w, now)| {
+                let before = self.workers.get(w).map_or(Duration::ZERO, |b| b.busy);
+                now.busy.saturating_sub(before).min(interval)
+            })
             .collect();
         let reading = RuntimeSnapshot {
             name: self.name.clone(),

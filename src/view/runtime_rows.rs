@@ -39,7 +39,12 @@ impl RuntimeTicks {
         for r in &frame.runtimes {
             let key = r.key();
             if let Some((at, before)) = self.last.get(&key) {
-                let span = frame.at.saturating_sub(*at).as_secs_f64();
+                let span = reading_span(r, before, frame.at.saturating_sub(*at));
+                if r.busy_read_at.is_some() && r.busy_read_at == before.busy_read_at {
+                    // The same reading again: a tick comes with the next one.
+                    seen.insert(key, (*at, before.clone()));
+                    continue;
+                }
                 let ticks = self.ticks.entry(key.clone()).or_default();
                 ticks.push_back(RuntimeTick {
                     busy: busy_share(r, before, span),
@@ -64,6 +69,15 @@ impl RuntimeTicks {
             .get(key)
             .map(|t| t.iter().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+/// The seconds between two readings of a runtime: their own times where the source gives
+/// them (a frame may carry a reading up to one monitor interval old), else the frames'.
+fn reading_span(now: &RuntimeSeries, before: &RuntimeSeries, frames: Duration) -> f64 {
+    match (now.busy_read_at, before.busy_read_at) {
+        (Some(now), Some(before)) => (now - before).max(0.0),
+        _ => frames.as_secs_f64(),
     }
 }
 
@@ -140,12 +154,13 @@ pub(crate) fn runtime_rows(
         return Vec::new();
     };
     let base = history.base(window);
-    let span = history.span(window).as_secs_f64();
+    let frames_span = history.span(window);
     latest
         .runtimes
         .iter()
         .map(|r| {
             let before = base.and_then(|b| b.runtimes.iter().find(|o| o.key() == r.key()));
+            let span = before.map_or(0.0, |b| reading_span(r, b, frames_span));
             let (busy, worker_busy) = match before {
                 Some(b) if span > 0.0 => (
                     busy_share(r, b, span),
@@ -235,5 +250,28 @@ mod tests {
         ) = (Some(512), Some(0), Some(12));
         let rows = rows_of(&[Arc::new(f)]);
         assert_eq!(rows[0].warnings, [RuntimeWarning::BlockingPoolExhausted]);
+    }
+
+    /// A frame may carry a reading older than itself (the monitor reads at its interval):
+    /// the share divides by the time between the readings, not between the frames.
+    #[test]
+    fn busy_divides_by_the_time_between_readings() {
+        let read = |at: u64, read_at: f64, busy: f64, queue: usize| {
+            let mut f = (*frame(at, [busy; 2], queue)).clone();
+            Arc::make_mut(&mut f.runtimes[0]).busy_read_at = Some(read_at);
+            Arc::new(f)
+        };
+        let rows = rows_of(&[read(0, 0.0, 0.0, 0), read(5, 4.0, 4.0, 900)]);
+        assert!((rows[0].busy.unwrap() - 1.0).abs() < 1e-9, "{:?}", rows[0]);
+        assert_eq!(rows[0].warnings, [RuntimeWarning::Saturated]);
+        // The same reading in a later frame adds no tick of its own.
+        let rows = rows_of(&[
+            read(0, 0.0, 0.0, 0),
+            read(1, 1.0, 1.0, 10),
+            read(2, 1.0, 1.0, 10),
+            read(3, 3.0, 2.0, 30),
+        ]);
+        let ticks: Vec<f64> = rows[0].ticks.iter().map(|t| t.busy.unwrap()).collect();
+        assert_eq!(ticks, [1.0, 0.5]);
     }
 }

@@ -276,7 +276,16 @@ impl Points {
             self.function(sink, f, frame, histograms, samples);
         }
         for r in &snap.runtimes {
-            self.runtime(sink, r, frame);
+            // A reading's points carry the time it was read, which may be up to an
+            // interval before the snapshot: its counters are rates over that time.
+            let stale = snap.taken_at.saturating_sub(r.read_at);
+            let read = Frame {
+                now_unix_ns: frame
+                    .now_unix_ns
+                    .saturating_sub(u64::try_from(stale.as_nanos()).unwrap_or(u64::MAX)),
+                ..frame
+            };
+            self.runtime(sink, r, read);
         }
         self.attrs.set(None, None, KindAttr::None);
         self.int(
@@ -1192,8 +1201,10 @@ mod tests {
         use crate::record::runtime::{PollTimeBucket, RuntimeSnapshot, UnstableRuntimeSnapshot};
         let ms = std::time::Duration::from_millis;
         let mut snap = workload();
+        snap.taken_at = ms(5000);
         snap.runtimes.push(RuntimeSnapshot {
             name: "api".into(),
+            read_at: ms(4200),
             workers: 2,
             alive_tasks: 40,
             global_queue_depth: 7,
@@ -1220,7 +1231,7 @@ mod tests {
         });
         let frame = Frame {
             start_unix_ns: 1,
-            now_unix_ns: 2,
+            now_unix_ns: 10_000_000_000,
             temporality: Temporality::Delta,
         };
         let (reference, framed) = both(&snap, frame, &HistogramFormat::default());
@@ -1257,6 +1268,10 @@ mod tests {
         assert_eq!(
             busy.data_points[0].value,
             Some(number_data_point::Value::AsDouble(1.5))
+        );
+        assert_eq!(
+            busy.data_points[0].time_unix_nano, 9_200_000_000,
+            "the time of the reading, 0.8 s before the snapshot"
         );
         let Some(Data::Histogram(polls)) = &metric("tokio.task.poll.duration").data else {
             panic!()

@@ -141,6 +141,7 @@ fn number(
         (n, Some(w)) if n == m::BUSY.name => {
             let w = slot(&mut r.worker_busy, w);
             r.worker_busy[w] = value;
+            r.busy_read_at = (p.time_unix_nano > 0).then(|| p.time_unix_nano as f64 / 1e9);
         }
         (n, Some(w)) if n == m::PARKS.name => {
             if r.worker_parks.len() <= w {
@@ -200,6 +201,7 @@ mod tests {
                     .map(|(attributes, v)| NumberDataPoint {
                         attributes,
                         value: Some(number_data_point::Value::AsDouble(v)),
+                        time_unix_nano: 7_000_000_000,
                         ..Default::default()
                     })
                     .collect(),
@@ -239,6 +241,7 @@ mod tests {
             }
         );
         assert_eq!(runtimes[0].worker_busy, vec![0.0, 2.5]);
+        assert_eq!(runtimes[0].busy_read_at, Some(7.0));
         let c = ingest(
             &mut runtimes,
             "svc",

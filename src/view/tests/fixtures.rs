@@ -157,6 +157,7 @@ pub(super) fn runtime_frame(seconds: u64) -> Frame {
                 min: None,
                 max: None,
             })),
+            ..RuntimeSeries::default()
         }),
     ];
     f

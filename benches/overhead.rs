@@ -53,6 +53,19 @@ async fn measured(n: u64) -> Result<u64, Failed> {
     }
 }
 
+/// A measured call whose one poll starts another measured call: an edge per call.
+#[taskscope::measure]
+#[inline(never)]
+async fn measured_parent(n: u64) -> Result<u64, Failed> {
+    measured(n).await
+}
+
+/// The same pair with the parent bare: the child has no measured caller.
+#[inline(never)]
+async fn bare_parent(n: u64) -> Result<u64, Failed> {
+    measured(n).await
+}
+
 #[inline(never)]
 async fn bare_fails(n: u64) -> Result<u64, Failed> {
     if n != u64::MAX { Err(Failed) } else { Ok(n) }
@@ -208,6 +221,15 @@ fn single_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("one_poll_ok");
     g.bench_function("bare", |b| b.iter_custom(|n| awaited(n, bare)));
     g.bench_function("measured", |b| b.iter_custom(|n| awaited(n, measured)));
+    g.finish();
+
+    // The call graph: `pair` is a measured call around a measured call (two calls, one
+    // edge); `pair` minus `child_alone` minus `one_poll_ok/measured` is what nesting adds.
+    let mut g = c.benchmark_group("nesting");
+    g.bench_function("child_alone", |b| {
+        b.iter_custom(|n| awaited(n, bare_parent))
+    });
+    g.bench_function("pair", |b| b.iter_custom(|n| awaited(n, measured_parent)));
     g.finish();
 
     let mut g = c.benchmark_group("one_poll_error");

@@ -175,8 +175,8 @@ pub use record::histogram::Histogram;
 pub use record::report::{Report, report};
 pub use record::runtime::{PollTimeBucket, RuntimeSnapshot, UnstableRuntimeSnapshot};
 pub use record::snapshot::{
-    ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler, Snapshot, memory_usage,
-    snapshot,
+    Callee, CallerStats, ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler,
+    Snapshot, memory_usage, snapshot,
 };
 #[cfg(feature = "runtime")]
 pub use runtime::{
@@ -191,7 +191,7 @@ pub use task::spawn_named;
 #[cfg(feature = "tui")]
 pub use view::top;
 pub use words::function::Source;
-pub use words::names::{EARLY_EXIT_KIND, OVERFLOW_KIND, UNKNOWN_ERROR_KIND};
+pub use words::names::{EARLY_EXIT_KIND, OVERFLOW_KIND, ROOT_CALLER, UNKNOWN_ERROR_KIND};
 pub use words::outcome::{Outcome, PerOutcome};
 
 /// Measures every call of a function: outcome, wall and busy time, polls, slow polls.

@@ -31,6 +31,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // The call it runs keeps the call running now as its caller.
+    let future = crate::instrument::nesting::WithCaller::of_current(future);
     #[cfg(tokio_unstable)]
     {
         // tokio's builder consumes the future and, in the tokio versions this crate

@@ -73,11 +73,34 @@ pub struct Series {
     /// For a function measured with `#[measure(scheduling)]`: the waits from a wake to the
     /// next poll, the delay the runtime added. Empty otherwise.
     pub scheduling: Dist,
+    /// The call graph's edges into this function, one per caller (fully qualified, or
+    /// [`ROOT_CALLER`](crate::ROOT_CALLER) for the calls with no measured caller), cumulative.
+    pub callers: Vec<CallerEdge>,
     /// The unit of the latency values as the source gave it (`s` after conversion).
     pub unit: Arc<str>,
 }
 
+/// The calls of a function from one caller, and their time, as the source last gave them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallerEdge {
+    /// The caller, fully qualified (`my_app::orders::checkout`), `(root)` or `_overflow`.
+    pub caller: Arc<str>,
+    /// Finished calls from this caller.
+    pub calls: u64,
+    /// Their wall time, summed, in seconds.
+    pub wall: f64,
+    /// Their busy time, summed, in seconds.
+    pub busy: f64,
+    /// Their busy time outside the measured calls they made, summed, in seconds.
+    pub self_busy: f64,
+}
+
 impl Series {
+    /// The busy seconds of this function's own code: its callers' self busy time.
+    pub fn self_busy_seconds(&self) -> f64 {
+        self.callers.iter().map(|c| c.self_busy).sum()
+    }
+
     /// An empty series.
     pub fn new(service: &str, function: &str, module: &str, kind: SeriesKind) -> Series {
         Series {
@@ -94,6 +117,7 @@ impl Series {
             has_busy: false,
             latency: Dist::Empty,
             scheduling: Dist::Empty,
+            callers: Vec::new(),
             unit: "s".into(),
         }
     }

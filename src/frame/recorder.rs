@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use super::{Dist, Explicit, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus};
+use super::{
+    CallerEdge, Dist, Explicit, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus,
+};
 use crate::record::runtime::RuntimeSnapshot;
 use crate::record::snapshot::Snapshot;
 use crate::words::outcome::PerOutcome;
@@ -64,6 +66,17 @@ impl RecorderSource {
             if !f.scheduling.is_empty() {
                 s.scheduling = Dist::Hdr(f.scheduling.clone());
             }
+            s.callers = f
+                .callers
+                .iter()
+                .map(|c| CallerEdge {
+                    caller: crate::words::names::qualified(c.module, c.name).into(),
+                    calls: c.calls,
+                    wall: c.wall.as_secs_f64(),
+                    busy: c.busy.as_secs_f64(),
+                    self_busy: c.self_busy.as_secs_f64(),
+                })
+                .collect();
             s.error_kinds = f
                 .error_kinds
                 .iter()

@@ -4,6 +4,7 @@ use std::mem::ManuallyDrop;
 
 use super::callsite::Callsite;
 use super::future::Completion;
+use super::nesting::{self, Entered};
 use crate::clock;
 use crate::record::registry::{CallRecord, FunctionState};
 use crate::words::names::EARLY_EXIT_KIND;
@@ -15,7 +16,9 @@ use crate::words::outcome::Outcome;
 #[must_use]
 pub struct SyncCall {
     function: Option<&'static FunctionState>,
+    caller: Option<&'static FunctionState>,
     start: u64,
+    entered: Entered,
 }
 
 impl SyncCall {
@@ -25,14 +28,18 @@ impl SyncCall {
         if !crate::config::enabled() {
             return Self {
                 function: None,
+                caller: None,
                 start: 0,
+                entered: Entered::NOTHING,
             };
         }
         let function = callsite.state();
         function.record_start();
         Self {
             function: Some(function),
+            caller: nesting::current(),
             start: clock::now(),
+            entered: nesting::enter(function),
         }
     }
 
@@ -41,18 +48,23 @@ impl SyncCall {
     pub fn end(self) -> Option<Completion> {
         let this = ManuallyDrop::new(self);
         let function = this.function?;
-        Some(Completion::new(function, numbers(this.start, clock::now())))
+        Some(Completion::new(function, this.numbers(clock::now())))
     }
-}
 
-#[inline(always)]
-fn numbers(start: u64, end: u64) -> CallRecord {
-    let ns = clock::nanos_between(start, end);
-    CallRecord {
-        wall_ns: ns,
-        busy_ns: ns,
-        polls: 0,
-        slow_polls: 0,
+    /// The call's numbers, ending at `end`; pops its frame.
+    #[inline(always)]
+    fn numbers(&self, end: u64) -> CallRecord {
+        let ticks = end.saturating_sub(self.start);
+        let children = nesting::exit(self.entered, ticks);
+        let ns = clock::nanos_between(self.start, end);
+        CallRecord {
+            wall_ns: ns,
+            busy_ns: ns,
+            self_ns: clock::nanos_between(0, ticks.saturating_sub(children)),
+            polls: 0,
+            slow_polls: 0,
+            caller: self.caller,
+        }
     }
 }
 
@@ -60,7 +72,7 @@ impl Drop for SyncCall {
     #[cold]
     fn drop(&mut self) {
         if let Some(function) = self.function {
-            let record = numbers(self.start, clock::now());
+            let record = self.numbers(clock::now());
             if std::thread::panicking() {
                 function.record_end(Outcome::Panicked, None, record);
             } else {

@@ -7,20 +7,25 @@ use std::task::{Context, Poll};
 
 use super::callsite::Callsite;
 use super::classify::Classified;
+use super::nesting::{self, Entered};
 use crate::clock;
 use crate::record::registry::{CallRecord, FunctionState};
 use crate::words::outcome::Outcome;
 
-/// The timing of one call in progress: 32 bytes.
+/// The timing of one call in progress: 48 bytes.
 ///
 /// Not started while `polls == 0`; finished (or its poll panicked) once `function` is
 /// `None`. Dropping it between the two is a cancellation.
 struct Call {
     function: Option<&'static FunctionState>,
+    /// The measured call running when this one started (its first poll).
+    caller: Option<&'static FunctionState>,
     /// Clock ticks at the start of the first poll.
     start: u64,
     /// Ticks spent inside polls.
     busy: u64,
+    /// Ticks of those spent in the polls of measured callees.
+    children: u64,
     polls: u32,
     slow_polls: u32,
 }
@@ -38,15 +43,19 @@ impl Call {
         CallRecord {
             wall_ns: clock::nanos_between(self.start, end),
             busy_ns: clock::nanos_between(0, self.busy),
+            self_ns: clock::nanos_between(0, self.busy.saturating_sub(self.children)),
             polls: self.polls,
             slow_polls: self.slow_polls,
+            caller: self.caller,
         }
     }
 
+    /// Counts a poll from `t0` to `t1`, and pops its frame.
     #[inline(always)]
-    fn count_poll(&mut self, t0: u64, t1: u64) {
+    fn count_poll(&mut self, t0: u64, t1: u64, entered: Entered) {
         let spent = t1.saturating_sub(t0);
         self.busy += spent;
+        self.children += nesting::exit(entered, spent);
         self.polls = self.polls.saturating_add(1);
         self.slow_polls += u32::from(spent > clock::slow_poll_ticks());
     }
@@ -56,13 +65,14 @@ impl Call {
 struct PollGuard<'a> {
     call: &'a mut Call,
     t0: u64,
+    entered: Entered,
 }
 
 impl Drop for PollGuard<'_> {
     #[cold]
     fn drop(&mut self) {
         let t1 = clock::now();
-        self.call.count_poll(self.t0, t1);
+        self.call.count_poll(self.t0, t1, self.entered);
         self.call.record(Outcome::Panicked, None, t1);
     }
 }
@@ -93,8 +103,10 @@ impl<F> Measured<F> {
             inner,
             call: Call {
                 function: Some(function),
+                caller: None,
                 start: 0,
                 busy: 0,
+                children: 0,
                 polls: 0,
                 slow_polls: 0,
             },
@@ -133,9 +145,10 @@ impl<F: Future> Measured<F> {
         if this.call.polls == 0 {
             function.record_start();
             this.call.start = t0;
+            this.call.caller = nesting::current();
         }
         at_start(function, t0);
-        poll_measured(inner, &mut this.call, cx, t0)
+        poll_measured(inner, &mut this.call, cx, t0, nesting::enter(function))
     }
 }
 
@@ -145,14 +158,15 @@ fn poll_measured<F: Future>(
     call: &mut Call,
     cx: &mut Context<'_>,
     t0: u64,
+    entered: Entered,
 ) -> Poll<(F::Output, Completion)> {
-    let guard = PollGuard { call, t0 };
+    let guard = PollGuard { call, t0, entered };
     let result = inner.poll(cx);
     let guard = ManuallyDrop::new(guard);
     // SAFETY: the guard is never dropped; its `&mut Call` is moved out exactly once.
     let call = unsafe { std::ptr::read(&guard.call) };
     let t1 = clock::now();
-    call.count_poll(t0, t1);
+    call.count_poll(t0, t1, entered);
     match result {
         Poll::Pending => Poll::Pending,
         Poll::Ready(out) => {
@@ -198,8 +212,10 @@ impl Completion {
             numbers: CallRecord {
                 wall_ns: 0,
                 busy_ns: 0,
+                self_ns: 0,
                 polls: 0,
                 slow_polls: 0,
+                caller: None,
             },
         }
     }

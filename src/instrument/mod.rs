@@ -6,4 +6,5 @@ pub(crate) mod classify;
 pub(crate) mod future;
 #[cfg(feature = "layer")]
 pub(crate) mod layer;
+pub(crate) mod nesting;
 pub(crate) mod scheduled;

@@ -16,6 +16,9 @@ use crate::words::outcome::{Outcome, PerOutcome};
 
 /// Default cap on distinct error kinds per function.
 pub(crate) const DEFAULT_KIND_LIMIT: usize = 32;
+/// Cap on distinct measured callers per function; calls from callers beyond it count under
+/// the overflow caller.
+pub(crate) const CALLER_LIMIT: usize = 16;
 static KIND_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_KIND_LIMIT);
 static REGISTRY: Mutex<Vec<&'static FunctionState>> = Mutex::new(Vec::new());
 /// `(module, span name)` of every measured function registered so far whose
@@ -108,6 +111,7 @@ pub(crate) struct FunctionState {
     pub(crate) meta: &'static FunctionMeta,
     shards: Box<[PublishOnce<Shard>]>,
     kinds: KindTable,
+    callers: CallerTable,
 }
 
 /// One thread slot's share of a function's data.
@@ -121,12 +125,27 @@ struct Shard {
     /// Waits from a wake to the next poll, for a function measured with `scheduling`:
     /// made on its first one.
     scheduling: PublishOnce<AtomicHistogram>,
+    /// Calls by caller index (the last entry is the overflow caller): made on the first
+    /// call that has a measured caller. Calls without one are the rest.
+    edges: PublishOnce<Box<[EdgeCells]>>,
+}
+
+/// The calls of one function from one caller, on one slot.
+#[derive(Default)]
+struct EdgeCells {
+    calls: AtomicU64,
+    /// Sums, in nanoseconds, of the calls' wall, busy and self busy time.
+    wall_ns: AtomicU64,
+    busy_ns: AtomicU64,
+    self_ns: AtomicU64,
 }
 
 #[repr(align(128))]
 struct OutcomeCells {
     polls: AtomicU64,
     slow_polls: AtomicU64,
+    /// Nanoseconds of busy time not spent in measured callees, summed.
+    self_ns: AtomicU64,
     wall: AtomicHistogram,
     busy: AtomicHistogram,
 }
@@ -136,8 +155,21 @@ struct OutcomeCells {
 pub(crate) struct CallRecord {
     pub(crate) wall_ns: u64,
     pub(crate) busy_ns: u64,
+    /// Busy time minus the time of the measured calls polled inside its polls.
+    pub(crate) self_ns: u64,
     pub(crate) polls: u32,
     pub(crate) slow_polls: u32,
+    /// The measured call that was running when this one started; `None` for a root call.
+    pub(crate) caller: Option<&'static FunctionState>,
+}
+
+impl std::fmt::Debug for FunctionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionState")
+            .field("module", &self.meta.module)
+            .field("name", &self.meta.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FunctionState {
@@ -149,6 +181,7 @@ impl FunctionState {
                 .map(|_| PublishOnce::new())
                 .collect(),
             kinds: KindTable::new(limit),
+            callers: CallerTable::default(),
         }
     }
 
@@ -160,6 +193,7 @@ impl FunctionState {
             outcomes: PerOutcome::from_fn(|_| PublishOnce::new()),
             kinds: (0..=self.kinds.limit).map(|_| AtomicU64::new(0)).collect(),
             scheduling: PublishOnce::new(),
+            edges: PublishOnce::new(),
         });
         (shard, exclusive)
     }
@@ -232,13 +266,37 @@ impl FunctionState {
         cells.wall.record(call.wall_ns, exclusive);
         cells.busy.record(call.busy_ns, exclusive);
         add(&cells.polls, u64::from(call.polls), exclusive);
+        add(&cells.self_ns, call.self_ns, exclusive);
         if call.slow_polls != 0 {
             add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
+        }
+        if let Some(caller) = call.caller {
+            self.record_edge(shard, exclusive, caller, &call);
         }
         #[cfg(feature = "otlp")]
         if let Some(threshold) = super::samples::threshold() {
             self.offer_sample(threshold, outcome, kind, call.wall_ns);
         }
+    }
+
+    /// Adds a call to the numbers of its caller's edge.
+    #[inline]
+    fn record_edge(
+        &self,
+        shard: &Shard,
+        exclusive: bool,
+        caller: &'static FunctionState,
+        call: &CallRecord,
+    ) {
+        let index = self.callers.index_of(caller);
+        let (edges, _) = shard
+            .edges
+            .get_or_publish(|| (0..=CALLER_LIMIT).map(|_| EdgeCells::default()).collect());
+        let e = &edges[index];
+        add(&e.calls, 1, exclusive);
+        add(&e.wall_ns, call.wall_ns, exclusive);
+        add(&e.busy_ns, call.busy_ns, exclusive);
+        add(&e.self_ns, call.self_ns, exclusive);
     }
 
     /// Offers a finished call for sampling (sampling being on at `threshold`).
@@ -291,6 +349,7 @@ impl FunctionState {
                 cells.busy.read_into(&mut out.busy);
                 out.polls += cells.polls.load(Ordering::Relaxed);
                 out.slow_polls += cells.slow_polls.load(Ordering::Relaxed);
+                out.self_ns += cells.self_ns.load(Ordering::Relaxed);
             }
             for (total, cell) in kind_counts.iter_mut().zip(shard.kinds.iter()) {
                 *total += cell.load(Ordering::Relaxed);
@@ -298,7 +357,22 @@ impl FunctionState {
             if let Some(h) = shard.scheduling.get() {
                 h.read_into(&mut reading.scheduling);
             }
+            if let Some(edges) = shard.edges.get() {
+                if reading.callers.is_empty() {
+                    reading.callers = vec![EdgeReading::default(); edges.len()];
+                }
+                for (total, e) in reading.callers.iter_mut().zip(edges.iter()) {
+                    total.calls += e.calls.load(Ordering::Relaxed);
+                    total.wall_ns += e.wall_ns.load(Ordering::Relaxed);
+                    total.busy_ns += e.busy_ns.load(Ordering::Relaxed);
+                    total.self_ns += e.self_ns.load(Ordering::Relaxed);
+                }
+            }
         }
+        for (i, e) in reading.callers.iter_mut().enumerate() {
+            e.caller = self.callers.get(i);
+        }
+        reading.callers.retain(|e| e.calls > 0);
         let finished: u64 = reading.outcomes.iter().map(|(_, o)| o.wall.count()).sum();
         // Wrapping: a call taken back by `record_unstart` on another slot is a wrapped
         // subtraction there.
@@ -324,6 +398,9 @@ impl FunctionState {
             if let Some(h) = shard.scheduling.get() {
                 bytes += std::mem::size_of::<AtomicHistogram>() + h.heap_bytes();
             }
+            if let Some(edges) = shard.edges.get() {
+                bytes += edges.len() * std::mem::size_of::<EdgeCells>();
+            }
             for cells in shard.outcomes.values().iter().filter_map(PublishOnce::get) {
                 bytes += std::mem::size_of::<OutcomeCells>()
                     + cells.wall.heap_bytes()
@@ -341,6 +418,7 @@ impl Shard {
             .get_or_publish(|| OutcomeCells {
                 polls: AtomicU64::new(0),
                 slow_polls: AtomicU64::new(0),
+                self_ns: AtomicU64::new(0),
                 wall: AtomicHistogram::new(),
                 busy: AtomicHistogram::new(),
             })
@@ -355,14 +433,93 @@ pub(crate) struct FunctionReading {
     pub(crate) kinds: Vec<(&'static str, u64)>,
     pub(crate) in_flight: u64,
     pub(crate) scheduling: Histogram,
+    /// The calls from each measured caller (`None`: the callers over the cap).
+    pub(crate) callers: Vec<EdgeReading>,
+}
+
+/// The calls of a function from one caller, summed over the shards.
+#[derive(Clone, Default)]
+pub(crate) struct EdgeReading {
+    pub(crate) caller: Option<&'static FunctionState>,
+    pub(crate) calls: u64,
+    pub(crate) wall_ns: u64,
+    pub(crate) busy_ns: u64,
+    pub(crate) self_ns: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct OutcomeReading {
     pub(crate) polls: u64,
     pub(crate) slow_polls: u64,
+    pub(crate) self_ns: u64,
     pub(crate) wall: Histogram,
     pub(crate) busy: Histogram,
+}
+
+/// The measured functions that called one function, append-only, at most
+/// [`CALLER_LIMIT`] of them; a caller's index is its place in the table.
+#[derive(Default)]
+struct CallerTable {
+    callers: [AtomicPtr<FunctionState>; CALLER_LIMIT],
+    len: AtomicUsize,
+    insert: Mutex<()>,
+}
+
+impl CallerTable {
+    /// The index of a caller; [`CALLER_LIMIT`] (the overflow index) once the table is full.
+    #[inline]
+    fn index_of(&self, caller: &'static FunctionState) -> usize {
+        let len = self.len.load(Ordering::Acquire);
+        self.find(caller, len)
+            .unwrap_or_else(|| self.insert(caller))
+    }
+
+    #[inline]
+    fn find(&self, caller: &FunctionState, len: usize) -> Option<usize> {
+        self.callers[..len]
+            .iter()
+            .position(|c| std::ptr::eq(c.load(Ordering::Relaxed), caller))
+    }
+
+    #[cold]
+    fn insert(&self, caller: &'static FunctionState) -> usize {
+        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let len = self.len.load(Ordering::Acquire);
+        if let Some(i) = self.find(caller, len) {
+            return i;
+        }
+        if len == CALLER_LIMIT {
+            return CALLER_LIMIT;
+        }
+        self.callers[len].store(
+            caller as *const FunctionState as *mut FunctionState,
+            Ordering::Relaxed,
+        );
+        self.len.store(len + 1, Ordering::Release);
+        len
+    }
+
+    /// The caller at an index; `None` for the overflow index.
+    fn get(&self, index: usize) -> Option<&'static FunctionState> {
+        let ptr = self.callers.get(index)?.load(Ordering::Acquire);
+        // SAFETY: only `insert` stores here, from a `&'static FunctionState`.
+        unsafe { ptr.as_ref() }
+    }
+}
+
+/// A function state for the unit tests, leaked.
+#[cfg(test)]
+pub(crate) fn test_state(name: &'static str) -> &'static FunctionState {
+    let meta: &'static FunctionMeta = Box::leak(Box::new(FunctionMeta {
+        name,
+        module: "tests",
+        file: file!(),
+        line: line!(),
+        target: "tests",
+        source: crate::words::function::Source::Measure,
+        span_name: "",
+    }));
+    Box::leak(Box::new(FunctionState::new(meta)))
 }
 
 /// Error kinds seen by one function, append-only, at most `limit` of them.

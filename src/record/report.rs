@@ -7,8 +7,9 @@ use super::runtime::RuntimeSnapshot;
 use super::snapshot::{ErrorKindCount, FunctionSnapshot, Snapshot, snapshot};
 use crate::words::text;
 
-/// A table of every measured function: calls, outcomes, success rate, latency and slow
-/// polls, with each function's error kinds and their counts under it. Print it at exit, or
+/// A table of every measured function: calls, outcomes, success rate, latency, self time
+/// (busy time per call outside measured callees) and slow polls, with each function's error
+/// kinds and their counts under it. Print it at exit, or
 /// wherever a quick look helps.
 ///
 /// ```
@@ -28,7 +29,7 @@ use crate::words::text;
 ///     let _ = load(key);
 /// }
 /// let text = taskscope::report().to_string();
-/// // function  calls  ok  errors  cancelled  panicked  success  mean  p50  p99  max  slow polls
+/// // function  calls  ok  errors  cancelled  panicked  success  mean  p50  p99  max  self  slow polls
 /// // doc::load     4   1       3          0         0   25.00%   ...
 /// //   error: Missing  2
 /// //   error: Corrupt  1
@@ -57,7 +58,9 @@ impl Report {
     }
 }
 
-const HEADER: [&str; 12] = [
+const COLUMNS: usize = 13;
+
+const HEADER: [&str; COLUMNS] = [
     "function",
     "calls",
     "ok",
@@ -69,6 +72,7 @@ const HEADER: [&str; 12] = [
     "p50",
     "p99",
     "max",
+    "self",
     "slow polls",
 ];
 
@@ -79,7 +83,7 @@ const ERRORS: usize = 3;
 pub(crate) const REPORT_KINDS: usize = 5;
 
 /// One function's line and the lines of its error kinds, as cells.
-fn function_lines(f: &FunctionSnapshot) -> Vec<[String; 12]> {
+fn function_lines(f: &FunctionSnapshot) -> Vec<[String; COLUMNS]> {
     let wall = f.wall();
     // A function with no finished call has no durations: `-`, never `0ns`.
     let duration = |d: Duration| {
@@ -102,13 +106,15 @@ fn function_lines(f: &FunctionSnapshot) -> Vec<[String; 12]> {
         duration(wall.p50()),
         duration(wall.p99()),
         duration(wall.max()),
+        // Self busy time per call: the time in the function's own code.
+        duration(f.self_busy() / u32::try_from(f.calls().max(1)).unwrap_or(u32::MAX)),
         f.slow_polls().to_string(),
     ]];
     // Most frequent first, then by name: the same counts always print the same way.
     let mut kinds: Vec<&ErrorKindCount> = f.error_kinds.iter().filter(|k| k.count > 0).collect();
     kinds.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(b.kind)));
     let kind_line = |label: String, count: u64| {
-        let mut cells: [String; 12] = Default::default();
+        let mut cells: [String; COLUMNS] = Default::default();
         cells[0] = label;
         cells[ERRORS] = count.to_string();
         cells
@@ -134,7 +140,7 @@ impl fmt::Display for Report {
     /// then one line per error kind under it, the most frequent first, at most five and
     /// then one line for the rest; each kind's count stands in the `errors` column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: Vec<[String; 12]> = self
+        let rows: Vec<[String; COLUMNS]> = self
             .snapshot
             .functions
             .iter()
@@ -296,6 +302,7 @@ mod tests {
                 "0",
                 "0",
                 "0",
+                "-",
                 "-",
                 "-",
                 "-",

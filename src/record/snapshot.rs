@@ -7,7 +7,7 @@ use super::registry;
 use super::runtime::RuntimeSnapshot;
 use crate::export::stats::ExportStats;
 use crate::words::function::Source;
-use crate::words::names::{OVERFLOW_KIND, short_kind};
+use crate::words::names::{OVERFLOW_KIND, ROOT_CALLER, short_kind};
 use crate::words::outcome::Outcome;
 
 /// Everything recorded, read at one moment: plain data.
@@ -66,6 +66,67 @@ pub struct FunctionSnapshot {
     /// For a function measured with `#[measure(scheduling)]`: each wait from a wake to the
     /// next poll, the time the runtime took to come back to the call. Empty otherwise.
     pub scheduling: Histogram,
+    /// Who called it: the calls from each measured function that was running when they
+    /// started (a caller's poll, or a span the layer records), most calls first, with
+    /// [`ROOT_CALLER`] for the calls no measured call was running around and
+    /// [`OVERFLOW_KIND`] for callers beyond the cap of 16 per function. The entries add up
+    /// to the function's calls and times. [`Snapshot::callees`] gives the other direction.
+    pub callers: Vec<CallerStats>,
+}
+
+/// The calls of one function from one caller, and the time they took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallerStats {
+    /// The caller's module; empty for [`ROOT_CALLER`] and [`OVERFLOW_KIND`].
+    pub module: &'static str,
+    /// The caller's reported name, [`ROOT_CALLER`], or [`OVERFLOW_KIND`].
+    pub name: &'static str,
+    /// Finished calls from this caller, every outcome.
+    pub calls: u64,
+    /// Their wall time, summed. Concurrent calls (`join!`) overlap: the sum can exceed the
+    /// caller's own wall time.
+    pub wall: Duration,
+    /// Their busy time, summed: time spent in this function's polls on the caller's behalf.
+    pub busy: Duration,
+    /// Their self busy time, summed (see [`OutcomeStats::self_busy`]).
+    pub self_busy: Duration,
+}
+
+impl CallerStats {
+    /// Whether these are the calls without a measured caller.
+    pub fn is_root(&self) -> bool {
+        self.name == ROOT_CALLER && self.module.is_empty()
+    }
+
+    fn key(&self) -> (&'static str, &'static str) {
+        (self.module, self.name)
+    }
+
+    fn add(&mut self, other: &CallerStats) {
+        self.calls += other.calls;
+        self.wall += other.wall;
+        self.busy += other.busy;
+        self.self_busy += other.self_busy;
+    }
+
+    fn minus(&self, earlier: &CallerStats) -> CallerStats {
+        CallerStats {
+            calls: self.calls.saturating_sub(earlier.calls),
+            wall: self.wall.saturating_sub(earlier.wall),
+            busy: self.busy.saturating_sub(earlier.busy),
+            self_busy: self.self_busy.saturating_sub(earlier.self_busy),
+            ..self.clone()
+        }
+    }
+}
+
+/// One function a function calls, and those calls: an entry of [`Snapshot::callees`].
+#[derive(Clone, Copy, Debug)]
+pub struct Callee<'a> {
+    /// The called function.
+    pub function: &'a FunctionSnapshot,
+    /// Its calls from the caller.
+    pub calls: &'a CallerStats,
 }
 
 /// The numbers of one outcome of one function.
@@ -81,6 +142,10 @@ pub struct OutcomeStats {
     pub wall: Histogram,
     /// Busy time per call: the sum of its polls.
     pub busy: Histogram,
+    /// Busy time of those calls, summed, less the time of the measured calls and recorded
+    /// spans polled inside their polls: the time spent in this function's own code.
+    /// Children run at once (`join!`) each count their own polls, which never overlap.
+    pub self_busy: Duration,
 }
 
 /// How many errors of one kind.
@@ -132,8 +197,26 @@ pub fn snapshot() -> Snapshot {
                 slow_polls: r.slow_polls,
                 wall: r.wall,
                 busy: r.busy,
+                self_busy: Duration::from_nanos(r.self_ns),
             };
         }
+        f.callers = reading
+            .callers
+            .iter()
+            .map(|e| {
+                let (module, name) = e
+                    .caller
+                    .map_or(("", OVERFLOW_KIND), |c| (c.meta.module, c.meta.name));
+                CallerStats {
+                    module,
+                    name,
+                    calls: e.calls,
+                    wall: Duration::from_nanos(e.wall_ns),
+                    busy: Duration::from_nanos(e.busy_ns),
+                    self_busy: Duration::from_nanos(e.self_ns),
+                }
+            })
+            .collect();
         f.error_kinds = reading
             .kinds
             .into_iter()
@@ -162,6 +245,7 @@ pub fn snapshot() -> Snapshot {
     });
     for f in &mut functions {
         f.normalise_kinds();
+        f.normalise_callers();
     }
     Snapshot {
         taken_at,
@@ -214,6 +298,46 @@ impl Snapshot {
             exports: self.exports,
             runtimes: self.runtimes.clone(),
         }
+    }
+
+    /// The functions `caller` calls (the functions that list it among their
+    /// [`callers`](FunctionSnapshot::callers)), most calls first.
+    ///
+    /// ```
+    /// #[taskscope::measure]
+    /// async fn load(id: u32) -> u32 {
+    ///     id
+    /// }
+    ///
+    /// #[taskscope::measure]
+    /// async fn handle(id: u32) -> u32 {
+    ///     load(id).await + load(id + 1).await
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// handle(1).await;
+    /// let snap = taskscope::snapshot();
+    /// let handle = snap.function("handle").unwrap();
+    /// let callees = snap.callees(handle);
+    /// assert_eq!(callees[0].function.name, "load");
+    /// assert_eq!(callees[0].calls.calls, 2);
+    /// assert!(snap.function("load").unwrap().callers[0].name == "handle");
+    /// # }
+    /// ```
+    pub fn callees(&self, caller: &FunctionSnapshot) -> Vec<Callee<'_>> {
+        let mut out: Vec<Callee<'_>> = self
+            .functions
+            .iter()
+            .flat_map(|f| {
+                f.callers
+                    .iter()
+                    .filter(|c| c.module == caller.module && c.name == caller.name)
+                    .map(move |calls| Callee { function: f, calls })
+            })
+            .collect();
+        out.sort_by_key(|c| std::cmp::Reverse(c.calls.calls));
+        out
     }
 
     /// Total calls of all functions.
@@ -317,6 +441,12 @@ impl FunctionSnapshot {
         (wall > 0).then(|| (busy as f64 / wall as f64).min(1.0))
     }
 
+    /// Busy time not spent in measured callees, over all outcomes (see
+    /// [`OutcomeStats::self_busy`]).
+    pub fn self_busy(&self) -> Duration {
+        self.outcomes().map(|s| s.self_busy).sum()
+    }
+
     /// Total time the calls spent waiting (wall time minus busy time), over all outcomes.
     pub fn idle(&self) -> Duration {
         let wall: u64 = self.outcomes().map(|s| s.wall.sum).sum();
@@ -335,10 +465,42 @@ impl FunctionSnapshot {
             a.slow_polls += b.slow_polls;
             a.wall.merge(&b.wall);
             a.busy.merge(&b.busy);
+            a.self_busy += b.self_busy;
         }
         self.error_kinds.extend(other.error_kinds.iter().cloned());
         self.in_flight += other.in_flight;
         self.scheduling.merge(&other.scheduling);
+        self.callers.extend(other.callers.iter().cloned());
+    }
+
+    /// Folds the entries of one caller (two callsites of one name), adds the root calls
+    /// (what no measured caller accounts for) and sorts by calls.
+    fn normalise_callers(&mut self) {
+        let mut callers: Vec<CallerStats> = Vec::with_capacity(self.callers.len() + 1);
+        for c in self.callers.drain(..) {
+            match callers.iter_mut().find(|e| e.key() == c.key()) {
+                Some(e) => e.add(&c),
+                None => callers.push(c),
+            }
+        }
+        let sum = |f: fn(&CallerStats) -> Duration| callers.iter().map(f).sum::<Duration>();
+        let wall = Duration::from_nanos(self.outcomes().map(|s| s.wall.sum).sum());
+        let busy = Duration::from_nanos(self.outcomes().map(|s| s.busy.sum).sum());
+        let root = CallerStats {
+            module: "",
+            name: ROOT_CALLER,
+            calls: self
+                .calls()
+                .saturating_sub(callers.iter().map(|c| c.calls).sum()),
+            wall: wall.saturating_sub(sum(|c| c.wall)),
+            busy: busy.saturating_sub(sum(|c| c.busy)),
+            self_busy: self.self_busy().saturating_sub(sum(|c| c.self_busy)),
+        };
+        if root.calls > 0 {
+            callers.push(root);
+        }
+        callers.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.key().cmp(&b.key())));
+        self.callers = callers;
     }
 
     /// Folds duplicate kinds (two type names with the same short name) and sorts by count.
@@ -364,9 +526,21 @@ impl FunctionSnapshot {
                 slow_polls: now.slow_polls.saturating_sub(then.slow_polls),
                 wall: now.wall.delta(&then.wall),
                 busy: now.busy.delta(&then.busy),
+                self_busy: now.self_busy.saturating_sub(then.self_busy),
             };
         }
         d.scheduling = self.scheduling.delta(&earlier.scheduling);
+        d.callers = self
+            .callers
+            .iter()
+            .map(
+                |c| match earlier.callers.iter().find(|e| e.key() == c.key()) {
+                    Some(e) => c.minus(e),
+                    None => c.clone(),
+                },
+            )
+            .filter(|c| c.calls > 0)
+            .collect();
         d.error_kinds = self
             .error_kinds
             .iter()

@@ -73,6 +73,34 @@ pub(crate) mod metric {
         prometheus: "function_scheduling_delay_seconds",
         description: "Time from a wake of a call to its next poll: the delay the runtime added.",
     };
+    /// Calls of a function from one caller (counter): an edge of the call graph.
+    pub(crate) const CALLER_CALLS: Metric = Metric {
+        name: "function.callers.calls",
+        unit: "{call}",
+        prometheus: "function_callers_calls",
+        description: "Finished calls of a function from one caller (the measured call or span running when it started).",
+    };
+    /// The wall time of those calls, summed (counter, seconds).
+    pub(crate) const CALLER_WALL: Metric = Metric {
+        name: "function.callers.wall",
+        unit: "s",
+        prometheus: "function_callers_wall_seconds",
+        description: "Wall time of a function's calls from one caller, summed.",
+    };
+    /// Their busy time, summed (counter, seconds).
+    pub(crate) const CALLER_BUSY: Metric = Metric {
+        name: "function.callers.busy",
+        unit: "s",
+        prometheus: "function_callers_busy_seconds",
+        description: "Busy time of a function's calls from one caller, summed.",
+    };
+    /// Their self busy time, summed (counter, seconds).
+    pub(crate) const CALLER_SELF_BUSY: Metric = Metric {
+        name: "function.callers.self_busy",
+        unit: "s",
+        prometheus: "function_callers_self_busy_seconds",
+        description: "Busy time of a function's calls from one caller outside the measured calls they made, summed.",
+    };
     /// Data points the exporter gave up on (counter).
     pub(crate) const EXPORT_DROPPED: Metric = Metric {
         name: "taskscope.export.dropped",
@@ -240,6 +268,10 @@ pub(crate) mod attr {
     pub(crate) const EXCEPTION_TYPE: &str = "exception.type";
     /// A per-process id on the resource, so replicas do not collide.
     pub(crate) const SERVICE_INSTANCE: &str = "service.instance.id";
+    /// The caller of a call graph edge, fully qualified as `code.function.name` is;
+    /// [`ROOT_CALLER`](super::ROOT_CALLER) for calls with no measured caller,
+    /// [`OVERFLOW_KIND`](super::OVERFLOW_KIND) for the callers over the cap.
+    pub(crate) const CALLER: &str = "taskscope.caller";
     /// The name a tokio runtime was given to the runtime monitor.
     pub(crate) const RUNTIME: &str = "tokio.runtime.name";
     /// A worker of a tokio runtime, by its index.
@@ -257,6 +289,8 @@ pub(crate) mod label {
     pub(crate) const ERROR_TYPE: &str = "error_type";
     /// [`attr::OVERFLOW`](super::attr::OVERFLOW).
     pub(crate) const OVERFLOW: &str = "otel_metric_overflow";
+    /// [`attr::CALLER`](super::attr::CALLER).
+    pub(crate) const CALLER: &str = "taskscope_caller";
     /// [`attr::RUNTIME`](super::attr::RUNTIME).
     pub(crate) const RUNTIME: &str = "tokio_runtime_name";
     /// [`attr::WORKER`](super::attr::WORKER).
@@ -268,9 +302,14 @@ pub(crate) const SCOPE_NAME: &str = "taskscope";
 /// Its version.
 pub(crate) const SCOPE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The error kind under which errors beyond a function's kind limit are counted, and the
-/// function that spans beyond the layer's function limit are counted under.
+/// The error kind under which errors beyond a function's kind limit are counted, the
+/// function that spans beyond the layer's function limit are counted under, and the caller
+/// of the calls from callers beyond a function's caller limit.
 pub const OVERFLOW_KIND: &str = "_overflow";
+
+/// The caller of the calls that started with no measured call running: a task's top-level
+/// call, or one from unmeasured code.
+pub const ROOT_CALLER: &str = "(root)";
 
 /// The error kind of a measured block left early by `?`, `return` or `break`.
 pub const EARLY_EXIT_KIND: &str = "EarlyExit";

@@ -9,6 +9,7 @@ mod support;
 
 mod bad_input_hostile_names;
 mod layer_bounds;
+mod layer_call_graph;
 mod layer_filters;
 mod layer_measure_once;
 mod layer_names;

@@ -8,6 +8,7 @@
 mod support;
 
 mod dashboards;
+mod prometheus_call_graph;
 mod prometheus_endpoint;
 mod prometheus_exemplars;
 mod prometheus_native;

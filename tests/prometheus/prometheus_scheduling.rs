@@ -5,10 +5,8 @@
 #![cfg_attr(feature = "disabled", allow(dead_code, unused))]
 
 use crate::support::common::{self, with_held_wakes};
-use crate::support::scrape::{Prometheus, get, tool};
+use crate::support::scrape::{Prometheus, get, promtool_accepts};
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -26,29 +24,6 @@ async fn scraped_waits(mut rx: mpsc::Receiver<u32>) -> u32 {
 }
 
 const LABELS: &str = r#"code_function_name="prometheus::prometheus_scheduling::scraped_waits""#;
-
-fn promtool_accepts(body: &str) {
-    let mut check = Command::new(tool("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn scheduling_delays_are_a_histogram_prometheus_reads() {

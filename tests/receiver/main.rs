@@ -9,6 +9,7 @@ mod support;
 
 mod bad_input_receiver_fuzz;
 mod receiver_bad_input;
+mod receiver_call_graph;
 mod receiver_connections;
 mod receiver_otel_sdk;
 mod receiver_runtime;

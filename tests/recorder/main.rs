@@ -9,6 +9,7 @@ mod support;
 
 mod bad_input_error_kinds;
 mod blocks;
+mod call_graph;
 mod concurrency;
 mod error_kind_overflow;
 mod error_kinds;

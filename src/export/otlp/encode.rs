@@ -33,8 +33,8 @@ use super::{HistogramFormat, Temporality};
 use crate::export::stats::ExportStats;
 use crate::record::histogram::Histogram;
 use crate::record::runtime::{PollTimeBucket, RuntimeSnapshot};
-use crate::record::snapshot::FunctionSnapshot;
 use crate::record::snapshot::Snapshot;
+use crate::record::snapshot::{CallerStats, FunctionSnapshot};
 use crate::words::names;
 use crate::words::outcome::Outcome;
 
@@ -79,6 +79,10 @@ pub(crate) enum Series {
     SlowPolls,
     Concurrent,
     Scheduling,
+    CallerCalls,
+    CallerWall,
+    CallerBusy,
+    CallerSelfBusy,
     Dropped,
     RuntimeWorkers,
     RuntimeTasks,
@@ -97,7 +101,7 @@ pub(crate) enum Series {
 }
 
 /// How many series there are.
-const SERIES: usize = 22;
+const SERIES: usize = 26;
 
 impl Series {
     const ALL: [Series; SERIES] = [
@@ -108,6 +112,10 @@ impl Series {
         Self::SlowPolls,
         Self::Concurrent,
         Self::Scheduling,
+        Self::CallerCalls,
+        Self::CallerWall,
+        Self::CallerBusy,
+        Self::CallerSelfBusy,
         Self::Dropped,
         Self::RuntimeWorkers,
         Self::RuntimeTasks,
@@ -178,6 +186,10 @@ impl Series {
             Self::Scheduling => (names::metric::SCHEDULING, histogram()),
             Self::Polls => (names::metric::POLLS, sum(temporality)),
             Self::SlowPolls => (names::metric::SLOW_POLLS, sum(temporality)),
+            Self::CallerCalls => (names::metric::CALLER_CALLS, sum(temporality)),
+            Self::CallerWall => (names::metric::CALLER_WALL, sum(temporality)),
+            Self::CallerBusy => (names::metric::CALLER_BUSY, sum(temporality)),
+            Self::CallerSelfBusy => (names::metric::CALLER_SELF_BUSY, sum(temporality)),
             // An up-down counter: a sum that is not monotonic, always cumulative.
             Self::Concurrent => (
                 names::metric::CONCURRENT,
@@ -457,6 +469,18 @@ impl Points {
                 None,
             );
         }
+        // The call graph's edges into this function, the root calls among them.
+        for c in f.callers.iter().filter(|c| c.calls > 0) {
+            self.attrs.set_caller(f, c);
+            self.int(sink, Series::CallerCalls, c.calls, start, frame);
+            for (series, d) in [
+                (Series::CallerWall, c.wall),
+                (Series::CallerBusy, c.busy),
+                (Series::CallerSelfBusy, c.self_busy),
+            ] {
+                self.double(sink, series, d.as_secs_f64(), start, frame);
+            }
+        }
     }
 
     fn histogram(
@@ -554,6 +578,23 @@ impl Attributes {
         // cap (named `_overflow`), are marked as the SDKs mark an overflow.
         let function_overflowed = f.is_some_and(|f| f.name == crate::words::names::OVERFLOW_KIND);
         if matches!(kind, KindAttr::Overflow) || function_overflowed {
+            self.put_bool(n, names::attr::OVERFLOW);
+            n += 1;
+        }
+        self.values.truncate(n);
+        self.version += 1;
+    }
+
+    /// The attributes of a point of the edge from `caller` into `f`.
+    fn set_caller(&mut self, f: &FunctionSnapshot, caller: &CallerStats) {
+        self.put(0, names::attr::FUNCTION, |s| {
+            names::qualify_into(s, f.module, f.name)
+        });
+        self.put(1, names::attr::CALLER, |s| {
+            names::qualify_into(s, caller.module, caller.name)
+        });
+        let mut n = 2;
+        if caller.name == crate::words::names::OVERFLOW_KIND && caller.module.is_empty() {
             self.put_bool(n, names::attr::OVERFLOW);
             n += 1;
         }
@@ -928,6 +969,7 @@ mod tests {
             slow_polls: polls / 3,
             wall: histogram(values_ns),
             busy: histogram(&values_ns.iter().map(|v| v / 2).collect::<Vec<_>>()),
+            ..OutcomeStats::default()
         }
     }
 
@@ -1289,6 +1331,96 @@ mod tests {
             "tokio.task.polls",
         ] {
             metric(name);
+        }
+    }
+
+    #[test]
+    fn call_graph_edges_are_sent_with_their_caller() {
+        use crate::record::snapshot::CallerStats;
+        let ms = std::time::Duration::from_millis;
+        let mut snap = workload();
+        let f = &mut snap.functions[0];
+        f.callers = vec![
+            CallerStats {
+                module: "shop::web",
+                name: "handle",
+                calls: 3,
+                wall: ms(300),
+                busy: ms(30),
+                self_busy: ms(20),
+            },
+            CallerStats {
+                module: "",
+                name: crate::words::names::ROOT_CALLER,
+                calls: 1,
+                ..CallerStats::default()
+            },
+            CallerStats {
+                module: "",
+                name: crate::words::names::OVERFLOW_KIND,
+                calls: 2,
+                ..CallerStats::default()
+            },
+        ];
+        let frame = Frame {
+            start_unix_ns: 1,
+            now_unix_ns: 2,
+            temporality: Temporality::Cumulative,
+        };
+        let (reference, framed) = both(&snap, frame, &HistogramFormat::default());
+        assert_eq!(reference, framed);
+        let request = ExportMetricsServiceRequest::decode(&framed[..]).unwrap();
+        let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+        let points = |name: &str| match &metrics.iter().find(|m| m.name == name).unwrap().data {
+            Some(Data::Sum(s)) => {
+                assert!(s.is_monotonic, "{name}");
+                s.data_points.clone()
+            }
+            _ => panic!("{name} is not a sum"),
+        };
+        let calls = points("function.callers.calls");
+        let seen: Vec<(Vec<String>, Option<number_data_point::Value>)> = calls
+            .iter()
+            .map(|p| (attributes(&p.attributes), p.value))
+            .collect();
+        use number_data_point::Value::AsInt;
+        assert_eq!(
+            seen,
+            [
+                (
+                    vec![
+                        "code.function.name=shop::orders::checkout".to_owned(),
+                        "taskscope.caller=shop::web::handle".to_owned()
+                    ],
+                    Some(AsInt(3))
+                ),
+                (
+                    vec![
+                        "code.function.name=shop::orders::checkout".to_owned(),
+                        "taskscope.caller=(root)".to_owned()
+                    ],
+                    Some(AsInt(1))
+                ),
+                (
+                    vec![
+                        "code.function.name=shop::orders::checkout".to_owned(),
+                        "taskscope.caller=_overflow".to_owned(),
+                        "otel.metric.overflow=true".to_owned()
+                    ],
+                    Some(AsInt(2))
+                ),
+            ]
+        );
+        for (name, seconds) in [
+            ("function.callers.wall", 0.3),
+            ("function.callers.busy", 0.03),
+            ("function.callers.self_busy", 0.02),
+        ] {
+            assert_eq!(
+                points(name)[0].value,
+                Some(number_data_point::Value::AsDouble(seconds)),
+                "{name}"
+            );
         }
     }
 }

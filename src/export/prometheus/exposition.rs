@@ -251,6 +251,7 @@ pub(crate) fn write(
         );
     }
     scheduling(snap, &qualified, bounds, sink);
+    callers(snap, &qualified, sink);
     runtimes(snap, sink);
     family(sink, metric::EXPORT_DROPPED, Kind::Counter);
     sink.counter(
@@ -289,6 +290,59 @@ fn scheduling(snap: &Snapshot, qualified: &[String], bounds: &[f64], sink: &mut 
             exemplar: None,
         };
         sink.histogram(stem, &point_labels(f, q, None, None), &point);
+    }
+}
+
+/// The call graph: per function and caller, the calls and their summed wall, busy and
+/// self busy time; no families when no function has a caller yet.
+fn callers(snap: &Snapshot, qualified: &[String], sink: &mut impl Sink) {
+    use crate::record::snapshot::CallerStats;
+    use crate::words::names::label::CALLER;
+    if snap.functions.iter().all(|f| f.callers.is_empty()) {
+        return;
+    }
+    let caller_names: Vec<Vec<String>> = snap
+        .functions
+        .iter()
+        .map(|f| {
+            f.callers
+                .iter()
+                .map(|c| names::qualified(c.module, c.name))
+                .collect()
+        })
+        .collect();
+    let each = |sink: &mut dyn FnMut(Labels<'_>, &CallerStats)| {
+        for ((f, q), callers) in snap.functions.iter().zip(qualified).zip(&caller_names) {
+            for (c, caller) in f.callers.iter().zip(callers) {
+                let mut labels = Labels {
+                    pairs: [("", ""); 6],
+                    len: 0,
+                };
+                labels.push((FUNCTION, q));
+                labels.push((CALLER, caller));
+                if c.name == crate::words::names::OVERFLOW_KIND && c.module.is_empty() {
+                    labels.push((OVERFLOW, "true"));
+                }
+                for pair in SCOPE {
+                    labels.push(pair);
+                }
+                sink(labels, c);
+            }
+        }
+    };
+    family(sink, metric::CALLER_CALLS, Kind::Counter);
+    each(&mut |labels, c| sink.counter(metric::CALLER_CALLS.prometheus, &labels, c.calls));
+    type Seconds = fn(&CallerStats) -> std::time::Duration;
+    let seconds: [(Metric, Seconds); 3] = [
+        (metric::CALLER_WALL, |c| c.wall),
+        (metric::CALLER_BUSY, |c| c.busy),
+        (metric::CALLER_SELF_BUSY, |c| c.self_busy),
+    ];
+    for (m, value) in seconds {
+        sink.family(m.prometheus, Kind::Counter, m.description, Some("seconds"));
+        each(&mut |labels, c| {
+            sink.counter_seconds(m.prometheus, &labels, value(c).as_secs_f64());
+        });
     }
 }
 

@@ -7,6 +7,8 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::instrument::nesting::Entered;
+
 /// Spans entered at once on one thread that are timed; deeper ones count their enters but
 /// no busy time.
 const DEPTH: usize = 32;
@@ -20,6 +22,8 @@ struct Frame {
     layer: u64,
     id: u64,
     start: u64,
+    /// The span's frame on the stack of running calls.
+    nest: Entered,
 }
 
 struct Stack {
@@ -34,7 +38,14 @@ thread_local! {
         Stack {
             thread: Cell::new(0),
             len: Cell::new(0),
-            frames: [const { Cell::new(Frame { layer: 0, id: 0, start: 0 }) }; DEPTH],
+            frames: [const {
+                Cell::new(Frame {
+                    layer: 0,
+                    id: 0,
+                    start: 0,
+                    nest: Entered::NOTHING,
+                })
+            }; DEPTH],
         }
     };
 }
@@ -68,29 +79,43 @@ pub(super) fn thread() -> u32 {
 
 /// What an exit finds of the matching enter.
 pub(super) enum Exit {
-    /// The span was entered at this clock reading.
-    Timed(u64),
+    /// The span was entered at this clock reading, and pushed this frame of running calls.
+    Timed(u64, Entered),
     /// A nested enter of a span already entered on this thread.
     Nested,
     /// No enter was recorded (the stack was full, or recording was off at the enter).
     Unknown,
 }
 
-/// Records that `layer`'s span `id` was entered at `start`.
+/// Records that `layer`'s span `id` was entered at `start`; `nest` gives the frame to push
+/// on the stack of running calls for it (not called for a nested enter, or when the stack
+/// is full). Returns whether the enter is timed.
 #[inline(always)]
-pub(super) fn push(layer: u64, id: u64, start: u64) {
-    let _ = STACK.try_with(|s| {
-        let len = s.len.get();
-        if len == DEPTH {
-            return;
-        }
-        let nested = s.frames[..len]
-            .iter()
-            .any(|f| f.get().id == id && f.get().layer == layer);
-        let start = if nested { NESTED } else { start };
-        s.frames[len].set(Frame { layer, id, start });
-        s.len.set(len + 1);
-    });
+pub(super) fn push(layer: u64, id: u64, start: u64, nest: impl FnOnce() -> Entered) -> bool {
+    STACK
+        .try_with(|s| {
+            let len = s.len.get();
+            if len == DEPTH {
+                return false;
+            }
+            let nested = s.frames[..len]
+                .iter()
+                .any(|f| f.get().id == id && f.get().layer == layer);
+            let (start, nest) = if nested {
+                (NESTED, Entered::NOTHING)
+            } else {
+                (start, nest())
+            };
+            s.frames[len].set(Frame {
+                layer,
+                id,
+                start,
+                nest,
+            });
+            s.len.set(len + 1);
+            !nested
+        })
+        .unwrap_or(false)
 }
 
 /// Takes the innermost enter of `layer`'s span `id` off the stack; also gives this thread's
@@ -112,7 +137,7 @@ fn pop_from(s: &Stack, layer: u64, id: u64) -> Exit {
     }) else {
         return Exit::Unknown;
     };
-    let start = s.frames[at].get().start;
+    let Frame { start, nest, .. } = s.frames[at].get();
     for i in at..len - 1 {
         s.frames[i].set(s.frames[i + 1].get());
     }
@@ -120,7 +145,7 @@ fn pop_from(s: &Stack, layer: u64, id: u64) -> Exit {
     if start == NESTED {
         Exit::Nested
     } else {
-        Exit::Timed(start)
+        Exit::Timed(start, nest)
     }
 }
 
@@ -134,31 +159,31 @@ mod tests {
 
     #[test]
     fn exits_find_their_enters_in_any_order() {
-        push(1, 10, 100);
-        push(1, 11, 200);
-        push(2, 10, 300);
-        assert!(matches!(pop1(1, 10), Exit::Timed(100)));
-        assert!(matches!(pop1(2, 10), Exit::Timed(300)));
-        assert!(matches!(pop1(1, 11), Exit::Timed(200)));
+        push(1, 10, 100, || Entered::NOTHING);
+        push(1, 11, 200, || Entered::NOTHING);
+        push(2, 10, 300, || Entered::NOTHING);
+        assert!(matches!(pop1(1, 10), Exit::Timed(100, _)));
+        assert!(matches!(pop1(2, 10), Exit::Timed(300, _)));
+        assert!(matches!(pop1(1, 11), Exit::Timed(200, _)));
         assert!(matches!(pop1(1, 11), Exit::Unknown));
     }
 
     #[test]
     fn a_nested_enter_of_the_same_span_is_not_timed_twice() {
-        push(1, 7, 100);
-        push(1, 7, 150);
+        push(1, 7, 100, || Entered::NOTHING);
+        push(1, 7, 150, || Entered::NOTHING);
         assert!(matches!(pop1(1, 7), Exit::Nested));
-        assert!(matches!(pop1(1, 7), Exit::Timed(100)));
+        assert!(matches!(pop1(1, 7), Exit::Timed(100, _)));
     }
 
     #[test]
     fn beyond_the_depth_enters_are_not_timed() {
         for i in 0..DEPTH as u64 + 3 {
-            push(9, i + 1, i);
+            push(9, i + 1, i, || Entered::NOTHING);
         }
         assert!(matches!(pop1(9, DEPTH as u64 + 2), Exit::Unknown));
         for i in (0..DEPTH as u64).rev() {
-            assert!(matches!(pop1(9, i + 1), Exit::Timed(t) if t == i));
+            assert!(matches!(pop1(9, i + 1), Exit::Timed(t, _) if t == i));
         }
     }
 }

@@ -18,7 +18,8 @@ use self::entered::Exit;
 use self::fields::{SpanName, Verdict};
 use self::open_spans::{Closed, OpenSpans, Timing};
 use crate::clock;
-use crate::record::registry::CallRecord;
+use crate::instrument::nesting::{self, Entered};
+use crate::record::registry::{CallRecord, FunctionState};
 use crate::words::outcome::Outcome;
 
 pub use self::name_fields::DEFAULT_NAME_FIELDS;
@@ -102,7 +103,7 @@ impl SpanLayer {
         }
     }
 
-    /// Sizes the layer's table of open spans (default 4096, about 48 bytes each). Spans
+    /// Sizes the layer's table of open spans (default 4096, 128 bytes each). Spans
     /// beyond it are still recorded, through the subscriber's span extensions, which is
     /// slower.
     ///
@@ -248,10 +249,34 @@ impl SpanLayer {
             CallRecord {
                 wall_ns: clock::nanos_between(closed.created, end),
                 busy_ns: clock::nanos_between(0, closed.busy),
+                self_ns: clock::nanos_between(0, closed.busy.saturating_sub(closed.children)),
                 polls: closed.polls,
                 slow_polls: closed.slow_polls,
+                caller: closed.caller,
             },
         );
+    }
+
+    /// The caller of a new span: none for a root span, its explicit parent's function, or
+    /// the measured call or recorded span running now.
+    fn caller<S>(
+        &self,
+        attrs: &Attributes<'_>,
+        ctx: &Context<'_, S>,
+    ) -> Option<&'static FunctionState>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if attrs.is_root() {
+            return None;
+        }
+        let explicit = attrs.parent().and_then(|parent| {
+            self.with_timing(parent, ctx, Timing::function)
+                .flatten()
+                .filter(|f| !f.is_shadowed())
+                .map(|f| f.state)
+        });
+        explicit.or_else(nesting::current)
     }
 }
 
@@ -278,12 +303,13 @@ where
         let now = clock::now();
         let timing_flags = info.flags & (ERROR_FIELDS | fields::NAME);
         let thread = entered::thread();
+        let caller = self.caller(attrs, &ctx);
         match self.spans.insert(id.into_u64()) {
-            Some(timing) => timing.open(function, now, thread, timing_flags),
+            Some(timing) => timing.open(function, caller, now, thread, timing_flags),
             None => {
                 let Some(span) = ctx.span(id) else { return };
                 let timing = Timing::default();
-                timing.open(function, now, thread, timing_flags);
+                timing.open(function, caller, now, thread, timing_flags);
                 span.extensions_mut().insert(timing);
             }
         }
@@ -353,27 +379,36 @@ where
     }
 
     #[inline]
-    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if crate::config::enabled() {
-            entered::push(self.id, id.into_u64(), clock::now());
+            // The span becomes the running call, unless `#[measure]` counts it.
+            let nest = || {
+                self.with_timing(id, &ctx, Timing::function)
+                    .flatten()
+                    .filter(|f| !f.is_shadowed())
+                    .map_or(Entered::NOTHING, |f| nesting::enter(f.state))
+            };
+            entered::push(self.id, id.into_u64(), clock::now(), nest);
         }
     }
 
     #[inline]
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         let (exit, thread) = entered::pop(self.id, id.into_u64());
-        let start = match exit {
-            Exit::Timed(start) => Some(start),
+        let (start, nest) = match exit {
+            Exit::Timed(start, nest) => (Some(start), nest),
             Exit::Nested => return,
-            Exit::Unknown => None,
+            Exit::Unknown => (None, Entered::NOTHING),
         };
         let end = start.map(|_| clock::now());
         let panicking = std::thread::panicking();
+        let spent = match (start, end) {
+            (Some(s), Some(e)) => e.saturating_sub(s),
+            _ => 0,
+        };
+        let children = nesting::exit(nest, spent);
         self.with_timing(id, &ctx, |timing| {
-            let spent = match (start, end) {
-                (Some(s), Some(e)) => e.saturating_sub(s),
-                _ => 0,
-            };
+            timing.add_children(children);
             timing.add_poll(thread, spent, spent > clock::slow_poll_ticks());
             if panicking {
                 timing.mark_panicked();

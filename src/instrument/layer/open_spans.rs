@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::callsites::SpanFunction;
+use crate::record::registry::FunctionState;
 
 /// Entries a span id may occupy, from its hash onwards.
 const PROBES: usize = 16;
@@ -36,6 +37,11 @@ pub(super) struct Timing {
     shared_busy: AtomicU64,
     /// As `own_polls`, by other threads.
     shared_polls: AtomicU64,
+    /// Ticks of the enters spent in measured calls and recorded spans entered inside them.
+    children: AtomicU64,
+    /// The measured call or recorded span that was running when this span was created, or
+    /// its explicit parent: null for none.
+    caller: AtomicPtr<FunctionState>,
     /// The owner's thread number (see [`entered::thread`](super::entered::thread)).
     owner: AtomicU32,
     /// Low 16 bits: 0 while the span is fine, `kind index + 1` once it recorded an error.
@@ -48,6 +54,8 @@ pub(super) struct Closed {
     pub(super) function: &'static SpanFunction,
     pub(super) created: u64,
     pub(super) busy: u64,
+    pub(super) children: u64,
+    pub(super) caller: Option<&'static FunctionState>,
     pub(super) polls: u32,
     pub(super) slow_polls: u32,
     /// 0, or the error kind's index + 1.
@@ -68,6 +76,7 @@ impl Timing {
     pub(super) fn open(
         &self,
         function: &'static SpanFunction,
+        caller: Option<&'static FunctionState>,
         created: u64,
         owner: u32,
         flags: u32,
@@ -81,6 +90,13 @@ impl Timing {
         self.own_polls.store(0, Ordering::Relaxed);
         self.shared_busy.store(0, Ordering::Relaxed);
         self.shared_polls.store(0, Ordering::Relaxed);
+        self.children.store(0, Ordering::Relaxed);
+        self.caller.store(
+            caller.map_or(std::ptr::null_mut(), |c| {
+                c as *const FunctionState as *mut FunctionState
+            }),
+            Ordering::Relaxed,
+        );
         self.owner.store(owner, Ordering::Relaxed);
         self.state.store(flags << 16, Ordering::Relaxed);
     }
@@ -129,6 +145,21 @@ impl Timing {
         }
     }
 
+    /// Counts ticks of an enter spent in callees.
+    #[inline(always)]
+    pub(super) fn add_children(&self, ticks: u64) {
+        if ticks != 0 {
+            self.children.fetch_add(ticks, Ordering::Relaxed);
+        }
+    }
+
+    /// The function of the span's caller.
+    pub(super) fn caller_state(&self) -> Option<&'static FunctionState> {
+        let ptr = self.caller.load(Ordering::Relaxed);
+        // SAFETY: only `open` stores here, from a `&'static FunctionState`, or null.
+        unsafe { ptr.as_ref() }
+    }
+
     /// Marks the span as left by a panic.
     pub(super) fn mark_panicked(&self) {
         self.state.fetch_or(PANICKED, Ordering::Relaxed);
@@ -171,6 +202,8 @@ impl Timing {
                 .own_busy
                 .load(Ordering::Relaxed)
                 .wrapping_add(self.shared_busy.load(Ordering::Relaxed)),
+            children: self.children.load(Ordering::Relaxed),
+            caller: self.caller_state(),
             polls: (own as u32).wrapping_add(shared as u32),
             slow_polls: (own_slow as u32).wrapping_add(shared_slow as u32),
             error: state & ERROR_MASK,
@@ -179,9 +212,9 @@ impl Timing {
     }
 }
 
-/// One entry of the table: one cache line.
+/// One entry of the table: two cache lines.
 #[derive(Debug, Default)]
-#[repr(align(64))]
+#[repr(align(128))]
 struct Entry {
     key: AtomicU64,
     timing: Timing,
@@ -204,7 +237,7 @@ impl std::fmt::Debug for OpenSpans {
 /// `len` entries in zeroed memory (`calloc`: large tables get pages only as they are used).
 fn zeroed_entries(len: usize) -> Box<[Entry]> {
     let layout = std::alloc::Layout::array::<Entry>(len).expect("the table size is capped");
-    // SAFETY: `layout` has a non-zero size (len >= 64, entries are 64 bytes).
+    // SAFETY: `layout` has a non-zero size (len >= 64, entries are 128 bytes).
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Entry>();
     if ptr.is_null() {
         std::alloc::handle_alloc_error(layout);

@@ -68,7 +68,8 @@ use crate::serve::body::Budget;
 
 pub use runtimes::{MAX_RUNTIMES, MAX_WORKERS};
 pub use store::{
-    LIVE_WITHIN, MAX_ERROR_KINDS, STREAM_IDLE, STREAMS_PER_SERIES, Store, UNKNOWN_SERVICE,
+    LIVE_WITHIN, MAX_CALLERS, MAX_ERROR_KINDS, STREAM_IDLE, STREAMS_PER_SERIES, Store,
+    UNKNOWN_SERVICE,
 };
 
 use crate::frame::Frame;

@@ -13,7 +13,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
-use crate::frame::{Dist, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus};
+use crate::frame::{
+    CallerEdge, Dist, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus,
+};
 use crate::words::names::{self, OVERFLOW_KIND, UNKNOWN_ERROR_KIND};
 use crate::words::outcome::Outcome;
 
@@ -21,8 +23,14 @@ use crate::words::outcome::Outcome;
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Error kinds kept per series; further kinds count under [`OVERFLOW_KIND`].
 pub const MAX_ERROR_KINDS: usize = 64;
-/// Streams (one per metric and attribute set of a sender) remembered per allowed series.
-pub const STREAMS_PER_SERIES: usize = 8;
+/// Streams (one per metric and attribute set of a sender) remembered per allowed series:
+/// a function's outcomes take about 8, the call graph's edges into it 4 per caller.
+pub const STREAMS_PER_SERIES: usize = 16;
+/// Callers kept per series (the call graph's edges into a function); further callers
+/// count under [`OVERFLOW_KIND`].
+pub const MAX_CALLERS: usize = 32;
+/// Bytes kept of a caller's name.
+const MAX_CALLER_LEN: usize = 256;
 /// A stream not heard from for this long may be forgotten when the stream table is full.
 pub const STREAM_IDLE: Duration = Duration::from_secs(300);
 /// Data older than this makes the connection read `last data 42s ago` instead of `live`.
@@ -174,6 +182,20 @@ enum Target {
     Counter {
         series: u32,
     },
+    Caller {
+        series: u32,
+        caller: u16,
+        field: CallerField,
+    },
+}
+
+/// Which number of a call graph edge a point carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CallerField {
+    Calls,
+    Wall,
+    Busy,
+    SelfBusy,
 }
 
 #[derive(Debug)]
@@ -202,6 +224,10 @@ enum Role {
     SlowPolls,
     InFlight,
     ExportDropped,
+    CallerCalls,
+    CallerWall,
+    CallerBusy,
+    CallerSelfBusy,
     Histogram,
     Counter,
     Ignore,
@@ -241,8 +267,16 @@ fn role(metric: &Metric) -> Role {
     const DURATION: &str = names::metric::DURATION.name;
     const BUSY: &str = names::metric::BUSY.name;
     const SCHEDULING: &str = names::metric::SCHEDULING.name;
+    const CALLER_CALLS: &str = names::metric::CALLER_CALLS.name;
+    const CALLER_WALL: &str = names::metric::CALLER_WALL.name;
+    const CALLER_BUSY: &str = names::metric::CALLER_BUSY.name;
+    const CALLER_SELF_BUSY: &str = names::metric::CALLER_SELF_BUSY.name;
     match (metric.name.as_str(), sum) {
         (CALLS, Some(_)) => return Role::Calls,
+        (CALLER_CALLS, Some(true)) => return Role::CallerCalls,
+        (CALLER_WALL, Some(true)) => return Role::CallerWall,
+        (CALLER_BUSY, Some(true)) => return Role::CallerBusy,
+        (CALLER_SELF_BUSY, Some(true)) => return Role::CallerSelfBusy,
         (POLLS, Some(_)) => return Role::Polls,
         (SLOW_POLLS, Some(_)) => return Role::SlowPolls,
         (EXPORT_DROPPED, Some(_)) => return Role::ExportDropped,
@@ -611,6 +645,24 @@ impl Store {
                     s.calls[Outcome::Ok] = s.calls[Outcome::Ok].saturating_add(n);
                 }
             }
+            (
+                Target::Caller {
+                    series,
+                    caller,
+                    field,
+                },
+                Change::Number(d),
+            ) if d > 0.0 => {
+                let s = self.series_mut(series);
+                if let Some(e) = s.callers.get_mut(usize::from(caller)) {
+                    match field {
+                        CallerField::Calls => e.calls = e.calls.saturating_add(whole(d)),
+                        CallerField::Wall => e.wall += d,
+                        CallerField::Busy => e.busy += d,
+                        CallerField::SelfBusy => e.self_busy += d,
+                    }
+                }
+            }
             (Target::InFlight { series }, Change::Gauge(v)) => {
                 let v = v as i64;
                 if self.series[series as usize].in_flight != v {
@@ -682,6 +734,10 @@ impl Store {
             | Role::Scheduling
             | Role::Polls
             | Role::SlowPolls
+            | Role::CallerCalls
+            | Role::CallerWall
+            | Role::CallerBusy
+            | Role::CallerSelfBusy
             | Role::InFlight => self.function_target(ctx, attrs)?,
             Role::ExportDropped => Target::ExportDropped,
             Role::Histogram => self.histogram_target(ctx, attrs)?,
@@ -740,8 +796,52 @@ impl Store {
             Role::Scheduling => Target::Scheduling { series, factor },
             Role::Polls => Target::Polls { series },
             Role::SlowPolls => Target::SlowPolls { series },
+            Role::CallerCalls | Role::CallerWall | Role::CallerBusy | Role::CallerSelfBusy => {
+                let field = match ctx.role {
+                    Role::CallerCalls => CallerField::Calls,
+                    Role::CallerWall => CallerField::Wall,
+                    Role::CallerBusy => CallerField::Busy,
+                    _ => CallerField::SelfBusy,
+                };
+                let caller =
+                    convert::str_attr(attrs, names::attr::CALLER).ok_or(Refused::Invalid)?;
+                Target::Caller {
+                    series,
+                    caller: self.caller_index(series, caller),
+                    field,
+                }
+            }
             _ => Target::InFlight { series },
         })
+    }
+
+    /// The index of a caller among a series' edges, made on first sight; callers past
+    /// [`MAX_CALLERS`] share one `_overflow` edge.
+    fn caller_index(&mut self, series: u32, caller: &str) -> u16 {
+        let caller = crate::words::text::printable(convert::cut(caller, MAX_CALLER_LEN));
+        let caller = caller.as_str();
+        let callers = &self.series[series as usize].callers;
+        if let Some(i) = callers.iter().position(|c| &*c.caller == caller) {
+            return i as u16;
+        }
+        let named = callers
+            .iter()
+            .filter(|c| &*c.caller != OVERFLOW_KIND)
+            .count();
+        let caller = if caller != OVERFLOW_KIND && named >= MAX_CALLERS {
+            if let Some(i) = callers.iter().position(|c| &*c.caller == OVERFLOW_KIND) {
+                return i as u16;
+            }
+            OVERFLOW_KIND
+        } else {
+            caller
+        };
+        let s = self.series_mut(series);
+        s.callers.push(CallerEdge {
+            caller: caller.into(),
+            ..CallerEdge::default()
+        });
+        (s.callers.len() - 1) as u16
     }
 
     /// Where a point of another sender's histogram goes: a series per metric and
@@ -925,7 +1025,12 @@ fn advance(stream: &mut Stream, ctx: &MetricContext<'_>, p: &Point<'_>) -> Resul
             };
             // Counters with fractional values: count whole units, carry the rest.
             let total = delta + carry;
-            let counted = total.floor();
+            // Seconds of the call graph's edges are fractional by nature.
+            let seconds = matches!(
+                stream.target,
+                Target::Caller { field, .. } if field != CallerField::Calls
+            );
+            let counted = if seconds { total } else { total.floor() };
             stream.last = Last::Number {
                 value,
                 carry: total - counted,

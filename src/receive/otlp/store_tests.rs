@@ -798,3 +798,84 @@ fn an_empty_request_is_accepted_and_the_source_is_live() {
         "live"
     );
 }
+
+fn caller_point(callee: &str, caller: &str, time: u64, v: f64) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes: vec![
+            kv(names::attr::FUNCTION, callee),
+            kv(names::attr::CALLER, caller),
+        ],
+        start_time_unix_nano: 1,
+        time_unix_nano: time,
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn call_graph_edges_add_up_cumulative_points_in_seconds() {
+    let mut store = Store::new(10);
+    let send = |store: &mut Store, time: u64, calls: f64, wall: f64| {
+        let m = |name: &str, v: f64| {
+            metric(
+                name,
+                "s",
+                sum(
+                    CUMULATIVE,
+                    vec![caller_point("app::load", "app::handle", time, v)],
+                ),
+            )
+        };
+        store.ingest(
+            &request(
+                "shop",
+                "taskscope",
+                vec![
+                    m(names::metric::CALLER_CALLS.name, calls),
+                    m(names::metric::CALLER_WALL.name, wall),
+                ],
+            ),
+            at(time),
+        )
+    };
+    assert_eq!(send(&mut store, SEC, 2.0, 0.25).accepted, 2);
+    assert_eq!(send(&mut store, 2 * SEC, 5.0, 0.75).accepted, 2);
+    let f = store.frame(at(2));
+    let s = find(&f, "load");
+    assert_eq!(s.callers.len(), 1);
+    let e = &s.callers[0];
+    assert_eq!((&*e.caller, e.calls), ("app::handle", 5));
+    assert!((e.wall - 0.75).abs() < 1e-12, "fractions are kept: {e:?}");
+}
+
+#[test]
+fn a_million_distinct_caller_callee_pairs_stay_bounded() {
+    let max_series = 50;
+    let mut store = Store::new(max_series);
+    for batch in 0..100u64 {
+        let points = (0..10_000u64)
+            .map(|i| {
+                let id = batch * 10_000 + i;
+                caller_point(
+                    &format!("app::callee{}", id % 1000),
+                    &format!("app::caller{id}"),
+                    SEC,
+                    1.0,
+                )
+            })
+            .collect();
+        let m = metric(
+            names::metric::CALLER_CALLS.name,
+            "{call}",
+            sum(CUMULATIVE, points),
+        );
+        store.ingest(&request("api", "taskscope", vec![m]), at(batch));
+    }
+    assert_eq!(store.series.len(), max_series);
+    assert!(store.streams.len() <= max_series * STREAMS_PER_SERIES);
+    let frame = store.frame(at(100));
+    for s in &frame.series {
+        assert!(s.callers.len() <= MAX_CALLERS + 1, "{}", s.callers.len());
+    }
+    assert!(frame.status.overflow > 990_000, "{:?}", frame.status);
+}

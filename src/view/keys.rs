@@ -53,6 +53,8 @@ pub(crate) enum Action {
     Redraw,
     /// Show or hide tokio-console's tasks.
     Tasks,
+    /// The call graph screen, or back from it.
+    CallGraph,
 }
 
 /// A key, with the modifiers it needs.
@@ -256,6 +258,13 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "the tokio runtimes (r again or Esc returns)",
         hint: None,
         action: Action::Runtime,
+    },
+    Binding {
+        keys: &[ch('c')],
+        label: "c",
+        help: "call graph: Enter opens a line, h/l total or self",
+        hint: None,
+        action: Action::CallGraph,
     },
     Binding {
         keys: &[ctrl('l')],

@@ -12,6 +12,7 @@
 //! one table that also writes the hint line and the `?` help, so the help cannot drift from
 //! the keys.
 
+mod call_graph;
 mod format;
 mod headless;
 mod keys;

@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use std::collections::HashSet;
+
+use super::call_graph::{Node, TreeLine, TreeSort, tree};
 use super::keys::{Action, action_for};
 use super::rows::{History, Limits, Row, Window, rows};
 use super::runtime_rows::{RuntimeRow, RuntimeTicks, runtime_rows};
@@ -175,6 +178,8 @@ pub(crate) enum Screen {
     Detail(Arc<str>, Arc<str>, Arc<str>),
     /// The tokio runtimes.
     Runtime,
+    /// The call graph, as a tree from the roots.
+    CallGraph,
 }
 
 /// The whole state of the dashboard.
@@ -220,6 +225,16 @@ pub(crate) struct Model {
     pub(crate) runtime_ticks: RuntimeTicks,
     /// The runtimes of the window.
     pub(crate) runtime_rows: Vec<RuntimeRow>,
+    /// Every function's edges over the window, unfiltered.
+    pub(crate) graph: Vec<Node>,
+    /// The call graph's visible lines.
+    pub(crate) tree: Vec<TreeLine>,
+    /// The selected line of the call graph.
+    pub(crate) tree_selected: usize,
+    /// The open lines of the call graph, by path.
+    pub(crate) tree_open: HashSet<String>,
+    /// How the call graph orders siblings.
+    pub(crate) tree_sort: TreeSort,
 }
 
 impl Model {
@@ -246,6 +261,11 @@ impl Model {
             show_tasks: true,
             runtime_ticks: RuntimeTicks::default(),
             runtime_rows: Vec::new(),
+            graph: Vec::new(),
+            tree: Vec::new(),
+            tree_selected: 0,
+            tree_open: HashSet::new(),
+            tree_sort: TreeSort::default(),
         }
     }
 
@@ -269,6 +289,16 @@ impl Model {
                 && r.series.function == *function
                 && r.series.module == *module
         })
+    }
+
+    /// What the function of `row` called in the window: each callee's name and its edge
+    /// from this function, the most busy first.
+    pub(crate) fn callees(&self, row: &Row) -> Vec<(Arc<str>, &crate::frame::CallerEdge)> {
+        let name = row.qualified();
+        super::call_graph::callees(&self.graph, &row.series.service, &name)
+            .into_iter()
+            .map(|(node, edge)| (node.name.clone(), edge))
+            .collect()
     }
 
     /// Applies one message.
@@ -337,6 +367,9 @@ impl Model {
         if self.help && !matches!(action, Action::Quit | Action::Help | Action::Back) {
             return Effect::None;
         }
+        if self.screen == Screen::CallGraph && self.tree_key(action) {
+            return Effect::None;
+        }
         let last = self.rows.len().saturating_sub(1);
         match action {
             Action::Quit => return Effect::Quit,
@@ -402,8 +435,54 @@ impl Model {
                     Screen::Runtime
                 };
             }
+            Action::CallGraph => {
+                self.screen = if self.screen == Screen::CallGraph {
+                    Screen::List
+                } else {
+                    Screen::CallGraph
+                };
+            }
         }
         Effect::None
+    }
+
+    /// A key on the call graph screen: moves, opens and closes lines, switches the order.
+    /// Returns false for the keys that do what they do everywhere.
+    fn tree_key(&mut self, action: Action) -> bool {
+        let last = self.tree.len().saturating_sub(1);
+        match action {
+            Action::Up => self.tree_selected = self.tree_selected.saturating_sub(1),
+            Action::Down => self.tree_selected = (self.tree_selected + 1).min(last),
+            Action::PageUp => self.tree_selected = self.tree_selected.saturating_sub(self.page),
+            Action::PageDown => self.tree_selected = (self.tree_selected + self.page).min(last),
+            Action::Top => self.tree_selected = 0,
+            Action::Bottom => self.tree_selected = last,
+            Action::Detail => {
+                if let Some(line) = self.tree.get(self.tree_selected) {
+                    let path = line.path.clone();
+                    if !self.tree_open.remove(&path) && line.has_children {
+                        self.tree_open.insert(path);
+                    }
+                    self.rebuild_tree();
+                }
+            }
+            Action::SortLeft | Action::SortRight | Action::Invert => {
+                self.tree_sort = self.tree_sort.toggled();
+                self.rebuild_tree();
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Lays the call graph out again, keeping the selected line selected.
+    fn rebuild_tree(&mut self) {
+        let keep = self.tree.get(self.tree_selected).map(|l| l.path.clone());
+        self.tree = tree(&self.graph, &self.tree_open, self.tree_sort);
+        self.tree_selected = keep
+            .and_then(|k| self.tree.iter().position(|l| l.path == k))
+            .unwrap_or(self.tree_selected)
+            .min(self.tree.len().saturating_sub(1));
     }
 
     fn set_window(&mut self, window: Window) {
@@ -417,6 +496,12 @@ impl Model {
         self.runtime_rows = runtime_rows(&self.history, &self.runtime_ticks, self.window);
         let mut rows = rows(&self.history, self.window, &self.settings.limits);
         self.total_rows = rows.len();
+        self.graph = rows
+            .iter()
+            .filter(|r| !r.callers.is_empty())
+            .map(Node::of)
+            .collect();
+        self.rebuild_tree();
         let needle = self.filter.to_lowercase();
         if !needle.is_empty() {
             rows.retain(|r| {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::frame::{Dist, Frame, Series, SeriesKind};
+use crate::frame::{CallerEdge, Dist, Frame, Series, SeriesKind};
 use crate::words::names::{NO_KIND, OVERFLOW_KIND};
 use crate::words::outcome::{Outcome, PerOutcome};
 
@@ -280,6 +280,9 @@ pub(crate) struct Row {
     pub(crate) slow_polls: u64,
     /// Error kinds in the window, most frequent first.
     pub(crate) kinds: Vec<KindRow>,
+    /// The call graph's edges into this function in the window (calls and seconds), the
+    /// most calls first.
+    pub(crate) callers: Vec<CallerEdge>,
     /// The percentiles come from the sender's buckets, and those are too wide to trust
     /// (explicit boundaries made for another unit, or too few): shown as approximate, and
     /// no p99 warning is raised on them alone.
@@ -373,6 +376,7 @@ fn row(
         }
     }
     kinds.retain(|k| k.count > 0);
+    let callers = window_callers(s, before);
     // Errors the source gave no kind (an SDK's error counts without `error.type`) are
     // listed too, so the kinds always add up to the errors.
     let unlabelled = calls[Outcome::Error].saturating_sub(kinds.iter().map(|k| k.count).sum());
@@ -401,6 +405,7 @@ fn row(
         slow_polls,
         coarse: latency_coarse,
         kinds,
+        callers,
         warnings: Vec::new(),
     };
     let failures = row.failures();
@@ -422,6 +427,48 @@ fn row(
         row.warnings.push(Warning::KindOverflow);
     }
     row
+}
+
+/// The edges into `s` over the window: the latest minus those at the window's start.
+fn window_callers(s: &Series, before: Option<&Arc<Series>>) -> Vec<CallerEdge> {
+    let mut callers: Vec<CallerEdge> = s
+        .callers
+        .iter()
+        .map(|c| {
+            let Some(b) = before.and_then(|b| b.callers.iter().find(|o| o.caller == c.caller))
+            else {
+                return c.clone();
+            };
+            CallerEdge {
+                caller: c.caller.clone(),
+                calls: c.calls.saturating_sub(b.calls),
+                wall: (c.wall - b.wall).max(0.0),
+                busy: (c.busy - b.busy).max(0.0),
+                self_busy: (c.self_busy - b.self_busy).max(0.0),
+            }
+        })
+        .filter(|c| c.calls > 0)
+        .collect();
+    callers.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.caller.cmp(&b.caller)));
+    callers
+}
+
+impl Row {
+    /// The function's name as callers name it: `module::function`.
+    pub(crate) fn qualified(&self) -> String {
+        crate::words::names::qualified(&self.series.module, &self.series.function)
+    }
+
+    /// Busy seconds of the window's calls outside their measured callees, when the source
+    /// sends the call graph.
+    pub(crate) fn self_busy(&self) -> Option<f64> {
+        (!self.callers.is_empty()).then(|| self.callers.iter().map(|c| c.self_busy).sum())
+    }
+
+    /// Busy seconds of the window's calls, from the call graph's edges.
+    pub(crate) fn edge_busy(&self) -> f64 {
+        self.callers.iter().map(|c| c.busy).sum()
+    }
 }
 
 #[cfg(test)]

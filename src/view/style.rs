@@ -133,6 +133,16 @@ impl Paint {
 }
 
 /// A bordered panel with a bold title, in the glyphs' border set.
+/// A bordered block with no title.
+pub(crate) fn untitled(glyphs: &Glyphs) -> Block<'static> {
+    let b = Block::bordered();
+    if glyphs.unicode {
+        b
+    } else {
+        b.border_set(ASCII_BORDER)
+    }
+}
+
 pub(crate) fn block<'a>(title: &'a str, glyphs: &Glyphs) -> Block<'a> {
     let b = Block::bordered()
         .title(Line::from(format!(" {title} ")).style(Style::new().add_modifier(Modifier::BOLD)));

@@ -356,6 +356,26 @@ pub(crate) fn json(model: &Model) -> String {
             o.push_str(",\"scheduling_seconds\":");
             json_percentiles(&mut o, &r.scheduling);
         }
+        if !r.callers.is_empty() {
+            o.push_str(",\"self_busy_seconds\":");
+            json_num(&mut o, r.self_busy());
+            o.push_str(",\"callers\":[");
+            for (j, c) in r.callers.iter().enumerate() {
+                if j > 0 {
+                    o.push(',');
+                }
+                o.push_str("{\"caller\":");
+                json_str(&mut o, &c.caller);
+                let _ = write!(o, ",\"calls\":{},\"wall_seconds\":", c.calls);
+                json_num(&mut o, Some(c.wall));
+                o.push_str(",\"busy_seconds\":");
+                json_num(&mut o, Some(c.busy));
+                o.push_str(",\"self_busy_seconds\":");
+                json_num(&mut o, Some(c.self_busy));
+                o.push('}');
+            }
+            o.push(']');
+        }
         o.push_str(",\"error_kinds\":[");
         for (j, k) in r.kinds.iter().enumerate() {
             if j > 0 {

@@ -52,14 +52,92 @@ pub(super) fn draw_detail(screen: &mut Screen<'_>, area: Rect, model: &Model, pa
     let [hist, right_col] =
         Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)]).areas(middle);
     draw_histogram(screen, hist, r, model, paint);
-    let chart_height = if middle.height < 16 { 5 } else { 7 };
-    let [kinds, chart] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(chart_height)]).areas(right_col);
+    let callees = model.callees(r);
+    let graph = !r.callers.is_empty() || !callees.is_empty();
+    // On a short terminal the call graph takes the calls chart's place.
+    let chart_height = match (middle.height < 16, graph) {
+        (true, true) => 0,
+        (true, false) => 5,
+        (false, _) => 7,
+    };
+    let [kinds, graph_area, chart] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Fill(if graph { 2 } else { 0 }),
+        Constraint::Length(chart_height),
+    ])
+    .areas(right_col);
     screen.render_widget(
         Paragraph::new(kind_lines(r, kinds, g, paint)).block(block("error kinds", g)),
         kinds,
     );
-    draw_calls_chart(screen, chart, r, g, paint);
+    if graph {
+        screen.render_widget(
+            Paragraph::new(graph_lines(r, &callees, graph_area, g, paint))
+                .block(block("callers < and callees >", g)),
+            graph_area,
+        );
+    }
+    if chart_height > 0 {
+        draw_calls_chart(screen, chart, r, g, paint);
+    }
+}
+
+/// The function's self time, who called it and what it called in the window: per line the
+/// calls and the busy time they took (a callee's on this function's behalf).
+fn graph_lines(
+    r: &Row,
+    callees: &[(std::sync::Arc<str>, &crate::frame::CallerEdge)],
+    area: Rect,
+    g: &Glyphs,
+    paint: &Paint,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let calls = r.total().max(1) as f64;
+    if let Some(own) = r.self_busy() {
+        let busy = r.edge_busy();
+        let share = if busy > 0.0 {
+            format!(", {:.0}% of busy", own * 100.0 / busy)
+        } else {
+            String::new()
+        };
+        lines.push(Line::from(format!(
+            "self {}/call{share}",
+            format::seconds(own / calls, g)
+        )));
+    }
+    let width = usize::from(area.width.saturating_sub(2));
+    let name_width = width.saturating_sub(2 + 7 + 9).max(6);
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
+    let entry = |mark: &str, name: &str, e: &crate::frame::CallerEdge| {
+        Line::from(vec![
+            Span::styled(mark.to_owned(), paint.dim()),
+            Span::raw(format!(
+                " {:<name_width$}{:>7}{:>9}",
+                format::fit(&sanitize(name), name_width, g),
+                format::count(e.calls),
+                format::seconds(e.busy, g)
+            )),
+        ])
+    };
+    // Callers first, then callees, each list cut to its half of the room.
+    let callers_room = if callees.is_empty() {
+        room
+    } else {
+        room.div_ceil(2).min(r.callers.len().max(1))
+    };
+    for e in r.callers.iter().take(callers_room) {
+        lines.push(entry("<", short(&e.caller), e));
+    }
+    let left = room.saturating_sub(r.callers.len().min(callers_room));
+    for (name, e) in callees.iter().take(left) {
+        lines.push(entry(">", short(name), e));
+    }
+    lines
+}
+
+/// A qualified name without its module: the function as the list shows it.
+fn short(name: &str) -> &str {
+    crate::words::names::split_qualified(name).1
 }
 
 /// The function's name, service, module and kind; a warning when its percentiles come from

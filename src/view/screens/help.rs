@@ -36,9 +36,20 @@ pub(super) fn draw_hints(screen: &mut Screen<'_>, area: Rect, model: &Model, pai
 pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
     let g = &model.settings.glyphs;
     let width = 70.min(area.width);
-    // Every key on a 24-row terminal: the bottom border goes when the lines need its row.
-    let tight = KEYS.len() as u16 + 2 > area.height;
-    let height = (KEYS.len() as u16 + if tight { 1 } else { 2 }).min(area.height);
+    // Every key on a 24-row terminal: the bottom border goes when the lines need its row,
+    // the top one (and the title: `?` says how to close) when they need that too.
+    let keys = KEYS.len() as u16;
+    let borders = if keys + 2 <= area.height {
+        Borders::ALL
+    } else if keys < area.height {
+        Borders::TOP | Borders::LEFT | Borders::RIGHT
+    } else {
+        Borders::LEFT | Borders::RIGHT
+    };
+    let height = (keys
+        + u16::from(borders.contains(Borders::TOP))
+        + u16::from(borders.contains(Borders::BOTTOM)))
+    .min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -49,10 +60,12 @@ pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
         .iter()
         .map(|b| Line::from(format!("{:>10}  {}", b.label, b.help)))
         .collect();
-    let mut frame = block("keys (Esc closes)", g);
-    if tight {
-        frame = frame.borders(Borders::TOP | Borders::LEFT | Borders::RIGHT);
+    let frame = if borders.contains(Borders::TOP) {
+        block("keys (Esc closes)", g)
+    } else {
+        crate::view::style::untitled(g)
     }
+    .borders(borders);
     screen.render_widget(Clear, popup);
     screen.render_widget(Paragraph::new(lines).block(frame), popup);
 }

@@ -2,6 +2,7 @@
 //! screen (the function list, a function's detail, the console's tasks, the help), and the
 //! header and hint line they share.
 
+mod call_graph;
 mod detail;
 mod header;
 mod help;
@@ -61,6 +62,7 @@ pub(crate) fn draw(screen: &mut Screen<'_>, model: &Model) {
         },
         Page::Detail(..) => detail::draw_detail(screen, body, model, &paint),
         Page::Runtime => runtime::draw_runtimes(screen, body, model, &paint),
+        Page::CallGraph => call_graph::draw_call_graph(screen, body, model, &paint),
     }
     help::draw_hints(screen, hint, model, &paint);
     if model.help {

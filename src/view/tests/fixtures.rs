@@ -121,6 +121,35 @@ pub(super) fn frame(seconds: u64) -> Frame {
     }
 }
 
+/// The frame `seconds` into the run with the call graph's edges: `place_order` is called
+/// from no measured function and calls `load_user` (as the root does too) and
+/// `render_invoice`; every figure grows linearly with time.
+pub(super) fn graph_frame(seconds: u64) -> Frame {
+    use crate::frame::CallerEdge;
+    let t = seconds as f64;
+    let edge = |caller: &str, calls: u64, wall: f64, busy: f64, self_busy: f64| CallerEdge {
+        caller: caller.into(),
+        calls: calls * seconds,
+        wall: wall * t,
+        busy: busy * t,
+        self_busy: self_busy * t,
+    };
+    let mut f = frame(seconds);
+    for s in &mut f.series {
+        let s = Arc::make_mut(s);
+        s.callers = match &*s.function {
+            "place_order" => vec![edge(crate::ROOT_CALLER, 99, 2.5, 1.0, 0.4)],
+            "load_user" => vec![
+                edge("shop::orders::place_order", 200, 0.4, 0.2, 0.2),
+                edge(crate::ROOT_CALLER, 103, 0.2, 0.1, 0.1),
+            ],
+            "render_invoice" => vec![edge("shop::orders::place_order", 40, 60.0, 0.4, 0.3)],
+            _ => Vec::new(),
+        };
+    }
+    f
+}
+
 /// The frame `seconds` into the run, with two runtimes: `api`, whose two workers are busy
 /// 97 % of the time while its global queue grows by 3 a second, and `batch`, mostly idle,
 /// whose blocking pool has no idle thread and 12 tasks waiting.

@@ -347,3 +347,53 @@ fn runtimes_in_the_header_their_warnings_and_their_screen() {
     // Without runtimes the header keeps its two lines: the other screens are unchanged.
     assert!(!top::render(&top::model(20), 160, 48).contains("runtimes"));
 }
+
+/// The call graph: the callers and callees panel of a function's detail, with its self
+/// time, and the tree from the roots, opened and ordered by self time.
+#[test]
+fn call_graph_in_the_detail_and_as_a_tree() {
+    let mut m = Model::new(top::settings());
+    for t in 1..=20 {
+        m.update(Msg::Frame(top::graph_frame(t)));
+    }
+    let place_order = m
+        .rows
+        .iter()
+        .position(|r| &*r.series.function == "place_order")
+        .unwrap();
+    m.selected = place_order;
+    m.update(key(KeyCode::Enter));
+    both_sizes("graph_detail", &m);
+    let detail = top::render(&m, 160, 48);
+    assert!(detail.contains("self 4.04ms/call, 40% of busy"), "{detail}");
+    assert!(detail.contains("> load_user"), "{detail}");
+    assert!(detail.contains("< (root)"), "{detail}");
+
+    let json: serde_json::Value = serde_json::from_str(&crate::view::summary::json(&m)).unwrap();
+    let place = json["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["function"] == "place_order")
+        .unwrap();
+    assert_eq!(place["callers"][0]["caller"], "(root)");
+    assert_eq!(place["callers"][0]["calls"], 1881);
+    assert!(place["self_busy_seconds"].as_f64().unwrap() > 7.5);
+
+    m.update(key(KeyCode::Esc));
+    m.update(key(KeyCode::Char('c')));
+    both_sizes("graph_tree_closed", &m);
+    // Open the first root (the busiest: place_order), then order by self time.
+    m.update(key(KeyCode::Enter));
+    m.update(key(KeyCode::Char('l')));
+    both_sizes("graph_tree_open", &m);
+    let tree = top::render(&m, 160, 48);
+    assert!(tree.contains("call graph by self busy time"), "{tree}");
+    let lines: Vec<&str> = tree.lines().collect();
+    let at = |name: &str| lines.iter().position(|l| l.contains(name)).unwrap();
+    assert!(at("- shop::orders::place_order") < at("    shop::orders::render_invoice"));
+    assert!(
+        at("    shop::orders::render_invoice") < at("    shop::orders::load_user"),
+        "by self time, render_invoice (6 s) before load_user (4 s): {tree}"
+    );
+}

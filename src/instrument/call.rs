@@ -60,7 +60,7 @@ impl SyncCall {
         CallRecord {
             wall_ns: ns,
             busy_ns: ns,
-            self_ns: clock::nanos_between(0, ticks.saturating_sub(children)),
+            callees_ns: CallRecord::callees_ns(ticks, children, ns),
             polls: 0,
             slow_polls: 0,
             caller: self.caller,

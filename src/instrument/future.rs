@@ -40,10 +40,11 @@ impl Call {
 
     #[inline(always)]
     fn numbers(&self, end: u64) -> CallRecord {
+        let busy_ns = clock::nanos_between(0, self.busy);
         CallRecord {
             wall_ns: clock::nanos_between(self.start, end),
-            busy_ns: clock::nanos_between(0, self.busy),
-            self_ns: clock::nanos_between(0, self.busy.saturating_sub(self.children)),
+            busy_ns,
+            callees_ns: CallRecord::callees_ns(self.busy, self.children, busy_ns),
             polls: self.polls,
             slow_polls: self.slow_polls,
             caller: self.caller,
@@ -212,7 +213,7 @@ impl Completion {
             numbers: CallRecord {
                 wall_ns: 0,
                 busy_ns: 0,
-                self_ns: 0,
+                callees_ns: 0,
                 polls: 0,
                 slow_polls: 0,
                 caller: None,

@@ -144,8 +144,9 @@ struct EdgeCells {
 struct OutcomeCells {
     polls: AtomicU64,
     slow_polls: AtomicU64,
-    /// Nanoseconds of busy time not spent in measured callees, summed.
-    self_ns: AtomicU64,
+    /// Nanoseconds of busy time spent in the polls of measured callees, summed (only calls
+    /// that started some add to it: a call's self time is its busy time minus this).
+    callees_ns: AtomicU64,
     wall: AtomicHistogram,
     busy: AtomicHistogram,
 }
@@ -155,12 +156,26 @@ struct OutcomeCells {
 pub(crate) struct CallRecord {
     pub(crate) wall_ns: u64,
     pub(crate) busy_ns: u64,
-    /// Busy time minus the time of the measured calls polled inside its polls.
-    pub(crate) self_ns: u64,
+    /// The part of `busy_ns` spent in the polls of measured calls polled inside its polls
+    /// (0 for a call that started none): its self time is `busy_ns - callees_ns`.
+    pub(crate) callees_ns: u64,
     pub(crate) polls: u32,
     pub(crate) slow_polls: u32,
     /// The measured call that was running when this one started; `None` for a root call.
     pub(crate) caller: Option<&'static FunctionState>,
+}
+
+impl CallRecord {
+    /// The nanoseconds of `busy_ns` (`busy` clock ticks) spent in callees' `callees`
+    /// ticks, rounded so that `busy_ns - callees_ns` is the self time in nanoseconds. A call
+    /// that started no measured call (the usual case) pays a compare.
+    #[inline(always)]
+    pub(crate) fn callees_ns(busy: u64, callees: u64, busy_ns: u64) -> u64 {
+        if callees == 0 {
+            return 0;
+        }
+        busy_ns.saturating_sub(crate::clock::nanos_between(0, busy.saturating_sub(callees)))
+    }
 }
 
 impl std::fmt::Debug for FunctionState {
@@ -266,7 +281,9 @@ impl FunctionState {
         cells.wall.record(call.wall_ns, exclusive);
         cells.busy.record(call.busy_ns, exclusive);
         add(&cells.polls, u64::from(call.polls), exclusive);
-        add(&cells.self_ns, call.self_ns, exclusive);
+        if call.callees_ns != 0 {
+            add(&cells.callees_ns, call.callees_ns, exclusive);
+        }
         if call.slow_polls != 0 {
             add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
         }
@@ -279,8 +296,9 @@ impl FunctionState {
         }
     }
 
-    /// Adds a call to the numbers of its caller's edge.
-    #[inline]
+    /// Adds a call to the numbers of its caller's edge. Out of line: a call with no
+    /// measured caller keeps its recording code as small as it was.
+    #[inline(never)]
     fn record_edge(
         &self,
         shard: &Shard,
@@ -296,7 +314,11 @@ impl FunctionState {
         add(&e.calls, 1, exclusive);
         add(&e.wall_ns, call.wall_ns, exclusive);
         add(&e.busy_ns, call.busy_ns, exclusive);
-        add(&e.self_ns, call.self_ns, exclusive);
+        add(
+            &e.self_ns,
+            call.busy_ns.saturating_sub(call.callees_ns),
+            exclusive,
+        );
     }
 
     /// Offers a finished call for sampling (sampling being on at `threshold`).
@@ -349,7 +371,7 @@ impl FunctionState {
                 cells.busy.read_into(&mut out.busy);
                 out.polls += cells.polls.load(Ordering::Relaxed);
                 out.slow_polls += cells.slow_polls.load(Ordering::Relaxed);
-                out.self_ns += cells.self_ns.load(Ordering::Relaxed);
+                out.callees_ns += cells.callees_ns.load(Ordering::Relaxed);
             }
             for (total, cell) in kind_counts.iter_mut().zip(shard.kinds.iter()) {
                 *total += cell.load(Ordering::Relaxed);
@@ -418,7 +440,7 @@ impl Shard {
             .get_or_publish(|| OutcomeCells {
                 polls: AtomicU64::new(0),
                 slow_polls: AtomicU64::new(0),
-                self_ns: AtomicU64::new(0),
+                callees_ns: AtomicU64::new(0),
                 wall: AtomicHistogram::new(),
                 busy: AtomicHistogram::new(),
             })
@@ -451,9 +473,17 @@ pub(crate) struct EdgeReading {
 pub(crate) struct OutcomeReading {
     pub(crate) polls: u64,
     pub(crate) slow_polls: u64,
-    pub(crate) self_ns: u64,
+    /// Busy nanoseconds spent in the polls of measured callees.
+    pub(crate) callees_ns: u64,
     pub(crate) wall: Histogram,
     pub(crate) busy: Histogram,
+}
+
+impl OutcomeReading {
+    /// Busy nanoseconds not spent in measured callees: the calls' self time.
+    pub(crate) fn self_ns(&self) -> u64 {
+        self.busy.sum.saturating_sub(self.callees_ns)
+    }
 }
 
 /// The measured functions that called one function, append-only, at most

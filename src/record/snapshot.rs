@@ -191,13 +191,14 @@ pub fn snapshot() -> Snapshot {
             ..Default::default()
         };
         for (outcome, r) in reading.outcomes {
+            let self_busy = Duration::from_nanos(r.self_ns());
             *f.stats_mut(outcome) = OutcomeStats {
                 count: r.wall.count(),
                 polls: r.polls,
                 slow_polls: r.slow_polls,
                 wall: r.wall,
                 busy: r.busy,
-                self_busy: Duration::from_nanos(r.self_ns),
+                self_busy,
             };
         }
         f.callers = reading

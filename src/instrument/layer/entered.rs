@@ -7,6 +7,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::open_spans::Timing;
 use crate::instrument::nesting::Entered;
 
 /// Spans entered at once on one thread that are timed; deeper ones count their enters but
@@ -24,6 +25,9 @@ struct Frame {
     start: u64,
     /// The span's frame on the stack of running calls.
     nest: Entered,
+    /// The span's timing in the layer's table of open spans, found at the enter (null when
+    /// the span's timing is kept in its extensions), so the exit need not look it up again.
+    timing: *const Timing,
 }
 
 struct Stack {
@@ -44,6 +48,7 @@ thread_local! {
                     id: 0,
                     start: 0,
                     nest: Entered::NOTHING,
+                    timing: std::ptr::null(),
                 })
             }; DEPTH],
         }
@@ -79,8 +84,9 @@ pub(super) fn thread() -> u32 {
 
 /// What an exit finds of the matching enter.
 pub(super) enum Exit {
-    /// The span was entered at this clock reading, and pushed this frame of running calls.
-    Timed(u64, Entered),
+    /// The span was entered at this clock reading, pushed this frame of running calls, and
+    /// has its timing here (or null: look it up).
+    Timed(u64, Entered, *const Timing),
     /// A nested enter of a span already entered on this thread.
     Nested,
     /// No enter was recorded (the stack was full, or recording was off at the enter).
@@ -88,10 +94,15 @@ pub(super) enum Exit {
 }
 
 /// Records that `layer`'s span `id` was entered at `start`; `nest` gives the frame to push
-/// on the stack of running calls for it (not called for a nested enter, or when the stack
-/// is full). Returns whether the enter is timed.
+/// on the stack of running calls for it and the span's timing (not called for a nested
+/// enter, or when the stack is full). Returns whether the enter is timed.
 #[inline(always)]
-pub(super) fn push(layer: u64, id: u64, start: u64, nest: impl FnOnce() -> Entered) -> bool {
+pub(super) fn push(
+    layer: u64,
+    id: u64,
+    start: u64,
+    nest: impl FnOnce() -> (Entered, *const Timing),
+) -> bool {
     STACK
         .try_with(|s| {
             let len = s.len.get();
@@ -101,8 +112,8 @@ pub(super) fn push(layer: u64, id: u64, start: u64, nest: impl FnOnce() -> Enter
             let nested = s.frames[..len]
                 .iter()
                 .any(|f| f.get().id == id && f.get().layer == layer);
-            let (start, nest) = if nested {
-                (NESTED, Entered::NOTHING)
+            let (start, (nest, timing)) = if nested {
+                (NESTED, (Entered::NOTHING, std::ptr::null()))
             } else {
                 (start, nest())
             };
@@ -111,6 +122,7 @@ pub(super) fn push(layer: u64, id: u64, start: u64, nest: impl FnOnce() -> Enter
                 id,
                 start,
                 nest,
+                timing,
             });
             s.len.set(len + 1);
             !nested
@@ -137,7 +149,12 @@ fn pop_from(s: &Stack, layer: u64, id: u64) -> Exit {
     }) else {
         return Exit::Unknown;
     };
-    let Frame { start, nest, .. } = s.frames[at].get();
+    let Frame {
+        start,
+        nest,
+        timing,
+        ..
+    } = s.frames[at].get();
     for i in at..len - 1 {
         s.frames[i].set(s.frames[i + 1].get());
     }
@@ -145,7 +162,7 @@ fn pop_from(s: &Stack, layer: u64, id: u64) -> Exit {
     if start == NESTED {
         Exit::Nested
     } else {
-        Exit::Timed(start, nest)
+        Exit::Timed(start, nest, timing)
     }
 }
 
@@ -159,31 +176,31 @@ mod tests {
 
     #[test]
     fn exits_find_their_enters_in_any_order() {
-        push(1, 10, 100, || Entered::NOTHING);
-        push(1, 11, 200, || Entered::NOTHING);
-        push(2, 10, 300, || Entered::NOTHING);
-        assert!(matches!(pop1(1, 10), Exit::Timed(100, _)));
-        assert!(matches!(pop1(2, 10), Exit::Timed(300, _)));
-        assert!(matches!(pop1(1, 11), Exit::Timed(200, _)));
+        push(1, 10, 100, || (Entered::NOTHING, std::ptr::null()));
+        push(1, 11, 200, || (Entered::NOTHING, std::ptr::null()));
+        push(2, 10, 300, || (Entered::NOTHING, std::ptr::null()));
+        assert!(matches!(pop1(1, 10), Exit::Timed(100, ..)));
+        assert!(matches!(pop1(2, 10), Exit::Timed(300, ..)));
+        assert!(matches!(pop1(1, 11), Exit::Timed(200, ..)));
         assert!(matches!(pop1(1, 11), Exit::Unknown));
     }
 
     #[test]
     fn a_nested_enter_of_the_same_span_is_not_timed_twice() {
-        push(1, 7, 100, || Entered::NOTHING);
-        push(1, 7, 150, || Entered::NOTHING);
+        push(1, 7, 100, || (Entered::NOTHING, std::ptr::null()));
+        push(1, 7, 150, || (Entered::NOTHING, std::ptr::null()));
         assert!(matches!(pop1(1, 7), Exit::Nested));
-        assert!(matches!(pop1(1, 7), Exit::Timed(100, _)));
+        assert!(matches!(pop1(1, 7), Exit::Timed(100, ..)));
     }
 
     #[test]
     fn beyond_the_depth_enters_are_not_timed() {
         for i in 0..DEPTH as u64 + 3 {
-            push(9, i + 1, i, || Entered::NOTHING);
+            push(9, i + 1, i, || (Entered::NOTHING, std::ptr::null()));
         }
         assert!(matches!(pop1(9, DEPTH as u64 + 2), Exit::Unknown));
         for i in (0..DEPTH as u64).rev() {
-            assert!(matches!(pop1(9, i + 1), Exit::Timed(t, _) if t == i));
+            assert!(matches!(pop1(9, i + 1), Exit::Timed(t, ..) if t == i));
         }
     }
 }

@@ -243,13 +243,14 @@ impl SpanLayer {
         } else {
             (Outcome::Ok, None)
         };
+        let busy_ns = clock::nanos_between(0, closed.busy);
         function.state.record_end_indexed(
             outcome,
             kind,
             CallRecord {
                 wall_ns: clock::nanos_between(closed.created, end),
-                busy_ns: clock::nanos_between(0, closed.busy),
-                self_ns: clock::nanos_between(0, closed.busy.saturating_sub(closed.children)),
+                busy_ns,
+                callees_ns: CallRecord::callees_ns(closed.busy, closed.children, busy_ns),
                 polls: closed.polls,
                 slow_polls: closed.slow_polls,
                 caller: closed.caller,
@@ -382,23 +383,31 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if crate::config::enabled() {
             // The span becomes the running call, unless `#[measure]` counts it.
-            let nest = || {
-                self.with_timing(id, &ctx, Timing::function)
-                    .flatten()
+            let nest = |timing: &Timing| {
+                timing
+                    .function()
                     .filter(|f| !f.is_shadowed())
                     .map_or(Entered::NOTHING, |f| nesting::enter(f.state))
             };
-            entered::push(self.id, id.into_u64(), clock::now(), nest);
+            let found = || match self.spans.get(id.into_u64()) {
+                Some(timing) => (nest(timing), timing as *const Timing),
+                None => (
+                    self.with_timing_slow(id, &ctx, nest)
+                        .unwrap_or(Entered::NOTHING),
+                    std::ptr::null(),
+                ),
+            };
+            entered::push(self.id, id.into_u64(), clock::now(), found);
         }
     }
 
     #[inline]
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         let (exit, thread) = entered::pop(self.id, id.into_u64());
-        let (start, nest) = match exit {
-            Exit::Timed(start, nest) => (Some(start), nest),
+        let (start, nest, found) = match exit {
+            Exit::Timed(start, nest, timing) => (Some(start), nest, timing),
             Exit::Nested => return,
-            Exit::Unknown => (None, Entered::NOTHING),
+            Exit::Unknown => (None, Entered::NOTHING, std::ptr::null()),
         };
         let end = start.map(|_| clock::now());
         let panicking = std::thread::panicking();
@@ -407,13 +416,23 @@ where
             _ => 0,
         };
         let children = nesting::exit(nest, spent);
-        self.with_timing(id, &ctx, |timing| {
+        let add = |timing: &Timing| {
             timing.add_children(children);
             timing.add_poll(thread, spent, spent > clock::slow_poll_ticks());
             if panicking {
                 timing.mark_panicked();
             }
-        });
+        };
+        // SAFETY: the pointer is to an entry of this layer's table (the frame was pushed
+        // by this layer: `entered::pop` matched its id), which lives as long as the layer.
+        // The span cannot have closed since its enter (tracing keeps an entered span
+        // open), so the entry still holds its timing.
+        match unsafe { found.as_ref() } {
+            Some(timing) => add(timing),
+            None => {
+                self.with_timing(id, &ctx, add);
+            }
+        }
     }
 
     #[inline]

@@ -181,10 +181,20 @@ fn poll_measured<F: Future>(
 }
 
 impl<F> Drop for Measured<F> {
+    #[inline]
     fn drop(&mut self) {
         if self.call.polls != 0 && self.call.function.is_some() {
-            self.call.record(Outcome::Cancelled, None, clock::now());
+            self.call.cancel();
         }
+    }
+}
+
+impl Call {
+    /// Records a call dropped after it started and before it finished.
+    #[cold]
+    #[inline(never)]
+    fn cancel(&mut self) {
+        self.record(Outcome::Cancelled, None, clock::now());
     }
 }
 

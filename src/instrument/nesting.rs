@@ -15,8 +15,11 @@
 //! from their callers' self time.
 
 use std::cell::Cell;
+#[cfg(feature = "console")]
 use std::future::Future;
+#[cfg(feature = "console")]
 use std::pin::Pin;
+#[cfg(feature = "console")]
 use std::task::{Context, Poll};
 
 use crate::record::registry::FunctionState;
@@ -122,6 +125,7 @@ pub(crate) fn exit(entered: Entered, ticks: u64) -> u64 {
         .unwrap_or(0)
 }
 
+#[cfg(feature = "console")]
 /// A future polled with `caller` as the running call: a measured call it starts records
 /// `caller` as its caller, though it runs in a task of its own. The task's polls are not
 /// inside the caller's, so they are not taken from its self time.
@@ -131,6 +135,7 @@ pub(crate) struct WithCaller<F> {
     caller: Option<&'static FunctionState>,
 }
 
+#[cfg(feature = "console")]
 impl<F> WithCaller<F> {
     /// Wraps `inner`, to run as called by the call running now (if any).
     pub(crate) fn of_current(inner: F) -> Self {
@@ -141,6 +146,7 @@ impl<F> WithCaller<F> {
     }
 }
 
+#[cfg(feature = "console")]
 impl<F: Future> Future for WithCaller<F> {
     type Output = F::Output;
 
@@ -163,9 +169,11 @@ impl<F: Future> Future for WithCaller<F> {
     }
 }
 
+#[cfg(feature = "console")]
 /// Pops a frame when a poll unwinds.
 struct ExitOnUnwind(Option<Entered>);
 
+#[cfg(feature = "console")]
 impl Drop for ExitOnUnwind {
     fn drop(&mut self) {
         if let Some(e) = self.0.take() {

@@ -206,6 +206,26 @@ async fn measured_switched_off(n: u64) -> Result<u64, Failed> {
     }
 }
 
+/// The same pair as `bare` and `measured_switched_off` without `#[inline(never)]`: the
+/// compiler may build the future where it is awaited, as it does for most calls in a
+/// crate.
+async fn bare_inlinable(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
+}
+
+#[taskscope::measure]
+async fn measured_inlinable(n: u64) -> Result<u64, Failed> {
+    if n == u64::MAX {
+        Err(Failed)
+    } else {
+        Ok(n + 1)
+    }
+}
+
 /// Time per call of `f`, awaited `iters` times in one future.
 fn awaited<F: Future>(iters: u64, f: impl Fn(u64) -> F) -> Duration {
     run(async {
@@ -280,6 +300,14 @@ fn single_thread(c: &mut Criterion) {
         b.iter(|| measured_plain(black_box(1)));
         taskscope::set_enabled(true);
     });
+    g.bench_function("bare_inlinable", |b| {
+        b.iter_custom(|n| awaited(n, bare_inlinable))
+    });
+    g.bench_function("measured_inlinable", |b| {
+        taskscope::set_enabled(false);
+        b.iter_custom(|n| awaited(n, measured_inlinable));
+        taskscope::set_enabled(true);
+    });
     g.finish();
 }
 
@@ -334,6 +362,34 @@ fn in_tokio(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+
+    // The anchors' setting: the call awaited in a loop in a current-thread runtime's
+    // `block_on`, with tokio's context (budget, waker) around it.
+    fn in_block_on<F: Future>(
+        rt: &tokio::runtime::Runtime,
+        iters: u64,
+        f: impl Fn(u64) -> F,
+    ) -> Duration {
+        rt.block_on(async {
+            let start = Instant::now();
+            for i in 0..iters {
+                black_box(f(black_box(i)).await);
+            }
+            start.elapsed()
+        })
+    }
+    let mut g = c.benchmark_group("tokio_current_thread");
+    g.bench_function("bare", |b| b.iter_custom(|n| in_block_on(&rt, n, bare)));
+    g.bench_function("measured", |b| {
+        b.iter_custom(|n| in_block_on(&rt, n, measured))
+    });
+    g.bench_function("switched_off", |b| {
+        taskscope::set_enabled(false);
+        b.iter_custom(|n| in_block_on(&rt, n, measured_switched_off));
+        taskscope::set_enabled(true);
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("tokio_channel_per_message");
     g.bench_function("bare", |b| {
         b.iter_custom(|n| per_message(&rt, n, bare_receiver))

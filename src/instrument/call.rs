@@ -64,6 +64,7 @@ impl SyncCall {
             polls: 0,
             slow_polls: 0,
             caller: self.caller,
+            timed: true,
         }
     }
 }

@@ -48,6 +48,7 @@ impl Call {
             polls: self.polls,
             slow_polls: self.slow_polls,
             caller: self.caller,
+            timed: true,
         }
     }
 
@@ -227,6 +228,7 @@ impl Completion {
                 polls: 0,
                 slow_polls: 0,
                 caller: None,
+                timed: true,
             },
         }
     }

@@ -163,6 +163,9 @@ pub(crate) struct CallRecord {
     pub(crate) slow_polls: u32,
     /// The measured call that was running when this one started; `None` for a root call.
     pub(crate) caller: Option<&'static FunctionState>,
+    /// Whether busy time and polls were measured (not for the spans of a layer that times
+    /// only their wall time): when not, only wall time and the outcome are recorded.
+    pub(crate) timed: bool,
 }
 
 impl CallRecord {
@@ -279,13 +282,15 @@ impl FunctionState {
         }
         let cells = shard.outcome(outcome);
         cells.wall.record(call.wall_ns, exclusive);
-        cells.busy.record(call.busy_ns, exclusive);
-        add(&cells.polls, u64::from(call.polls), exclusive);
-        if call.callees_ns != 0 {
-            add(&cells.callees_ns, call.callees_ns, exclusive);
-        }
-        if call.slow_polls != 0 {
-            add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
+        if call.timed {
+            cells.busy.record(call.busy_ns, exclusive);
+            add(&cells.polls, u64::from(call.polls), exclusive);
+            if call.callees_ns != 0 {
+                add(&cells.callees_ns, call.callees_ns, exclusive);
+            }
+            if call.slow_polls != 0 {
+                add(&cells.slow_polls, u64::from(call.slow_polls), exclusive);
+            }
         }
         if let Some(caller) = call.caller {
             self.record_edge(shard, exclusive, caller, &call);

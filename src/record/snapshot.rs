@@ -436,10 +436,18 @@ impl FunctionSnapshot {
     }
 
     /// The share of wall time spent running (in polls), from 0 to 1; the rest was waiting.
+    /// `None` without calls whose busy time was measured (spans of a layer with
+    /// [`with_busy_time(false)`](crate::SpanLayer::with_busy_time) have none).
     pub fn busy_ratio(&self) -> Option<f64> {
-        let wall: u64 = self.outcomes().map(|s| s.wall.sum).sum();
-        let busy: u64 = self.outcomes().map(|s| s.busy.sum).sum();
+        let (wall, busy) = self.timed_sums();
         (wall > 0).then(|| (busy as f64 / wall as f64).min(1.0))
+    }
+
+    /// Wall and busy nanoseconds summed over the outcomes whose calls had busy time measured.
+    fn timed_sums(&self) -> (u64, u64) {
+        self.outcomes()
+            .filter(|s| s.busy.count() != 0)
+            .fold((0, 0), |(w, b), s| (w + s.wall.sum, b + s.busy.sum))
     }
 
     /// Busy time not spent in measured callees, over all outcomes (see
@@ -448,10 +456,10 @@ impl FunctionSnapshot {
         self.outcomes().map(|s| s.self_busy).sum()
     }
 
-    /// Total time the calls spent waiting (wall time minus busy time), over all outcomes.
+    /// Total time the calls spent waiting (wall time minus busy time), over all outcomes
+    /// whose calls had busy time measured.
     pub fn idle(&self) -> Duration {
-        let wall: u64 = self.outcomes().map(|s| s.wall.sum).sum();
-        let busy: u64 = self.outcomes().map(|s| s.busy.sum).sum();
+        let (wall, busy) = self.timed_sums();
         Duration::from_nanos(wall.saturating_sub(busy))
     }
 

@@ -16,3 +16,4 @@ mod layer_names;
 mod layer_outcomes;
 mod layer_switch;
 mod layer_timing;
+mod layer_wall_only;

@@ -83,6 +83,9 @@ pub fn layer() -> SpanLayer {
 pub struct SpanLayer {
     spans: OpenSpans,
     id: u64,
+    /// Whether enters and exits are timed (busy time, polls, slow polls, the call graph's
+    /// self time); off, a span reads the clock only at its creation and its close.
+    busy_time: bool,
 }
 
 impl Default for SpanLayer {
@@ -100,6 +103,7 @@ impl SpanLayer {
         Self {
             spans: OpenSpans::with_capacity(capacity),
             id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
+            busy_time: true,
         }
     }
 
@@ -112,7 +116,45 @@ impl SpanLayer {
     /// # drop(layer);
     /// ```
     pub fn with_open_span_capacity(self, capacity: usize) -> Self {
-        Self::with_capacity(capacity)
+        Self {
+            spans: OpenSpans::with_capacity(capacity),
+            ..self
+        }
+    }
+
+    /// Times each enter of a span (on, the default) or only its life (off: wall time from
+    /// creation to close, the outcome, and its caller, with two clock readings per span
+    /// instead of one per creation, enter, exit and close).
+    ///
+    /// Off, the layer's spans record no busy time, polls or slow polls (their busy
+    /// distributions stay empty, so `busy_ratio()` is `None` and `idle()` zero for a
+    /// function only they record), and they do not become the running call: a call
+    /// started inside one records as its caller the span's explicit parent, or else the
+    /// measured call or timed span running around it. A panic
+    /// unwinding through a span still makes it `panicked`. For spans so frequent and short
+    /// that the clock readings of every enter are the cost; keep it on to tell a span that
+    /// waits from one that blocks the executor.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// #[tracing::instrument]
+    /// fn parse(n: u32) -> u32 {
+    ///     n + 1
+    /// }
+    ///
+    /// let subscriber = tracing_subscriber::registry().with(taskscope::layer().with_busy_time(false));
+    /// tracing::subscriber::with_default(subscriber, || parse(1));
+    /// let parse = taskscope::snapshot().function("parse").unwrap().clone();
+    /// assert_eq!(parse.ok.count, 1);
+    /// assert_eq!(parse.ok.busy.count(), 0);
+    /// assert_eq!(parse.busy_ratio(), None);
+    /// ```
+    pub fn with_busy_time(self, on: bool) -> Self {
+        Self {
+            busy_time: on,
+            ..self
+        }
     }
 
     /// Caps the number of distinct span functions (name, target and module) in the process
@@ -229,7 +271,7 @@ impl SpanLayer {
         timing.set_function(to);
     }
 
-    fn record(closed: Closed, end: u64) {
+    fn record(&self, closed: Closed, end: u64) {
         let function = closed.function;
         if function.is_shadowed() {
             // Its `#[measure]` function counts this call.
@@ -254,6 +296,7 @@ impl SpanLayer {
                 polls: closed.polls,
                 slow_polls: closed.slow_polls,
                 caller: closed.caller,
+                timed: self.busy_time,
             },
         );
     }
@@ -381,7 +424,7 @@ where
 
     #[inline]
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if crate::config::enabled() {
+        if self.busy_time && crate::config::enabled() {
             // The span becomes the running call, unless `#[measure]` counts it.
             let nest = |timing: &Timing| {
                 timing
@@ -403,6 +446,12 @@ where
 
     #[inline]
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.busy_time {
+            if std::thread::panicking() {
+                self.with_timing(id, &ctx, Timing::mark_panicked);
+            }
+            return;
+        }
         let (exit, thread) = entered::pop(self.id, id.into_u64());
         let (start, nest, found) = match exit {
             Exit::Timed(start, nest, timing) => (Some(start), nest, timing),
@@ -447,7 +496,7 @@ where
             }),
         };
         if let Some(closed) = closed {
-            Self::record(closed, end);
+            self.record(closed, end);
         }
     }
 }

@@ -94,8 +94,12 @@ impl AtomicHistogram {
     #[inline(always)]
     pub(crate) fn record(&self, value: u64, exclusive: bool) {
         let index = bucket_index(value);
-        let slot = &self.slots[index >> SUB_BITS];
-        let chunk = self.chunk(index >> SUB_BITS);
+        let n = index >> SUB_BITS;
+        debug_assert!(n < CHUNKS);
+        // SAFETY: `bucket_index` is below `BUCKETS` (values are capped at `MAX_VALUE`), so
+        // its chunk is below `CHUNKS`; unchecked, the two lookups below need no bounds check.
+        let slot = unsafe { self.slots.get_unchecked(n) };
+        let chunk = self.chunk_of(slot, n);
         let i = index & (SUB - 1);
         add(&chunk[i], 1, exclusive);
         // After warm-up the bit is set: one load from the line of the chunk pointer.
@@ -120,8 +124,8 @@ impl AtomicHistogram {
     }
 
     #[inline(always)]
-    fn chunk(&self, n: usize) -> &Chunk {
-        let (chunk, installed) = self.slots[n]
+    fn chunk_of<'a>(&self, slot: &'a Slot, n: usize) -> &'a Chunk {
+        let (chunk, installed) = slot
             .chunk
             .get_or_publish(|| [const { AtomicU64::new(0) }; SUB]);
         if installed {

@@ -21,17 +21,10 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::Identity;
 use tracing_subscriber::prelude::*;
 
-#[tracing::instrument]
-#[inline(never)]
-async fn handler(n: u64) -> u64 {
-    n + 1
-}
+#[path = "common/spans.rs"]
+mod spans;
 
-#[tracing::instrument]
-#[inline(never)]
-fn plain(n: u64) -> u64 {
-    n + 1
-}
+use spans::{handler, plain};
 
 fn awaited(iters: u64) -> Duration {
     run(async move {

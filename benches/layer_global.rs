@@ -21,17 +21,10 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 
-#[tracing::instrument]
-#[inline(never)]
-async fn handler(n: u64) -> u64 {
-    n + 1
-}
+#[path = "common/spans.rs"]
+mod spans;
 
-#[tracing::instrument]
-#[inline(never)]
-fn plain(n: u64) -> u64 {
-    n + 1
-}
+use spans::{handler, plain};
 
 /// Which layer the switch hands callbacks to.
 static MODE: AtomicU8 = AtomicU8::new(NOOP);

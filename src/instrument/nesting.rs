@@ -15,12 +15,6 @@
 //! from their callers' self time.
 
 use std::cell::Cell;
-#[cfg(feature = "console")]
-use std::future::Future;
-#[cfg(feature = "console")]
-use std::pin::Pin;
-#[cfg(feature = "console")]
-use std::task::{Context, Poll};
 
 use crate::record::registry::FunctionState;
 
@@ -126,58 +120,67 @@ pub(crate) fn exit(entered: Entered, ticks: u64) -> u64 {
 }
 
 #[cfg(feature = "console")]
-/// A future polled with `caller` as the running call: a measured call it starts records
-/// `caller` as its caller, though it runs in a task of its own. The task's polls are not
-/// inside the caller's, so they are not taken from its self time.
-#[must_use = "futures do nothing unless polled"]
-pub(crate) struct WithCaller<F> {
-    inner: F,
-    caller: Option<&'static FunctionState>,
-}
+pub(crate) use self::spawned::WithCaller;
 
+/// The caller carried into a task `spawn!` starts (the `console` feature's).
 #[cfg(feature = "console")]
-impl<F> WithCaller<F> {
-    /// Wraps `inner`, to run as called by the call running now (if any).
-    pub(crate) fn of_current(inner: F) -> Self {
-        Self {
-            inner,
-            caller: current(),
+mod spawned {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::{Entered, current, enter, exit};
+    use crate::record::registry::FunctionState;
+
+    /// A future polled with `caller` as the running call: a measured call it starts records
+    /// `caller` as its caller, though it runs in a task of its own. The task's polls are not
+    /// inside the caller's, so they are not taken from its self time.
+    #[must_use = "futures do nothing unless polled"]
+    pub(crate) struct WithCaller<F> {
+        inner: F,
+        caller: Option<&'static FunctionState>,
+    }
+
+    impl<F> WithCaller<F> {
+        /// Wraps `inner`, to run as called by the call running now (if any).
+        pub(crate) fn of_current(inner: F) -> Self {
+            Self {
+                inner,
+                caller: current(),
+            }
         }
     }
-}
 
-#[cfg(feature = "console")]
-impl<F: Future> Future for WithCaller<F> {
-    type Output = F::Output;
+    impl<F: Future> Future for WithCaller<F> {
+        type Output = F::Output;
 
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned (never moved out of `self`); `caller` is
-        // plain data, read by value.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above, `inner` stays where the pinned `self` holds it.
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let Some(caller) = this.caller else {
-            return inner.poll(cx);
-        };
-        let entered = enter(caller);
-        let guard = ExitOnUnwind(Some(entered));
-        let out = inner.poll(cx);
-        std::mem::forget(guard);
-        exit(entered, 0);
-        out
+        #[inline]
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            // SAFETY: `inner` is structurally pinned (never moved out of `self`); `caller` is
+            // plain data, read by value.
+            let this = unsafe { self.get_unchecked_mut() };
+            // SAFETY: as above, `inner` stays where the pinned `self` holds it.
+            let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+            let Some(caller) = this.caller else {
+                return inner.poll(cx);
+            };
+            let entered = enter(caller);
+            let guard = ExitOnUnwind(Some(entered));
+            let out = inner.poll(cx);
+            std::mem::forget(guard);
+            exit(entered, 0);
+            out
+        }
     }
-}
 
-#[cfg(feature = "console")]
-/// Pops a frame when a poll unwinds.
-struct ExitOnUnwind(Option<Entered>);
+    /// Pops a frame when a poll unwinds.
+    struct ExitOnUnwind(Option<Entered>);
 
-#[cfg(feature = "console")]
-impl Drop for ExitOnUnwind {
-    fn drop(&mut self) {
-        if let Some(e) = self.0.take() {
-            exit(e, 0);
+    impl Drop for ExitOnUnwind {
+        fn drop(&mut self) {
+            if let Some(e) = self.0.take() {
+                exit(e, 0);
+            }
         }
     }
 }

@@ -143,6 +143,36 @@ pub mod otel {
     pub use crate::export::otel::observe;
 }
 
+/// The async patterns users write, measured as they write them (cargo feature
+/// `patterns`; backon's retries with the feature `backon`): each helper wraps the crate
+/// users already use and records into the same data model as `#[measure]`, under a
+/// [`Pattern`] (the attribute `taskscope.kind`) other than `function`.
+///
+/// | pattern | helper | functions recorded |
+/// |---|---|---|
+/// | retry | [`Retries`](patterns::Retries) (plain loop), [`Retries::retry`](patterns::Retries::retry) (backon) | `name` (one call per operation; [`FunctionSnapshot::attempts`]), `name.attempt`, `name.backoff` |
+/// | semaphore | [`Semaphore`](patterns::Semaphore), [`Mutex`](patterns::Mutex) | `name.wait` (in flight: waiters), `name.hold` (in flight: permits in use) |
+/// | channel | [`channel`](patterns::channel), [`unbounded_channel`](patterns::unbounded_channel) | `name.send` (backpressure), `name.queue` (in flight: depth; cancelled: closed with items), `name.recv` |
+/// | stream | [`MeasureStream::measured`](patterns::MeasureStream::measured) | `name` (one call per stream; busy: producing), `name.item` (time to each item) |
+/// | blocking | [`spawn_blocking!`](crate::spawn_blocking) | `name` (busy: the run; scheduling: the wait in the pool's queue) |
+/// | interval | [`interval`](patterns::interval) | `name` (one call per tick due: ok with its drift as wall time, or `Missed`) |
+///
+/// Names are `&'static str`: the set of functions stays bounded by the program.
+#[cfg(feature = "patterns")]
+pub mod patterns {
+    pub use crate::instrument::patterns::channel::{
+        Receiver, Sender, UnboundedReceiver, UnboundedSender, channel, unbounded_channel,
+    };
+    pub use crate::instrument::patterns::interval::{Interval, MISSED_TICK_KIND, interval};
+    pub use crate::instrument::patterns::lock::{
+        Mutex, MutexGuard, OwnedPermit, Permit, Semaphore,
+    };
+    pub use crate::instrument::patterns::retry::{BackoffSleep, Retries, Retry, RetrySleeper};
+    pub use crate::instrument::patterns::stream::{
+        AllOk, ErrIsError, ItemOutcome, MeasureStream, MeasuredStream,
+    };
+}
+
 /// taskscope's histograms as HdrHistograms (cargo feature `hdrhistogram`): `From`
 /// conversions both ways between [`Histogram`] and `hdrhistogram::Histogram<u64>`, and
 /// HdrHistogram interval logs of a [`Snapshot`] with [`write_interval_log`](hdr::write_interval_log).
@@ -175,7 +205,7 @@ pub use record::histogram::Histogram;
 pub use record::report::{Report, report};
 pub use record::runtime::{PollTimeBucket, RuntimeSnapshot, UnstableRuntimeSnapshot};
 pub use record::snapshot::{
-    Callee, CallerStats, ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler,
+    ATTEMPT_BUCKETS, Attempts, Callee, CallerStats, ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler,
     Snapshot, memory_usage, snapshot,
 };
 #[cfg(feature = "runtime")]
@@ -190,7 +220,7 @@ pub use subscriber::{ConsoleStatus, SubscriberBuilder, SubscriberError, Telemetr
 pub use task::spawn_named;
 #[cfg(feature = "tui")]
 pub use view::top;
-pub use words::function::Source;
+pub use words::function::{Pattern, Source};
 pub use words::names::{EARLY_EXIT_KIND, OVERFLOW_KIND, ROOT_CALLER, UNKNOWN_ERROR_KIND};
 pub use words::outcome::{Outcome, PerOutcome};
 
@@ -354,6 +384,59 @@ macro_rules! measure_block {
     };
 }
 
+/// Runs a closure on tokio's blocking pool (`tokio::task::spawn_blocking`), measured as a
+/// call of a function with the given name (cargo feature `patterns`): its wall time runs
+/// from the spawn to the closure's return, its busy time is the run, and its
+/// [`scheduling`](FunctionSnapshot::scheduling) delay is the wait in the pool's queue. The
+/// closure's value is classified like a function's return value; a panic is `panicked`,
+/// and a closure dropped before it ran (an aborted handle, a runtime shutting down) is
+/// `cancelled`. Evaluates to tokio's `JoinHandle`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let digest = taskscope::spawn_blocking!("hash_file", move || {
+///     Ok::<_, std::io::Error>(42u64)
+/// });
+/// assert_eq!(digest.await.unwrap().unwrap(), 42);
+/// let f = taskscope::snapshot().function("hash_file").unwrap().clone();
+/// assert_eq!(f.ok.count, 1);
+/// assert_eq!(f.scheduling.count(), 1, "its wait in the pool's queue");
+/// # }
+/// ```
+#[cfg(all(feature = "patterns", not(feature = "disabled")))]
+#[macro_export]
+macro_rules! spawn_blocking {
+    ($name:expr, $f:expr $(,)?) => {{
+        static __TASKSCOPE_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+            $name,
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+        )
+        .with_pattern($crate::Pattern::Blocking);
+        let __ts_f = $f;
+        let __ts_call = $crate::__private::BlockingCall::queue(&__TASKSCOPE_CALLSITE);
+        $crate::__private::spawn_blocking(move || {
+            let __ts_run = __ts_call.run();
+            let __ts_out = __ts_f();
+            if let ::core::option::Option::Some(__ts_done) = __ts_run.end() {
+                __ts_done.finish($crate::__classify!(&__ts_out));
+            }
+            __ts_out
+        })
+    }};
+}
+
+/// Runs a closure on tokio's blocking pool (compiled out by the `disabled` feature).
+#[cfg(all(feature = "patterns", feature = "disabled"))]
+#[macro_export]
+macro_rules! spawn_blocking {
+    ($name:expr, $f:expr $(,)?) => {
+        $crate::__private::spawn_blocking($f)
+    };
+}
+
 /// Classifies a reference to a value by its concrete type (autoref specialisation).
 #[doc(hidden)]
 #[macro_export]
@@ -379,6 +462,8 @@ pub mod __private {
         Classified, Probe, ViaAny, ViaErrorKind, ViaResult, type_kind,
     };
     pub use crate::instrument::future::{Completion, Measured};
+    #[cfg(feature = "patterns")]
+    pub use crate::instrument::patterns::blocking::{BlockingCall, BlockingRun, spawn as spawn_blocking};
     pub use crate::instrument::scheduled::Scheduled;
     #[cfg(feature = "receiver")]
     pub use crate::receive::otlp::{Store as ReceiverStore, decode_for_bench};

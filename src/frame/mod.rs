@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use dist::{Bucket, Dist, Explicit, Exponential};
 pub use tasks::{TaskName, TaskRow, TaskState, TaskTimes, Tasks};
 
+use crate::words::function::Pattern;
 use crate::words::outcome::PerOutcome;
 
 /// What a series measures.
@@ -53,6 +54,9 @@ pub struct Series {
     pub module: Arc<str>,
     /// What the series measures.
     pub kind: SeriesKind,
+    /// For a function series: what its calls are of, a function or an operation of one of
+    /// the async patterns (the attribute `taskscope.kind`).
+    pub pattern: Pattern,
     /// Finished calls by outcome: ok, error, cancelled, panicked.
     pub calls: PerOutcome<u64>,
     /// Errors by kind.
@@ -108,6 +112,7 @@ impl Series {
             function: function.into(),
             module: module.into(),
             kind,
+            pattern: Pattern::Function,
             calls: PerOutcome::default(),
             error_kinds: Vec::new(),
             in_flight: 0,

@@ -56,6 +56,7 @@ impl RecorderSource {
                 continue;
             }
             let mut s = Series::new(&self.service, f.name, f.module, SeriesKind::Function);
+            s.pattern = f.pattern;
             s.calls = PerOutcome::from_fn(|o| f.count(o));
             s.in_flight = f.in_flight as i64;
             s.polls = f.polls();

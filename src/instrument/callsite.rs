@@ -31,6 +31,7 @@ impl Callsite {
                 target: module,
                 source: Source::Measure,
                 span_name: "",
+                pattern: crate::words::function::Pattern::Function,
             },
             state: AtomicPtr::new(std::ptr::null_mut()),
         }
@@ -40,6 +41,13 @@ impl Callsite {
     /// name unless `instrument` renames it), so the layer does not count the call twice.
     pub const fn with_span_name(mut self, span_name: &'static str) -> Self {
         self.meta.span_name = span_name;
+        self
+    }
+
+    /// Marks the callsite as the operation of one of the async patterns (the pattern
+    /// helpers' macros), not a function.
+    pub const fn with_pattern(mut self, pattern: crate::words::function::Pattern) -> Self {
+        self.meta.pattern = pattern;
         self
     }
 

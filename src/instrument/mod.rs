@@ -7,4 +7,6 @@ pub(crate) mod future;
 #[cfg(feature = "layer")]
 pub(crate) mod layer;
 pub(crate) mod nesting;
+#[cfg(feature = "patterns")]
+pub(crate) mod patterns;
 pub(crate) mod scheduled;

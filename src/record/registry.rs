@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use super::histogram::{AtomicHistogram, Histogram, add};
 use super::publish_once::PublishOnce;
 use super::thread_slot;
+use crate::record::snapshot::{ATTEMPT_BUCKETS, Attempts};
 use crate::words::function::FunctionMeta;
 use crate::words::outcome::{Outcome, PerOutcome};
 
@@ -66,7 +67,7 @@ pub(crate) fn is_shadowed(module: &str, name: &str) -> bool {
         .any(|&(m, n)| m == module && n == name)
 }
 
-#[cfg(feature = "layer")]
+#[cfg(any(feature = "layer", feature = "patterns"))]
 /// Allocates and registers the state of a function that no static callsite owns (a span's
 /// name and target, found at run time). The caller bounds how many it makes.
 #[cold]
@@ -125,6 +126,9 @@ struct Shard {
     /// Waits from a wake to the next poll, for a function measured with `scheduling`:
     /// made on its first one.
     scheduling: PublishOnce<AtomicHistogram>,
+    /// Calls of a retried operation by their attempts (index `i`: `i + 1` attempts, the
+    /// last entry: that many or more): made on its first one.
+    attempts: PublishOnce<[AtomicU64; ATTEMPT_BUCKETS]>,
     /// Calls by caller index (the last entry is the overflow caller): made on the first
     /// call that has a measured caller. Calls without one are the rest.
     edges: PublishOnce<Box<[EdgeCells]>>,
@@ -211,6 +215,7 @@ impl FunctionState {
             outcomes: PerOutcome::from_fn(|_| PublishOnce::new()),
             kinds: (0..=self.kinds.limit).map(|_| AtomicU64::new(0)).collect(),
             scheduling: PublishOnce::new(),
+            attempts: PublishOnce::new(),
             edges: PublishOnce::new(),
         });
         (shard, exclusive)
@@ -223,7 +228,7 @@ impl FunctionState {
         add(&shard.started, 1, exclusive);
     }
 
-    #[cfg(feature = "layer")]
+    #[cfg(any(feature = "layer", feature = "patterns"))]
     /// Takes back a [`record_start`](FunctionState::record_start): the call turned out to
     /// belong to another function (a span that `#[measure]` already counts).
     pub(crate) fn record_unstart(&self) {
@@ -260,6 +265,14 @@ impl FunctionState {
     /// copied once, if the function's kind table has room; the overflow index otherwise.
     pub(crate) fn kind_index(&self, kind: &str) -> usize {
         self.kinds.index_of_str(kind)
+    }
+
+    /// The index of an error kind in this function's kind table (the overflow index once
+    /// it is full), for [`record_end_indexed`](FunctionState::record_end_indexed).
+    #[cfg(feature = "patterns")]
+    #[inline]
+    pub(crate) fn kind_index_of(&self, kind: &'static str) -> usize {
+        self.kinds.index_of(kind)
     }
 
     /// Records a finished call whose error kind is already an index from [`kind_index`].
@@ -345,6 +358,18 @@ impl FunctionState {
         h.record(delay_ns, exclusive);
     }
 
+    /// Records the attempts one call of a retried operation made.
+    #[cfg(feature = "patterns")]
+    #[inline]
+    pub(crate) fn record_attempts(&self, attempts: u64) {
+        let (shard, exclusive) = self.shard();
+        let (counts, _) = shard
+            .attempts
+            .get_or_publish(|| std::array::from_fn(|_| AtomicU64::new(0)));
+        let index = (attempts.max(1) as usize - 1).min(ATTEMPT_BUCKETS - 1);
+        add(&counts[index], 1, exclusive);
+    }
+
     /// Reads every shard into plain data. Completed calls are read before started ones, so a
     /// call seen as finished is always seen as started too and in-flight never goes negative.
     pub(crate) fn read(&self) -> FunctionReading {
@@ -383,6 +408,11 @@ impl FunctionState {
             }
             if let Some(h) = shard.scheduling.get() {
                 h.read_into(&mut reading.scheduling);
+            }
+            if let Some(counts) = shard.attempts.get() {
+                for (total, c) in reading.attempts.counts.iter_mut().zip(counts) {
+                    *total += c.load(Ordering::Relaxed);
+                }
             }
             if let Some(edges) = shard.edges.get() {
                 if reading.callers.is_empty() {
@@ -425,6 +455,9 @@ impl FunctionState {
             if let Some(h) = shard.scheduling.get() {
                 bytes += std::mem::size_of::<AtomicHistogram>() + h.heap_bytes();
             }
+            if shard.attempts.get().is_some() {
+                bytes += std::mem::size_of::<[AtomicU64; ATTEMPT_BUCKETS]>();
+            }
             if let Some(edges) = shard.edges.get() {
                 bytes += edges.len() * std::mem::size_of::<EdgeCells>();
             }
@@ -460,6 +493,7 @@ pub(crate) struct FunctionReading {
     pub(crate) kinds: Vec<(&'static str, u64)>,
     pub(crate) in_flight: u64,
     pub(crate) scheduling: Histogram,
+    pub(crate) attempts: Attempts,
     /// The calls from each measured caller (`None`: the callers over the cap).
     pub(crate) callers: Vec<EdgeReading>,
 }
@@ -553,6 +587,7 @@ pub(crate) fn test_state(name: &'static str) -> &'static FunctionState {
         target: "tests",
         source: crate::words::function::Source::Measure,
         span_name: "",
+        pattern: crate::words::function::Pattern::Function,
     }));
     Box::leak(Box::new(FunctionState::new(meta)))
 }

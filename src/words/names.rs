@@ -272,6 +272,9 @@ pub(crate) mod attr {
     /// [`ROOT_CALLER`](super::ROOT_CALLER) for calls with no measured caller,
     /// [`OVERFLOW_KIND`](super::OVERFLOW_KIND) for the callers over the cap.
     pub(crate) const CALLER: &str = "taskscope.caller";
+    /// What the calls are of, for the async patterns' operations (`retry`, `semaphore`,
+    /// ...); absent for a function.
+    pub(crate) const KIND: &str = "taskscope.kind";
     /// The name a tokio runtime was given to the runtime monitor.
     pub(crate) const RUNTIME: &str = "tokio.runtime.name";
     /// A worker of a tokio runtime, by its index.
@@ -291,6 +294,8 @@ pub(crate) mod label {
     pub(crate) const OVERFLOW: &str = "otel_metric_overflow";
     /// [`attr::CALLER`](super::attr::CALLER).
     pub(crate) const CALLER: &str = "taskscope_caller";
+    /// [`attr::KIND`](super::attr::KIND).
+    pub(crate) const KIND: &str = "taskscope_kind";
     /// [`attr::RUNTIME`](super::attr::RUNTIME).
     pub(crate) const RUNTIME: &str = "tokio_runtime_name";
     /// [`attr::WORKER`](super::attr::WORKER).
@@ -405,6 +410,7 @@ mod tests {
             (attr::OUTCOME, label::OUTCOME),
             (attr::ERROR_TYPE, label::ERROR_TYPE),
             (attr::OVERFLOW, label::OVERFLOW),
+            (attr::KIND, label::KIND),
             (attr::RUNTIME, label::RUNTIME),
             (attr::WORKER, label::WORKER),
         ] {

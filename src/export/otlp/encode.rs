@@ -565,6 +565,10 @@ impl Attributes {
                 names::qualify_into(s, f.module, f.name)
             });
             n += 1;
+            if f.pattern != crate::words::function::Pattern::Function {
+                self.put(n, names::attr::KIND, |s| s.push_str(f.pattern.as_str()));
+                n += 1;
+            }
         }
         if let Some(o) = outcome {
             self.put(n, names::attr::OUTCOME, |s| s.push_str(o.as_str()));
@@ -1018,6 +1022,7 @@ mod tests {
         target: "shop::orders",
         source: crate::words::function::Source::Measure,
         span_name: "",
+        pattern: crate::words::function::Pattern::Function,
     };
 
     fn both(snap: &Snapshot, frame: Frame, histograms: &HistogramFormat) -> (Vec<u8>, Vec<u8>) {

@@ -168,6 +168,7 @@ mod tests {
         target: "shop::payments",
         source: crate::words::function::Source::Measure,
         span_name: "",
+        pattern: crate::words::function::Pattern::Function,
     };
 
     fn span(outcome: Outcome, kind: Option<&'static str>) -> Span {

@@ -12,7 +12,8 @@ use crate::words::names;
 use crate::words::outcome::Outcome;
 
 use crate::words::names::Metric;
-use crate::words::names::label::{ERROR_TYPE, FUNCTION, OUTCOME, OVERFLOW};
+use crate::words::function::Pattern;
+use crate::words::names::label::{ERROR_TYPE, FUNCTION, KIND, OUTCOME, OVERFLOW};
 use crate::words::names::metric;
 
 /// The instrumentation scope, on every sample (the OpenTelemetry-Prometheus compatibility
@@ -99,7 +100,7 @@ pub(crate) fn exemplars() -> Vec<Exemplar> {
 /// The labels of one point, without allocating: at most the function, its outcome, an
 /// error kind, the overflow mark and the two scope labels.
 struct Labels<'a> {
-    pairs: [(&'a str, &'a str); 6],
+    pairs: [(&'a str, &'a str); 7],
     len: usize,
 }
 
@@ -126,10 +127,13 @@ fn point_labels<'a>(
     kind: Option<&'a str>,
 ) -> Labels<'a> {
     let mut labels = Labels {
-        pairs: [("", ""); 6],
+        pairs: [("", ""); 7],
         len: 0,
     };
     labels.push((FUNCTION, qualified));
+    if f.pattern != Pattern::Function {
+        labels.push((KIND, f.pattern.as_str()));
+    }
     if let Some(o) = outcome {
         labels.push((OUTCOME, o.as_str()));
     }
@@ -315,7 +319,7 @@ fn callers(snap: &Snapshot, qualified: &[String], sink: &mut impl Sink) {
         for ((f, q), callers) in snap.functions.iter().zip(qualified).zip(&caller_names) {
             for (c, caller) in f.callers.iter().zip(callers) {
                 let mut labels = Labels {
-                    pairs: [("", ""); 6],
+                    pairs: [("", ""); 7],
                     len: 0,
                 };
                 labels.push((FUNCTION, q));

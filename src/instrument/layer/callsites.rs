@@ -249,6 +249,7 @@ fn function_for(
             target: meta.target(),
             source: Source::Span,
             span_name: "",
+            pattern: crate::words::function::Pattern::Function,
         },
         meta.module_path(),
         None,
@@ -269,6 +270,7 @@ fn overflow(functions: &mut Functions) -> &'static SpanFunction {
                 target: crate::words::names::OVERFLOW_KIND,
                 source: Source::Span,
                 span_name: "",
+                pattern: crate::words::function::Pattern::Function,
             },
             None,
             None,
@@ -326,6 +328,7 @@ fn copy_meta(meta: &'static FunctionMeta) -> FunctionMeta {
         target: meta.target,
         source: meta.source,
         span_name: meta.span_name,
+        pattern: meta.pattern,
     }
 }
 

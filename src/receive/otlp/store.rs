@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
+use crate::words::function::Pattern;
 use crate::frame::{
     CallerEdge, Dist, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus,
 };
@@ -782,6 +783,9 @@ impl Store {
         };
         let factor = ctx.factor.unwrap_or(1.0);
         let series = self.series_index(SeriesKind::Function, ctx.service, function, module, "s")?;
+        if let Some(pattern) = convert::str_attr(attrs, names::attr::KIND).and_then(Pattern::parse) {
+            self.series_mut(series).pattern = pattern;
+        }
         Ok(match ctx.role {
             Role::Calls => {
                 let (outcome, kind) = call_outcome(attrs)?;

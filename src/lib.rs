@@ -201,11 +201,12 @@ pub use export::stats::{ExportStats, last_export_error};
 pub use instrument::classify::ErrorKind;
 #[cfg(feature = "layer")]
 pub use instrument::layer::{DEFAULT_NAME_FIELDS, SpanLayer, layer};
+pub use record::attempts::{ATTEMPT_BUCKETS, Attempts};
 pub use record::histogram::Histogram;
 pub use record::report::{Report, report};
 pub use record::runtime::{PollTimeBucket, RuntimeSnapshot, UnstableRuntimeSnapshot};
 pub use record::snapshot::{
-    ATTEMPT_BUCKETS, Attempts, Callee, CallerStats, ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler,
+    Callee, CallerStats, ErrorKindCount, FunctionSnapshot, Interval, OutcomeStats, Sampler,
     Snapshot, memory_usage, snapshot,
 };
 #[cfg(feature = "runtime")]
@@ -408,13 +409,14 @@ macro_rules! measure_block {
 #[macro_export]
 macro_rules! spawn_blocking {
     ($name:expr, $f:expr $(,)?) => {{
-        static __TASKSCOPE_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $name,
-            ::core::module_path!(),
-            ::core::file!(),
-            ::core::line!(),
-        )
-        .with_pattern($crate::Pattern::Blocking);
+        static __TASKSCOPE_CALLSITE: $crate::__private::Callsite =
+            $crate::__private::Callsite::new(
+                $name,
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+            )
+            .with_pattern($crate::Pattern::Blocking);
         let __ts_f = $f;
         let __ts_call = $crate::__private::BlockingCall::queue(&__TASKSCOPE_CALLSITE);
         $crate::__private::spawn_blocking(move || {
@@ -463,7 +465,9 @@ pub mod __private {
     };
     pub use crate::instrument::future::{Completion, Measured};
     #[cfg(feature = "patterns")]
-    pub use crate::instrument::patterns::blocking::{BlockingCall, BlockingRun, spawn as spawn_blocking};
+    pub use crate::instrument::patterns::blocking::{
+        BlockingCall, BlockingRun, spawn as spawn_blocking,
+    };
     pub use crate::instrument::scheduled::Scheduled;
     #[cfg(feature = "receiver")]
     pub use crate::receive::otlp::{Store as ReceiverStore, decode_for_bench};

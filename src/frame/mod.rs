@@ -77,6 +77,9 @@ pub struct Series {
     /// For a function measured with `#[measure(scheduling)]`: the waits from a wake to the
     /// next poll, the delay the runtime added. Empty otherwise.
     pub scheduling: Dist,
+    /// For a retried operation: the attempts of each call (values are attempts, not
+    /// seconds). Empty otherwise.
+    pub attempts: Dist,
     /// The call graph's edges into this function, one per caller (fully qualified, or
     /// [`ROOT_CALLER`](crate::ROOT_CALLER) for the calls with no measured caller), cumulative.
     pub callers: Vec<CallerEdge>,
@@ -122,6 +125,7 @@ impl Series {
             has_busy: false,
             latency: Dist::Empty,
             scheduling: Dist::Empty,
+            attempts: Dist::Empty,
             callers: Vec::new(),
             unit: "s".into(),
         }

@@ -62,10 +62,14 @@ impl RecorderSource {
             s.polls = f.polls();
             s.slow_polls = f.slow_polls();
             s.busy_seconds = f.busy().sum as f64 / 1e9;
-            s.has_busy = true;
+            // Spans timed for their wall time only, and the patterns' waits, have none.
+            s.has_busy = f.busy_ratio().is_some();
             s.latency = Dist::Hdr(f.wall());
             if !f.scheduling.is_empty() {
                 s.scheduling = Dist::Hdr(f.scheduling.clone());
+            }
+            if !f.attempts.is_empty() {
+                s.attempts = attempts_dist(&f.attempts);
             }
             s.callers = f
                 .callers
@@ -192,4 +196,19 @@ pub(crate) fn service_name() -> String {
                 .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         })
         .unwrap_or_else(|| "app".into())
+}
+
+/// A retried operation's attempts as a distribution of attempts, in the buckets the
+/// exporters write (1 to 15, and 16 or more).
+pub(crate) fn attempts_dist(a: &crate::record::attempts::Attempts) -> Dist {
+    let total: u64 = (1u64..).zip(&a.counts).map(|(n, &c)| n * c).sum();
+    Dist::Explicit(Explicit {
+        bounds: (1..crate::record::attempts::ATTEMPT_BUCKETS)
+            .map(|n| n as f64)
+            .collect(),
+        counts: a.counts.to_vec(),
+        sum: total as f64,
+        min: a.counts.iter().position(|&c| c > 0).map(|i| i as f64 + 1.0),
+        max: a.max().map(|m| m as f64),
+    })
 }

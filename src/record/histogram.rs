@@ -316,6 +316,22 @@ impl Histogram {
         self.max = self.max.max(ns);
     }
 
+    /// Records `count` values of `value` nanoseconds.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn record_n(&mut self, ns: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.min = if self.is_empty() {
+            ns
+        } else {
+            self.min.min(ns)
+        };
+        self.add_to_bucket(bucket_index(ns), count);
+        self.sum = self.sum.saturating_add(ns.saturating_mul(count));
+        self.max = self.max.max(ns);
+    }
+
     /// Adds to one bucket; appending in increasing index order is the fast path.
     pub(crate) fn add_to_bucket(&mut self, index: usize, count: u64) {
         let index = index as u32;

@@ -1,5 +1,6 @@
 //! Recording: per-thread shards, histograms, and reading them back.
 
+pub(crate) mod attempts;
 pub(crate) mod histogram;
 pub(crate) mod publish_once;
 pub(crate) mod registry;

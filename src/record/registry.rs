@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use super::histogram::{AtomicHistogram, Histogram, add};
 use super::publish_once::PublishOnce;
 use super::thread_slot;
-use crate::record::snapshot::{ATTEMPT_BUCKETS, Attempts};
+use crate::record::attempts::{ATTEMPT_BUCKETS, Attempts};
 use crate::words::function::FunctionMeta;
 use crate::words::outcome::{Outcome, PerOutcome};
 

@@ -55,6 +55,8 @@ pub(crate) enum Action {
     Tasks,
     /// The call graph screen, or back from it.
     CallGraph,
+    /// Show the next kind only: functions, retries, semaphores, channels, ...
+    Kind,
 }
 
 /// A key, with the modifiers it needs.
@@ -244,6 +246,13 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "only functions with a warning",
         hint: Some("problems"),
         action: Action::Problems,
+    },
+    Binding {
+        keys: &[ch('p')],
+        label: "p",
+        help: "show one kind (pattern) at a time: function, retry, semaphore, ...",
+        hint: Some("kind"),
+        action: Action::Kind,
     },
     Binding {
         keys: &[ch('t')],

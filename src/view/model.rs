@@ -15,6 +15,7 @@ use super::rows::{History, Limits, Row, Window, rows};
 use super::runtime_rows::{RuntimeRow, RuntimeTicks, runtime_rows};
 use super::style::Glyphs;
 use crate::frame::Frame;
+use crate::words::function::Pattern;
 use crate::words::outcome::Outcome;
 
 /// A message to the model.
@@ -72,11 +73,13 @@ pub(crate) enum Column {
     Busy,
     /// Slow polls.
     SlowPolls,
+    /// Attempts per call of a retried operation.
+    Attempts,
 }
 
 impl Column {
     /// Every column, in screen order.
-    pub(crate) const ALL: [Column; 13] = [
+    pub(crate) const ALL: [Column; 14] = [
         Column::Function,
         Column::Rate,
         Column::Ok,
@@ -90,6 +93,7 @@ impl Column {
         Column::Max,
         Column::Busy,
         Column::SlowPolls,
+        Column::Attempts,
     ];
 
     /// The header text.
@@ -108,6 +112,20 @@ impl Column {
             Column::Max => "max",
             Column::Busy => "busy%",
             Column::SlowPolls => "slow",
+            Column::Attempts => "att/op",
+        }
+    }
+
+    /// The header text when the list shows one kind only: the columns say what they are
+    /// for that kind.
+    pub(crate) fn title_for(self, kind: Option<Pattern>) -> &'static str {
+        match (kind, self) {
+            (Some(Pattern::Retry), Column::Errors) => "gave up",
+            (Some(Pattern::Interval), Column::Errors) => "missed",
+            (Some(Pattern::Interval), Column::P50) => "drift50",
+            (Some(Pattern::Interval), Column::P99) => "drift99",
+            (Some(Pattern::Stream), Column::Busy) => "prod%",
+            _ => self.title(),
         }
     }
 
@@ -128,6 +146,7 @@ impl Column {
                 Column::Max => r.latency.max().unwrap_or(-1.0),
                 Column::Busy => r.busy_ratio.unwrap_or(-1.0),
                 Column::SlowPolls => r.slow_polls as f64,
+                Column::Attempts => r.attempts_per_call().unwrap_or(-1.0),
             }
         };
         match self {
@@ -201,6 +220,8 @@ pub(crate) struct Model {
     pub(crate) descending: bool,
     /// The applied filter (case-insensitive substring of service, function or module).
     pub(crate) filter: String,
+    /// The kind of rows shown: every kind, or one (functions, retries, semaphores, ...).
+    pub(crate) kind: Option<Pattern>,
     /// The filter being edited, if the prompt is open.
     pub(crate) editing: Option<String>,
     /// Whether the numbers are frozen.
@@ -250,6 +271,7 @@ impl Model {
             sort: Column::Rate,
             descending: true,
             filter: String::new(),
+            kind: None,
             editing: None,
             paused: false,
             screen: Screen::List,
@@ -382,17 +404,19 @@ impl Model {
             Action::Top => self.selected = 0,
             Action::Bottom => self.selected = last,
             Action::SortLeft | Action::SortRight => {
-                let i = Column::ALL
-                    .iter()
-                    .position(|c| *c == self.sort)
-                    .unwrap_or(0);
-                let n = Column::ALL.len();
+                // Attempts mean something for retries only: sortable when they are shown.
+                let sortable: Vec<Column> = Column::ALL
+                    .into_iter()
+                    .filter(|c| *c != Column::Attempts || self.kind == Some(Pattern::Retry))
+                    .collect();
+                let i = sortable.iter().position(|c| *c == self.sort).unwrap_or(0);
+                let n = sortable.len();
                 let i = if action == Action::SortLeft {
                     (i + n - 1) % n
                 } else {
                     (i + 1) % n
                 };
-                self.sort = Column::ALL[i];
+                self.sort = sortable[i];
                 self.descending = self.sort != Column::Function && self.sort != Column::Ok;
                 self.refresh();
             }
@@ -424,6 +448,10 @@ impl Model {
             Action::Export => return Effect::Export,
             Action::Problems => {
                 self.only_problems = !self.only_problems;
+                self.refresh();
+            }
+            Action::Kind => {
+                self.kind = self.next_kind();
                 self.refresh();
             }
             Action::Redraw => return Effect::Redraw,
@@ -514,6 +542,9 @@ impl Model {
         if self.only_problems {
             rows.retain(|r| !r.warnings.is_empty());
         }
+        if let Some(kind) = self.kind {
+            rows.retain(|r| r.series.pattern == kind);
+        }
         let (sort, descending) = (self.sort, self.descending);
         // Rows are grouped by service, then ordered by the sort column.
         rows.sort_by(|a, b| {
@@ -530,6 +561,23 @@ impl Model {
             .and_then(|k| self.rows.iter().position(|r| r.series.key() == k))
             .unwrap_or(self.selected)
             .min(self.rows.len().saturating_sub(1));
+    }
+
+    /// The kind shown after `self.kind`: the kinds that the frames hold, in their fixed
+    /// order, then every kind again.
+    fn next_kind(&self) -> Option<Pattern> {
+        let present: Vec<Pattern> = Pattern::ALL
+            .into_iter()
+            .filter(|p| {
+                self.frame()
+                    .is_some_and(|f| f.series.iter().any(|s| s.pattern == *p))
+            })
+            .collect();
+        let at = self.kind.and_then(|k| present.iter().position(|p| *p == k));
+        match at {
+            None => present.first().copied(),
+            Some(i) => present.get(i + 1).copied(),
+        }
     }
 
     /// The rows with a warning.

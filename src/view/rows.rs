@@ -272,6 +272,8 @@ pub(crate) struct Row {
     pub(crate) latency: Dist,
     /// Waits from a wake to the next poll in the window (`#[measure(scheduling)]`).
     pub(crate) scheduling: Dist,
+    /// For a retried operation: the attempts of the window's calls.
+    pub(crate) attempts: Dist,
     /// Busy time over wall time of the window's calls.
     pub(crate) busy_ratio: Option<f64>,
     /// Polls in the window.
@@ -292,6 +294,12 @@ pub(crate) struct Row {
 }
 
 impl Row {
+    /// Attempts per call of a retried operation in the window.
+    pub(crate) fn attempts_per_call(&self) -> Option<f64> {
+        let n = self.attempts.count();
+        (n > 0).then(|| self.attempts.sum() / n as f64)
+    }
+
     /// Finished calls in the window.
     pub(crate) fn total(&self) -> u64 {
         self.calls.total()
@@ -349,6 +357,7 @@ fn row(
     let mut calls = s.calls;
     let mut latency = s.latency.clone();
     let mut scheduling = s.scheduling.clone();
+    let mut attempts = s.attempts.clone();
     let mut busy = s.busy_seconds;
     let (mut polls, mut slow_polls) = (s.polls, s.slow_polls);
     let mut kinds: Vec<KindRow> = s
@@ -366,6 +375,7 @@ fn row(
         }
         latency = s.latency.delta(&b.latency);
         scheduling = s.scheduling.delta(&b.scheduling);
+        attempts = s.attempts.delta(&b.attempts);
         busy = (busy - b.busy_seconds).max(0.0);
         polls = polls.saturating_sub(b.polls);
         slow_polls = slow_polls.saturating_sub(b.slow_polls);
@@ -401,6 +411,7 @@ fn row(
             .then(|| (busy / wall).clamp(0.0, 1.0)),
         latency,
         scheduling,
+        attempts,
         polls,
         slow_polls,
         coarse: latency_coarse,

@@ -73,6 +73,14 @@ pub(crate) mod metric {
         prometheus: "function_scheduling_delay_seconds",
         description: "Time from a wake of a call to its next poll: the delay the runtime added.",
     };
+    /// Attempts per call of a retried operation (histogram, buckets of 1 to 15 and 16 or
+    /// more).
+    pub(crate) const RETRY_ATTEMPTS: Metric = Metric {
+        name: "function.retry.attempts",
+        unit: "{attempt}",
+        prometheus: "function_retry_attempts",
+        description: "Attempts made by each call of a retried operation.",
+    };
     /// Calls of a function from one caller (counter): an edge of the call graph.
     pub(crate) const CALLER_CALLS: Metric = Metric {
         name: "function.callers.calls",
@@ -237,13 +245,15 @@ pub(crate) mod metric {
     }
 
     /// Every metric, in the order the exports write them.
-    pub(crate) const ALL: [Metric; 7] = [
+    pub(crate) const ALL: [Metric; 9] = [
         CALLS,
         DURATION,
         BUSY,
         POLLS,
         SLOW_POLLS,
         CONCURRENT,
+        SCHEDULING,
+        RETRY_ATTEMPTS,
         EXPORT_DROPPED,
     ];
 }

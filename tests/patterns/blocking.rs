@@ -21,7 +21,10 @@ async fn outcomes_queue_wait_and_run_time() {
     assert_eq!(f.scheduling.count(), 1, "the wait in the pool's queue");
     assert_eq!(f.ok.polls, 1);
     assert_eq!(outcomes("blocking_err"), (0, 1, 0, 0));
-    assert_eq!(function("blocking_err").error_kind_count("ParseIntError"), 1);
+    assert_eq!(
+        function("blocking_err").error_kind_count("ParseIntError"),
+        1
+    );
     assert_eq!(outcomes("blocking_panic"), (0, 0, 0, 1));
 }
 

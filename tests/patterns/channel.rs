@@ -40,7 +40,10 @@ async fn queue_time_depth_and_backpressure_are_measured() {
     sleep(Duration::from_millis(25)).await;
     tx.send(3).await.unwrap();
     assert_eq!(recv.await.unwrap(), Some(3));
-    assert_about(function("chan_bp.recv").wall().max(), Duration::from_millis(25));
+    assert_about(
+        function("chan_bp.recv").wall().max(),
+        Duration::from_millis(25),
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -52,9 +55,15 @@ async fn items_left_in_a_dropped_channel_count_as_closed_with_items() {
     }
     assert_eq!(rx.recv().await.as_deref(), Some("0"));
     drop(rx);
-    assert!(tx.send("late".into()).await.is_err(), "the receiver is gone");
+    assert!(
+        tx.send("late".into()).await.is_err(),
+        "the receiver is gone"
+    );
     let queue = function("chan_closed.queue");
-    assert_eq!((queue.ok.count, queue.cancelled.count, queue.in_flight), (1, 2, 0));
+    assert_eq!(
+        (queue.ok.count, queue.cancelled.count, queue.in_flight),
+        (1, 2, 0)
+    );
     assert_eq!(function("chan_closed.send").error_kind_count("Closed"), 1);
     // A receiver sees the end of a channel whose senders are all gone.
     let (tx, mut rx) = unbounded_channel::<u8>("chan_end");

@@ -22,7 +22,11 @@ async fn drift_and_missed_ticks() {
     let f = function("interval_skip");
     assert_eq!(f.pattern, Pattern::Interval);
     assert_eq!(outcomes("interval_skip"), (4, 1, 0, 0));
-    assert_eq!(f.error_kind_count(MISSED_TICK_KIND), 1, "the tick due at 300");
+    assert_eq!(
+        f.error_kind_count(MISSED_TICK_KIND),
+        1,
+        "the tick due at 300"
+    );
     assert_about(f.ok.wall.max(), Duration::from_millis(150));
     assert_eq!(f.ok.wall.min(), Duration::ZERO, "the others fired when due");
 }
@@ -37,6 +41,13 @@ async fn a_late_tick_shows_its_drift_with_delay() {
     sleep(Duration::from_millis(130)).await;
     every.tick().await; // due at 100, fires at 130
     every.tick().await; // due at 230
-    assert_eq!(outcomes("interval_delay"), (3, 0, 0, 0), "Delay misses none");
-    assert_about(function("interval_delay").wall().max(), Duration::from_millis(30));
+    assert_eq!(
+        outcomes("interval_delay"),
+        (3, 0, 0, 0),
+        "Delay misses none"
+    );
+    assert_about(
+        function("interval_delay").wall().max(),
+        Duration::from_millis(30),
+    );
 }

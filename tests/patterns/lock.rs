@@ -30,7 +30,11 @@ async fn a_permit_held_100ms_makes_the_next_waiter_wait_100ms() {
     assert_eq!(wait.pattern, Pattern::Semaphore);
     assert_eq!(wait.ok.count, 2);
     assert_about(wait.wall().max(), Duration::from_millis(100));
-    assert_eq!(wait.wall().min(), Duration::ZERO, "the first acquire did not wait");
+    assert_eq!(
+        wait.wall().min(),
+        Duration::ZERO,
+        "the first acquire did not wait"
+    );
     let hold = function("sem_wait.hold");
     assert_eq!((hold.ok.count, hold.in_flight), (2, 0));
     assert_about(hold.wall().max(), Duration::from_millis(100));
@@ -54,7 +58,11 @@ async fn a_dropped_acquire_is_cancelled_and_a_closed_one_an_error() {
     let wait = function("sem_cancel.wait");
     assert_eq!(wait.error_kind_count("Closed"), 1);
     assert_eq!(wait.in_flight, 0);
-    assert_eq!(sem.available_permits(), 1, "the semaphore itself is untouched");
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "the semaphore itself is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

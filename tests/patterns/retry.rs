@@ -86,11 +86,7 @@ async fn backon_chain_with_when_and_a_cancelled_operation() {
     // An operation dropped in the middle of an attempt is cancelled.
     static CUT: Retries = Retries::new("retry_cut");
     let never = AtomicU32::new(0);
-    let cut = tokio::time::timeout(
-        Duration::from_millis(15),
-        OP_cut(&CUT, &never),
-    )
-    .await;
+    let cut = tokio::time::timeout(Duration::from_millis(15), OP_cut(&CUT, &never)).await;
     assert!(cut.is_err());
     assert_eq!(outcomes("retry_cut"), (0, 0, 1, 0));
     assert_eq!(outcomes("retry_cut.attempt"), (0, 1, 1, 0));

@@ -99,5 +99,9 @@ async fn a_stream_dropped_early_is_cancelled_and_error_items_are_errors() {
         (0, 1, 0, 0),
         "its last item was an error"
     );
-    assert_eq!(function("stream_err.item").in_flight, 0, "asking for the end is no item");
+    assert_eq!(
+        function("stream_err.item").in_flight,
+        0,
+        "asking for the end is no item"
+    );
 }

@@ -12,4 +12,5 @@ mod prometheus_call_graph;
 mod prometheus_endpoint;
 mod prometheus_exemplars;
 mod prometheus_native;
+mod prometheus_patterns;
 mod prometheus_scheduling;

@@ -12,6 +12,7 @@ mod receiver_bad_input;
 mod receiver_call_graph;
 mod receiver_connections;
 mod receiver_otel_sdk;
+mod receiver_patterns;
 mod receiver_runtime;
 mod receiver_scheduling;
 mod receiver_taskscope;

@@ -31,6 +31,7 @@ use super::key_value::kv;
 use super::spans::Timed;
 use super::{HistogramFormat, Temporality};
 use crate::export::stats::ExportStats;
+use crate::record::attempts::{ATTEMPT_BUCKETS, Attempts};
 use crate::record::histogram::Histogram;
 use crate::record::runtime::{PollTimeBucket, RuntimeSnapshot};
 use crate::record::snapshot::Snapshot;
@@ -79,6 +80,7 @@ pub(crate) enum Series {
     SlowPolls,
     Concurrent,
     Scheduling,
+    RetryAttempts,
     CallerCalls,
     CallerWall,
     CallerBusy,
@@ -101,7 +103,7 @@ pub(crate) enum Series {
 }
 
 /// How many series there are.
-const SERIES: usize = 26;
+const SERIES: usize = 27;
 
 impl Series {
     const ALL: [Series; SERIES] = [
@@ -112,6 +114,7 @@ impl Series {
         Self::SlowPolls,
         Self::Concurrent,
         Self::Scheduling,
+        Self::RetryAttempts,
         Self::CallerCalls,
         Self::CallerWall,
         Self::CallerBusy,
@@ -184,6 +187,14 @@ impl Series {
             Self::Duration => (names::metric::DURATION, histogram()),
             Self::Busy => (names::metric::BUSY, histogram()),
             Self::Scheduling => (names::metric::SCHEDULING, histogram()),
+            // Counts of attempts, in fixed buckets whatever the format of the latencies.
+            Self::RetryAttempts => (
+                names::metric::RETRY_ATTEMPTS,
+                Data::Histogram(OtlpHistogram {
+                    data_points: Vec::new(),
+                    aggregation_temporality: temporality,
+                }),
+            ),
             Self::Polls => (names::metric::POLLS, sum(temporality)),
             Self::SlowPolls => (names::metric::SLOW_POLLS, sum(temporality)),
             Self::CallerCalls => (names::metric::CALLER_CALLS, sum(temporality)),
@@ -353,6 +364,31 @@ impl Points {
         }
     }
 
+    /// A retried operation's attempts: buckets of 1 to 15 attempts and one of 16 or more.
+    fn attempts(&mut self, sink: &mut impl Sink, attempts: &Attempts, frame: Frame) {
+        let p = &mut self.explicit;
+        self.attrs.copy_to(&mut p.attributes, &mut self.copied[2]);
+        p.explicit_bounds.clear();
+        p.explicit_bounds
+            .extend((1..ATTEMPT_BUCKETS).map(|n| n as f64));
+        p.bucket_counts.clear();
+        p.bucket_counts.extend_from_slice(&attempts.counts);
+        p.count = attempts.operations();
+        p.start_time_unix_nano = frame.start_unix_ns;
+        p.time_unix_nano = frame.now_unix_ns;
+        let total: u64 = (1u64..).zip(&attempts.counts).map(|(n, &c)| n * c).sum();
+        let min = attempts
+            .counts
+            .iter()
+            .position(|&c| c > 0)
+            .map(|i| i as f64 + 1.0);
+        let max = attempts.max().map(|m| m as f64);
+        (p.sum, p.min, p.max) = (Some(total as f64), min, max);
+        p.exemplars.clear();
+        sink.explicit(Series::RetryAttempts, p);
+        self.count += 1;
+    }
+
     /// tokio's poll-time histogram, in its own buckets (the last has no upper bound).
     fn poll_time(&mut self, sink: &mut impl Sink, buckets: &[PollTimeBucket], frame: Frame) {
         let p = &mut self.explicit;
@@ -468,6 +504,9 @@ impl Points {
                 histograms,
                 None,
             );
+        }
+        if !f.attempts.is_empty() {
+            self.attempts(sink, &f.attempts, frame);
         }
         // The call graph's edges into this function, the root calls among them.
         for c in f.callers.iter().filter(|c| c.calls > 0) {

@@ -11,8 +11,8 @@ use crate::record::snapshot::Snapshot;
 use crate::words::names;
 use crate::words::outcome::Outcome;
 
-use crate::words::names::Metric;
 use crate::words::function::Pattern;
+use crate::words::names::Metric;
 use crate::words::names::label::{ERROR_TYPE, FUNCTION, KIND, OUTCOME, OVERFLOW};
 use crate::words::names::metric;
 
@@ -255,6 +255,7 @@ pub(crate) fn write(
         );
     }
     scheduling(snap, &qualified, bounds, sink);
+    retry_attempts(snap, &qualified, sink);
     callers(snap, &qualified, sink);
     runtimes(snap, sink);
     family(sink, metric::EXPORT_DROPPED, Kind::Counter);
@@ -291,6 +292,44 @@ fn scheduling(snap: &Snapshot, qualified: &[String], bounds: &[f64], sink: &mut 
             histogram: &f.scheduling,
             bounds,
             classic: &counts,
+            exemplar: None,
+        };
+        sink.histogram(stem, &point_labels(f, q, None, None), &point);
+    }
+}
+
+/// The attempts of the retried operations: a histogram whose values are attempts (no
+/// unit), classic buckets `le="1"` to `le="15"`, exact; no family when there are none.
+fn retry_attempts(snap: &Snapshot, qualified: &[String], sink: &mut impl Sink) {
+    let stem = metric::RETRY_ATTEMPTS.prometheus;
+    let mut retried = snap
+        .functions
+        .iter()
+        .zip(qualified)
+        .filter(|(f, _)| !f.attempts.is_empty())
+        .peekable();
+    if retried.peek().is_none() {
+        return;
+    }
+    sink.family(
+        stem,
+        Kind::Histogram,
+        metric::RETRY_ATTEMPTS.description,
+        None,
+    );
+    let bounds: Vec<f64> = (1..crate::record::attempts::ATTEMPT_BUCKETS)
+        .map(|n| n as f64)
+        .collect();
+    for (f, q) in retried {
+        // An attempt is one unit where the formats write seconds.
+        let mut as_units = Histogram::default();
+        for (n, &count) in (1u64..).zip(&f.attempts.counts) {
+            as_units.record_n(n * 1_000_000_000, count);
+        }
+        let point = HistogramPoint {
+            histogram: &as_units,
+            bounds: &bounds,
+            classic: &f.attempts.counts,
             exemplar: None,
         };
         sink.histogram(stem, &point_labels(f, q, None, None), &point);

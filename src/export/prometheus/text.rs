@@ -60,6 +60,8 @@ struct Text {
     format: Format,
     /// The classic bounds as written in `le` (with `+Inf`), made once.
     le: Vec<String>,
+    /// Those bounds, to tell a point in other buckets (a retry's attempts).
+    bounds: Vec<f64>,
     /// The current point's labels, written once for all its lines.
     labels: String,
 }
@@ -132,7 +134,14 @@ impl Sink for Text {
             .exemplar
             .filter(|_| self.format == Format::OpenMetrics);
         let mut cumulative = 0;
-        for (i, (count, le)) in point.classic.iter().zip(&self.le).enumerate() {
+        let own_le;
+        let les = if point.bounds == self.bounds.as_slice() {
+            &self.le
+        } else {
+            own_le = le_strings(point.bounds);
+            &own_le
+        };
+        for (i, (count, le)) in point.classic.iter().zip(les).enumerate() {
             cumulative += count;
             let out = &mut self.out;
             out.push_str(name);
@@ -163,6 +172,20 @@ impl Sink for Text {
     }
 }
 
+/// Bounds as `le` writes them, with `+Inf`.
+fn le_strings(bounds: &[f64]) -> Vec<String> {
+    bounds
+        .iter()
+        .copied()
+        .chain([f64::INFINITY])
+        .map(|b| {
+            let mut le = String::new();
+            number(&mut le, b);
+            le
+        })
+        .collect()
+}
+
 /// The whole exposition in a text format.
 pub(crate) fn render(
     snap: &Snapshot,
@@ -174,16 +197,8 @@ pub(crate) fn render(
     let mut text = Text {
         out: String::with_capacity(256 + snap.functions.len() * 2048),
         format,
-        le: bounds
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .map(|b| {
-                let mut le = String::new();
-                number(&mut le, b);
-                le
-            })
-            .collect(),
+        le: le_strings(bounds),
+        bounds: bounds.to_vec(),
         labels: String::new(),
     };
     exposition::write(snap, exports, bounds, exemplars, &mut text);

@@ -194,7 +194,11 @@ impl Retry {
                 Ok(_) => (Outcome::Ok, None, LAST_OK),
                 Err(_) => {
                     let kind = std::any::type_name::<E>();
-                    (Outcome::Error, Some(kind), self.sites.op.kind_index_of(kind))
+                    (
+                        Outcome::Error,
+                        Some(kind),
+                        self.sites.op.kind_index_of(kind),
+                    )
                 }
             };
             let now = phase.end(outcome, kind);
@@ -308,7 +312,10 @@ pub struct BackoffSleep {
 impl Future for BackoffSleep {
     type Output = ();
 
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
         // SAFETY: `sleep` is structurally pinned (never moved out of `self`); `phase` is
         // plain data.
         let this = unsafe { self.get_unchecked_mut() };

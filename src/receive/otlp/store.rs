@@ -13,10 +13,10 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 
 use super::convert::{self, Fingerprint, Hashing, MAX_KIND_LEN};
-use crate::words::function::Pattern;
 use crate::frame::{
     CallerEdge, Dist, Frame, KindCount, RuntimeSeries, Series, SeriesKind, SourceStatus,
 };
+use crate::words::function::Pattern;
 use crate::words::names::{self, OVERFLOW_KIND, UNKNOWN_ERROR_KIND};
 use crate::words::outcome::Outcome;
 
@@ -164,6 +164,10 @@ enum Target {
         series: u32,
         factor: f64,
     },
+    Attempts {
+        series: u32,
+        factor: f64,
+    },
     Polls {
         series: u32,
     },
@@ -221,6 +225,7 @@ enum Role {
     Duration,
     Busy,
     Scheduling,
+    Attempts,
     Polls,
     SlowPolls,
     InFlight,
@@ -263,6 +268,7 @@ fn role(metric: &Metric) -> Role {
     const CALLS: &str = names::metric::CALLS.name;
     const POLLS: &str = names::metric::POLLS.name;
     const SLOW_POLLS: &str = names::metric::SLOW_POLLS.name;
+    const RETRY_ATTEMPTS: &str = names::metric::RETRY_ATTEMPTS.name;
     const EXPORT_DROPPED: &str = names::metric::EXPORT_DROPPED.name;
     const CONCURRENT: &str = names::metric::CONCURRENT.name;
     const DURATION: &str = names::metric::DURATION.name;
@@ -292,6 +298,7 @@ fn role(metric: &Metric) -> Role {
         (DURATION, true, _) => Role::Duration,
         (BUSY, true, _) => Role::Busy,
         (SCHEDULING, true, _) => Role::Scheduling,
+        (RETRY_ATTEMPTS, true, _) => Role::Attempts,
         (_, true, _) => Role::Histogram,
         (_, _, Some(true)) => Role::Counter,
         _ => Role::Ignore,
@@ -680,6 +687,11 @@ impl Store {
             {
                 convert::merge(&mut self.series_mut(series).scheduling, &dist);
             }
+            (Target::Attempts { series, .. }, Change::Histogram { count, dist, .. })
+                if count > 0 || dist.count() > 0 =>
+            {
+                convert::merge(&mut self.series_mut(series).attempts, &dist);
+            }
             (Target::Busy { series, .. }, Change::Histogram { sum, count, .. }) => {
                 let s = &self.series[series as usize];
                 if sum > 0.0 || !s.has_busy && count > 0 {
@@ -733,6 +745,7 @@ impl Store {
             | Role::Duration
             | Role::Busy
             | Role::Scheduling
+            | Role::Attempts
             | Role::Polls
             | Role::SlowPolls
             | Role::CallerCalls
@@ -783,7 +796,8 @@ impl Store {
         };
         let factor = ctx.factor.unwrap_or(1.0);
         let series = self.series_index(SeriesKind::Function, ctx.service, function, module, "s")?;
-        if let Some(pattern) = convert::str_attr(attrs, names::attr::KIND).and_then(Pattern::parse) {
+        if let Some(pattern) = convert::str_attr(attrs, names::attr::KIND).and_then(Pattern::parse)
+        {
             self.series_mut(series).pattern = pattern;
         }
         Ok(match ctx.role {
@@ -798,6 +812,11 @@ impl Store {
             Role::Duration => Target::Duration { series, factor },
             Role::Busy => Target::Busy { series, factor },
             Role::Scheduling => Target::Scheduling { series, factor },
+            // Counts, whatever unit the sender gave them.
+            Role::Attempts => Target::Attempts {
+                series,
+                factor: 1.0,
+            },
             Role::Polls => Target::Polls { series },
             Role::SlowPolls => Target::SlowPolls { series },
             Role::CallerCalls | Role::CallerWall | Role::CallerBusy | Role::CallerSelfBusy => {
@@ -993,6 +1012,7 @@ fn advance(stream: &mut Stream, ctx: &MetricContext<'_>, p: &Point<'_>) -> Resul
         Target::Duration { factor, .. }
         | Target::Busy { factor, .. }
         | Target::Scheduling { factor, .. }
+        | Target::Attempts { factor, .. }
         | Target::Histogram { factor, .. } => factor,
         _ => 1.0,
     };

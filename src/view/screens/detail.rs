@@ -146,7 +146,7 @@ fn heading(r: &Row, model: &Model, paint: &Paint) -> Line<'static> {
     let g = &model.settings.glyphs;
     let s = &r.series;
     let kind = match s.kind {
-        SeriesKind::Function => "function",
+        SeriesKind::Function => s.pattern.as_str(),
         SeriesKind::Histogram => "histogram",
         SeriesKind::Counter => "counter",
     };
@@ -306,6 +306,32 @@ fn busy_lines(r: &Row, width: u16, g: &Glyphs, paint: &Paint) -> Vec<Line<'stati
             ));
         }
         lines.push(Line::from(p99));
+    }
+    if r.attempts.count() > 0 {
+        // A retried operation: how many tries its calls took, and how many gave up.
+        let ops = r.attempts.count();
+        let first_try: u64 = r
+            .attempts
+            .buckets()
+            .iter()
+            .filter(|b| b.high <= 1.0)
+            .map(|b| b.count)
+            .sum();
+        let retried = ops.saturating_sub(first_try);
+        let per_op = r.attempts_per_call().unwrap_or(0.0);
+        let max = r
+            .attempts
+            .max()
+            .map_or_else(|| "-".into(), |m| format!("{m:.0}"));
+        lines.push(Line::from(format!(
+            "attempts   {per_op:>6.2}/op  max {max}"
+        )));
+        lines.push(Line::from(format!(
+            "retried    {:>8}  ok {}  gave up {}",
+            format::percent(Some(retried as f64 * 100.0 / ops as f64)),
+            format::count(r.calls[Outcome::Ok]),
+            format::count(r.calls[Outcome::Error]),
+        )));
     }
     lines
 }

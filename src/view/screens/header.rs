@@ -86,6 +86,10 @@ pub(super) fn draw_header(screen: &mut Screen<'_>, area: Rect, model: &Model, pa
         second.push(Span::raw(g.dot));
         second.push(Span::raw("only problems"));
     }
+    if let Some(kind) = model.kind {
+        second.push(Span::raw(g.dot));
+        second.push(Span::raw(format!("kind {kind}")));
+    }
     if let Some((flash, _)) = &model.flash {
         second.push(Span::raw(g.dot));
         second.push(Span::styled(sanitize(flash), paint.title()));

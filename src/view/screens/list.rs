@@ -11,10 +11,13 @@ use crate::view::format;
 use crate::view::model::{Column, Model};
 use crate::view::rows::Row;
 use crate::view::style::Paint;
+use crate::words::function::Pattern;
 use crate::words::outcome::Outcome;
 
 /// Columns that fit `width`, in screen order: the most useful first, the sort column always.
-pub(super) fn columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
+pub(super) fn columns(width: u16, sort: Column, kind: Option<Pattern>) -> Vec<(Column, u16)> {
+    // Retries put their attempts beside their outcome; the column means nothing for
+    // another kind, and is shown only when asked for by sorting on it.
     const PRIORITY: [Column; 13] = [
         Column::Function,
         Column::Rate,
@@ -34,7 +37,8 @@ pub(super) fn columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
         match c {
             Column::Function => 20,
             Column::Rate => 8 + 1 + SPARK,
-            Column::Ok | Column::Busy => 6,
+            Column::Ok | Column::Busy | Column::Attempts => 6,
+            Column::Errors if kind == Some(Pattern::Retry) => 7,
             Column::Errors => 6,
             Column::Cancelled | Column::InFlight | Column::SlowPolls => 5,
             _ => 7,
@@ -45,6 +49,10 @@ pub(super) fn columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
     if sort != Column::Function {
         chosen.push(sort);
         used += w(sort) + 1;
+    }
+    if kind == Some(Pattern::Retry) && !chosen.contains(&Column::Attempts) {
+        chosen.push(Column::Attempts);
+        used += w(Column::Attempts) + 1;
     }
     for c in PRIORITY.into_iter().skip(1) {
         if chosen.contains(&c) {
@@ -112,6 +120,11 @@ pub(super) fn cell(
             right(q(0.99), if over { paint.bad() } else { Style::new() })
         }
         Column::P999 => right(q(0.999), Style::new()),
+        Column::Attempts => right(
+            r.attempts_per_call()
+                .map_or_else(|| "-".into(), |a| format!("{a:.2}")),
+            Style::new(),
+        ),
         Column::Max => right(format::opt_seconds(r.latency.max(), g), Style::new()),
         Column::Busy => right(
             format::percent(r.busy_ratio.map(|b| b * 100.0)),
@@ -134,9 +147,9 @@ pub(super) fn cell(
 
 pub(super) fn draw_list(screen: &mut Screen<'_>, area: Rect, model: &Model, paint: &Paint) {
     let g = &model.settings.glyphs;
-    let cols = columns(area.width, model.sort);
+    let cols = columns(area.width, model.sort, model.kind);
     let header = TableRow::new(cols.iter().map(|(c, _)| {
-        let mut title = c.title().to_string();
+        let mut title = c.title_for(model.kind).to_string();
         if *c == model.sort {
             title.push(if model.descending { g.sort.0 } else { g.sort.1 });
         }

@@ -306,3 +306,39 @@ pub(super) fn terminal(model: &Model, width: u16, height: u16) -> Terminal<TestB
     terminal.draw(|f| draw(f, model)).unwrap();
     terminal
 }
+
+/// The frame `seconds` into the run with the async patterns beside the functions: a
+/// retried `fetch_user` (90 % at the first try, 8 % at the second, 2 % giving up after
+/// three), a semaphore's wait and hold, and a channel's queue.
+pub(super) fn patterns_frame(seconds: u64) -> Frame {
+    use crate::record::attempts::Attempts;
+    use crate::words::function::Pattern;
+    let mut f = frame(seconds);
+    let mut add = |name: &'static str, pattern: Pattern, calls: [u64; 4], ms: f64, in_flight| {
+        let spec = Spec {
+            name,
+            calls,
+            latency_ms: ms,
+            in_flight,
+            slow_polls: 0,
+            kinds: &[],
+            scheduling_ms: None,
+        };
+        let mut s = Arc::unwrap_or_clone(series(&spec, seconds));
+        s.module = "".into();
+        s.pattern = pattern;
+        if pattern == Pattern::Retry {
+            let mut a = Attempts::default();
+            a.counts[0] = 90 * seconds;
+            a.counts[1] = 8 * seconds;
+            a.counts[2] = 2 * seconds;
+            s.attempts = crate::frame::recorder::attempts_dist(&a);
+        }
+        f.series.push(Arc::new(s));
+    };
+    add("fetch_user", Pattern::Retry, [98, 2, 0, 0], 30.0, 1);
+    add("db_pool.wait", Pattern::Semaphore, [400, 0, 3, 0], 2.0, 7);
+    add("db_pool.hold", Pattern::Semaphore, [400, 0, 0, 0], 12.0, 4);
+    add("jobs.queue", Pattern::Channel, [150, 0, 0, 0], 40.0, 25);
+    f
+}

@@ -397,3 +397,46 @@ fn call_graph_in_the_detail_and_as_a_tree() {
         "by self time, render_invoice (6 s) before load_user (4 s): {tree}"
     );
 }
+
+#[test]
+fn patterns_one_kind_at_a_time_with_the_columns_of_the_kind() {
+    use crate::words::function::Pattern;
+    let mut m = Model::new(top::settings());
+    for t in 1..=20 {
+        m.update(Msg::Frame(top::patterns_frame(t)));
+    }
+    let all = m.rows.len();
+    // `p` cycles through the kinds present: function, retry, semaphore, channel, all.
+    m.update(key(KeyCode::Char('p')));
+    assert_eq!(m.kind, Some(Pattern::Function));
+    assert!(m.rows.iter().all(|r| r.series.pattern == Pattern::Function));
+    m.update(key(KeyCode::Char('p')));
+    assert_eq!(m.kind, Some(Pattern::Retry));
+    assert_eq!(m.rows.len(), 1);
+    both_sizes("patterns_retry", &m);
+    let list = top::render(&m, 80, 24);
+    assert!(list.contains("kind retry"), "{list}");
+    assert!(list.contains("gave up"), "{list}");
+    assert!(list.contains("att/op"), "{list}");
+    assert!(list.contains("1.12"), "1.12 attempts per operation: {list}");
+    m.update(key(KeyCode::Enter));
+    let detail = top::render(&m, 160, 48);
+    assert!(
+        detail.contains("retried        10.0  ok 1862  gave up 38"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("fetch_user · checkout ·  · retry"),
+        "{detail}"
+    );
+    m.update(key(KeyCode::Esc));
+    m.update(key(KeyCode::Char('p')));
+    assert_eq!(m.kind, Some(Pattern::Semaphore));
+    assert_eq!(m.rows.len(), 2);
+    both_sizes("patterns_semaphore", &m);
+    m.update(key(KeyCode::Char('p')));
+    assert_eq!(m.kind, Some(Pattern::Channel));
+    m.update(key(KeyCode::Char('p')));
+    assert_eq!(m.kind, None);
+    assert_eq!(m.rows.len(), all);
+}

@@ -103,6 +103,23 @@ async fn dashboard_fetch(i: u64) -> Result<u64, FetchError> {
     }
 }
 
+/// A retried operation: every third needs a second attempt, every fifth gives up after
+/// two.
+async fn dashboard_retry(i: u64) {
+    static OP: taskscope::patterns::Retries = taskscope::patterns::Retries::new("dashboard_sync");
+    let retry = OP.start();
+    for n in 1..=2 {
+        let ok = i % 5 != 0 && (n == 2 || i % 3 != 0);
+        if retry
+            .attempt(async { if ok { Ok(()) } else { Err(FetchError::Timeout) } })
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+}
+
 #[test]
 fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     if crate::support::alone(
@@ -163,9 +180,18 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
                 .with_interval(Duration::from_millis(200))
                 .start()
                 .unwrap();
+            // The patterns row reads a retried operation, a semaphore and a channel.
+            let pool = taskscope::patterns::Semaphore::new("dashboard_pool", 4);
+            let (tx, mut rx) = taskscope::patterns::channel::<u64>("dashboard_jobs", 8);
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let _ = rt.block_on(dashboard_fetch(i));
+                rt.block_on(async {
+                    let _permit = pool.acquire().await.unwrap();
+                    tx.send(i).await.unwrap();
+                    rx.recv().await.unwrap();
+                    dashboard_retry(i).await;
+                });
                 i += 1;
                 std::thread::sleep(Duration::from_millis(2));
             }

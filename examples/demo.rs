@@ -6,14 +6,22 @@
 //! cargo run --release --example demo -- --no-tui --duration 10s
 //! ```
 //!
-//! What runs, all of it measured with `#[taskscope::measure]`:
+//! What runs, measured with `#[taskscope::measure]` and the pattern helpers of
+//! `taskscope::patterns` (press `p` in the dashboard to see one kind at a time):
 //! - `handle_request` fans out to three downstream calls under a concurrency-limiting
-//!   semaphore; `wait_for_permit` is how long callers queue for a permit.
-//! - `fetch_with_retry` retries `fetch_once` with exponential backoff: compare their call
-//!   rates for the attempts per fetch; its own outcome is the final one.
-//! - a worker pool drains a bounded queue: `wait_in_queue` is each job's time in the queue,
-//!   `process_job` the work.
-//! - a batch pipeline: `fetch_batch`, `transform`, `validate` (some records fail), `save_batch`.
+//!   semaphore (`request_permits.wait` is how long callers queue for a permit,
+//!   `request_permits.hold` how long they keep it).
+//! - `fetch_with_retry` retries `fetch_once` with exponential backoff through a measured
+//!   retry (`downstream`: attempts per operation, the ones that gave up, `downstream.backoff`
+//!   the sleeps between attempts).
+//! - a worker pool drains a bounded measured channel (`jobs.queue`: each job's time in the
+//!   queue and the queue's depth; `jobs.send` the producer's wait when it is full) through a
+//!   measured mutex (`jobs_receiver`); `process_job` is the work.
+//! - a batch pipeline: `fetch_batch`, `transform` on tokio's blocking pool
+//!   (`spawn_blocking!`: its queue wait is its scheduling delay), a measured stream of
+//!   records (`records`, `records.item`) that `validate` checks (some fail), `save_batch`.
+//! - the load generator and the saturation phases tick measured intervals (`load_tick`,
+//!   `saturation_tick`): their drift shows when the runtime falls behind.
 //! - `process_order` with a timeout (cancelled calls) and business errors; `charge_card`
 //!   panics now and then, caught at its task boundary.
 //! - `render_invoice` sometimes blocks the executor thread (slow polls).
@@ -32,7 +40,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use taskscope::patterns::{Interval, MeasureStream, Mutex, Retries, Semaphore, channel};
 use tokio::time::{sleep, timeout};
 
 const USAGE: &str = "usage: demo [--duration 30s] [--rate 200] [--seed 1] [--no-tui]
@@ -124,15 +135,25 @@ async fn fetch_once(service: &'static str, rng: &mut Rng) -> Result<u32, FetchEr
     Ok(service.len() as u32)
 }
 
+/// The retried downstream call: one operation per fetch, whatever its attempts.
+static DOWNSTREAM: Retries = Retries::new("downstream");
+
 #[taskscope::measure]
 async fn fetch_with_retry(service: &'static str, mut rng: Rng) -> Result<u32, FetchError> {
+    let retry = DOWNSTREAM.start();
     let mut backoff = Duration::from_millis(2);
     for _ in 0..3 {
         // An attempt slower than 40 ms is abandoned: `fetch_once` counts it as cancelled.
-        match timeout(Duration::from_millis(40), fetch_once(service, &mut rng)).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(_)) | Err(_) => {
-                sleep(backoff).await;
+        let attempt = async {
+            match timeout(Duration::from_millis(40), fetch_once(service, &mut rng)).await {
+                Ok(result) => result,
+                Err(_) => Err(FetchError::Network),
+            }
+        };
+        match retry.attempt(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(_) => {
+                retry.backoff(backoff).await;
                 backoff *= 2;
             }
         }
@@ -141,8 +162,9 @@ async fn fetch_with_retry(service: &'static str, mut rng: Rng) -> Result<u32, Fe
 }
 
 #[taskscope::measure(scheduling)]
-async fn handle_request(id: u64, seed: u64, permits: Arc<Semaphore>) -> Result<u32, RequestError> {
-    let _permit = taskscope::measure_future!("wait_for_permit", permits.acquire())
+async fn handle_request(id: u64, seed: u64, permits: Semaphore) -> Result<u32, RequestError> {
+    let _permit = permits
+        .acquire()
         .await
         .map_err(|_| RequestError::Downstream)?;
     let rng = Rng::new(seed, id);
@@ -162,13 +184,6 @@ async fn handle_request(id: u64, seed: u64, permits: Arc<Semaphore>) -> Result<u
 
 struct Job {
     id: u64,
-    picked_up: oneshot::Sender<()>,
-}
-
-/// Completes when a worker takes the job: its duration is the job's time in the queue.
-#[taskscope::measure]
-async fn wait_in_queue(picked_up: oneshot::Receiver<()>) -> Result<(), oneshot::error::RecvError> {
-    picked_up.await
 }
 
 #[taskscope::measure]
@@ -181,11 +196,10 @@ async fn process_job(id: u64, seed: u64) -> Result<(), std::io::Error> {
     Ok(())
 }
 
-async fn worker(jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, seed: u64) {
+async fn worker(jobs: Arc<Mutex<taskscope::patterns::Receiver<Job>>>, seed: u64) {
     loop {
         let job = jobs.lock().await.recv().await;
         let Some(job) = job else { return };
-        let _ = job.picked_up.send(());
         let _ = process_job(job.id, seed).await;
     }
 }
@@ -225,12 +239,30 @@ async fn save_batch(records: Vec<u64>, seed: u64) -> Result<usize, std::io::Erro
     Ok(records.len())
 }
 
+/// A batch's records as a stream, one at a time.
+struct Records(std::vec::IntoIter<u64>);
+
+impl futures_core::Stream for Records {
+    type Item = u64;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<u64>> {
+        Poll::Ready(self.0.next())
+    }
+}
+
 async fn run_batch(batch: u64, seed: u64) {
     let Ok(records) = fetch_batch(batch, seed).await else {
         return;
     };
+    // CPU work goes to the blocking pool; its wait there is its scheduling delay.
+    let Ok(records) =
+        taskscope::spawn_blocking!("transform_batch", move || transform(records)).await
+    else {
+        return;
+    };
+    let mut records = Records(records.into_iter()).measured("records");
     let mut valid = Vec::new();
-    for r in transform(records) {
+    while let Some(r) = records.next().await {
         if let Ok(r) = validate(r).await {
             valid.push(r);
         }
@@ -308,7 +340,7 @@ async fn saturate(at: Duration, workers: usize, stop: Arc<AtomicBool>) {
     let tick = Duration::from_millis(10);
     let per_tick = 1.4 * capacity * tick.as_secs_f64();
     let start = tokio::time::Instant::now() + at;
-    let mut interval = tokio::time::interval_at(start, tick);
+    let mut interval = Interval::wrap("saturation_tick", tokio::time::interval_at(start, tick));
     let (mut owed, mut n) = (0.0, 0u64);
     while !stop.load(Ordering::Relaxed) {
         let now = interval.tick().await;
@@ -330,9 +362,9 @@ async fn saturate(at: Duration, workers: usize, stop: Arc<AtomicBool>) {
 // Load: requests at `rate` per second, jobs, batches and orders alongside.
 
 async fn load(args: Args, stop: Arc<AtomicBool>) {
-    let permits = Arc::new(Semaphore::new(8));
-    let (queue, jobs) = mpsc::channel::<Job>(64);
-    let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+    let permits = Semaphore::new("request_permits", 8);
+    let (queue, jobs) = channel::<Job>("jobs", 64);
+    let jobs = Arc::new(Mutex::new("jobs_receiver", jobs));
     for _ in 0..2 {
         tokio::spawn(worker(jobs.clone(), args.seed));
     }
@@ -345,7 +377,7 @@ async fn load(args: Args, stop: Arc<AtomicBool>) {
         tokio::runtime::Handle::current().metrics().num_workers(),
         stop.clone(),
     ));
-    let mut interval = tokio::time::interval(tick);
+    let mut interval = Interval::wrap("load_tick", tokio::time::interval(tick));
     while !stop.load(Ordering::Relaxed) {
         interval.tick().await;
         owed += per_tick;
@@ -354,10 +386,8 @@ async fn load(args: Args, stop: Arc<AtomicBool>) {
             id += 1;
             tokio::spawn(handle_request(id, args.seed, permits.clone()));
             if id.is_multiple_of(2) {
-                let (tx, rx) = oneshot::channel();
-                tokio::spawn(wait_in_queue(rx));
-                // A full queue sheds the job (its wait ends as an error: the sender dropped).
-                let _ = queue.try_send(Job { id, picked_up: tx });
+                // A full queue sheds the job.
+                let _ = queue.try_send(Job { id });
             }
             if id.is_multiple_of(3) {
                 tokio::spawn(process_order(id, args.seed));

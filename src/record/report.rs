@@ -94,7 +94,7 @@ fn function_lines(f: &FunctionSnapshot) -> Vec<[String; COLUMNS]> {
         }
     };
     let mut lines = vec![[
-        text::printable(&format!("{}::{}", f.module, f.name)),
+        text::printable(&crate::words::names::qualified(f.module, f.name)),
         f.calls().to_string(),
         f.ok.count.to_string(),
         f.error.count.to_string(),
@@ -106,8 +106,13 @@ fn function_lines(f: &FunctionSnapshot) -> Vec<[String; COLUMNS]> {
         duration(wall.p50()),
         duration(wall.p99()),
         duration(wall.max()),
-        // Self busy time per call: the time in the function's own code.
-        duration(f.self_busy() / u32::try_from(f.calls().max(1)).unwrap_or(u32::MAX)),
+        // Self busy time per call: the time in the function's own code; none for calls
+        // timed by their wall time only (the patterns' waits, wall-only spans).
+        if f.busy_ratio().is_none() {
+            "-".to_owned()
+        } else {
+            duration(f.self_busy() / u32::try_from(f.calls().max(1)).unwrap_or(u32::MAX))
+        },
         f.slow_polls().to_string(),
     ]];
     // Most frequent first, then by name: the same counts always print the same way.

@@ -67,8 +67,10 @@ impl<T, E> ItemOutcome<Result<T, E>> for ErrIsError {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let mut s = std::pin::pin!(Count(0).measured("numbers"));
-/// while std::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await.is_some() {}
+/// let mut s = Count(0).measured("numbers");
+/// while let Some(n) = s.next().await {
+///     assert!(n <= 3);
+/// }
 /// let snap = taskscope::snapshot();
 /// assert_eq!(snap.function("numbers").unwrap().ok.count, 1, "one stream, completed");
 /// assert_eq!(snap.function("numbers.item").unwrap().ok.count, 3, "three items");
@@ -133,6 +135,13 @@ impl<S, C> MeasuredStream<S, C> {
     /// The stream inside.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+}
+
+impl<S: Stream + Unpin, C: ItemOutcome<S::Item>> MeasuredStream<S, C> {
+    /// The next item, as `StreamExt::next` (for code that uses no stream crate).
+    pub async fn next(&mut self) -> Option<S::Item> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 

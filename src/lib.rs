@@ -151,7 +151,7 @@ pub mod otel {
 /// | pattern | helper | functions recorded |
 /// |---|---|---|
 /// | retry | [`Retries`](patterns::Retries) (plain loop), [`Retries::retry`](patterns::Retries::retry) (backon) | `name` (one call per operation; [`FunctionSnapshot::attempts`]), `name.attempt`, `name.backoff` |
-/// | semaphore | [`Semaphore`](patterns::Semaphore), [`Mutex`](patterns::Mutex) | `name.wait` (in flight: waiters), `name.hold` (in flight: permits in use) |
+/// | semaphore | [`Semaphore`](patterns::Semaphore), [`Mutex`](patterns::Mutex), [`RwLock`](patterns::RwLock) | `name.wait` (in flight: waiters), `name.hold` (in flight: permits in use); a `RwLock`'s `read_wait`, `read_hold`, `write_wait`, `write_hold` |
 /// | channel | [`channel`](patterns::channel), [`unbounded_channel`](patterns::unbounded_channel) | `name.send` (backpressure), `name.queue` (in flight: depth; cancelled: closed with items), `name.recv` |
 /// | stream | [`MeasureStream::measured`](patterns::MeasureStream::measured) | `name` (one call per stream; busy: producing), `name.item` (time to each item) |
 /// | blocking | [`spawn_blocking!`](crate::spawn_blocking) | `name` (busy: the run; scheduling: the wait in the pool's queue) |
@@ -165,7 +165,8 @@ pub mod patterns {
     };
     pub use crate::instrument::patterns::interval::{Interval, MISSED_TICK_KIND, interval};
     pub use crate::instrument::patterns::lock::{
-        Mutex, MutexGuard, OwnedPermit, Permit, Semaphore,
+        Mutex, MutexGuard, OwnedPermit, Permit, RwLock, RwLockReadGuard, RwLockWriteGuard,
+        Semaphore,
     };
     pub use crate::instrument::patterns::retry::{BackoffSleep, Retries, Retry, RetrySleeper};
     pub use crate::instrument::patterns::stream::{

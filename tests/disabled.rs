@@ -54,3 +54,28 @@ fn a_measured_impl_block_with_skip_compiles_either_way() {
     let recorded = taskscope::snapshot().function("Svc::kept").is_some();
     assert_eq!(recorded, !cfg!(feature = "disabled"));
 }
+
+#[tokio::test]
+async fn the_pattern_helpers_record_nothing_when_disabled() {
+    let pool = taskscope::patterns::Semaphore::new("disabled_pool", 1);
+    drop(pool.acquire().await.unwrap());
+    let (tx, mut rx) = taskscope::patterns::channel::<u8>("disabled_jobs", 1);
+    tx.send(1).await.unwrap();
+    assert_eq!(rx.recv().await, Some(1));
+    let out = taskscope::spawn_blocking!("disabled_blocking", || 3)
+        .await
+        .unwrap();
+    assert_eq!(out, 3);
+    let snap = taskscope::snapshot();
+    for name in [
+        "disabled_pool.wait",
+        "disabled_jobs.queue",
+        "disabled_blocking",
+    ] {
+        assert_eq!(
+            snap.function(name).map(|f| f.calls()).unwrap_or(0) > 0,
+            !cfg!(feature = "disabled"),
+            "{name}"
+        );
+    }
+}

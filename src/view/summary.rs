@@ -328,7 +328,8 @@ pub(crate) fn json(model: &Model) -> String {
         json_str(
             &mut o,
             match s.kind {
-                SeriesKind::Function => "function",
+                // A function, or the pattern whose operation the series is.
+                SeriesKind::Function => s.pattern.as_str(),
                 SeriesKind::Histogram => "histogram",
                 SeriesKind::Counter => "counter",
             },
@@ -355,6 +356,10 @@ pub(crate) fn json(model: &Model) -> String {
         if r.scheduling.count() > 0 {
             o.push_str(",\"scheduling_seconds\":");
             json_percentiles(&mut o, &r.scheduling);
+        }
+        if let Some(a) = r.attempts_per_call() {
+            o.push_str(",\"attempts_per_call\":");
+            json_num(&mut o, Some(a));
         }
         if !r.callers.is_empty() {
             o.push_str(",\"self_busy_seconds\":");

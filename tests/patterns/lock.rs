@@ -110,3 +110,30 @@ async fn a_mutex_measures_its_waits_and_holds() {
     assert_about(wait.wall().max(), Duration::from_millis(50));
     assert_eq!(function("mutex_cache.hold").ok.count, 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rwlock_measures_readers_and_writers_apart() {
+    init();
+    let lock = Arc::new(taskscope::patterns::RwLock::new("rwlock_state", 0u32));
+    let reader = lock.read().await;
+    let writer = {
+        let lock = lock.clone();
+        tokio::spawn(async move { *lock.write().await += 1 })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(
+        function("rwlock_state.write_wait").in_flight,
+        1,
+        "the writer waits"
+    );
+    sleep(Duration::from_millis(20)).await;
+    drop(reader);
+    writer.await.unwrap();
+    assert_eq!(*lock.read().await, 1);
+    assert_eq!(outcomes("rwlock_state.read_hold"), (2, 0, 0, 0));
+    assert_about(
+        function("rwlock_state.write_wait").wall().max(),
+        Duration::from_millis(20),
+    );
+    assert_eq!(function("rwlock_state.write_hold").ok.count, 1);
+}

@@ -109,7 +109,7 @@ async fn dashboard_retry(i: u64) {
     static OP: taskscope::patterns::Retries = taskscope::patterns::Retries::new("dashboard_sync");
     let retry = OP.start();
     for n in 1..=2 {
-        let ok = i % 5 != 0 && (n == 2 || i % 3 != 0);
+        let ok = !i.is_multiple_of(5) && (n == 2 || !i.is_multiple_of(3));
         if retry
             .attempt(async { if ok { Ok(()) } else { Err(FetchError::Timeout) } })
             .await

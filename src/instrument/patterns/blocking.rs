@@ -28,7 +28,7 @@ impl BlockingCall {
     /// Starts a blocking call of the callsite's function: it is queued now.
     #[inline]
     pub fn queue(callsite: &'static Callsite) -> BlockingCall {
-        if !crate::config::enabled() {
+        if !super::on() {
             return BlockingCall {
                 function: None,
                 caller: None,

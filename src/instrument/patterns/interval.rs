@@ -73,7 +73,7 @@ impl Interval {
     /// was due.
     pub async fn tick(&mut self) -> Instant {
         let due = self.inner.tick().await;
-        if crate::config::enabled() {
+        if super::on() {
             self.record(due, Instant::now());
         }
         due

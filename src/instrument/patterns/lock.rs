@@ -1,6 +1,8 @@
-//! A tokio `Semaphore` and `Mutex`, measured: the wait to acquire (`name.wait`: its calls in
-//! flight are the waiters) and the time a permit or the lock is held (`name.hold`: its calls
-//! in flight are the permits in use). The lock itself is tokio's, untouched.
+//! A tokio `Semaphore`, `Mutex` and `RwLock`, measured: the wait to acquire (`name.wait`:
+//! its calls in flight are the waiters) and the time a permit or the lock is held
+//! (`name.hold`: its calls in flight are the permits in use); a `RwLock`'s readers and
+//! writers apart (`name.read_wait`, `name.read_hold`, `name.write_wait`,
+//! `name.write_hold`). The lock itself is tokio's, untouched.
 
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
@@ -22,9 +24,17 @@ struct Sites {
 
 impl Sites {
     fn new(name: &'static str, location: &'static Location<'static>) -> Sites {
+        Sites::named(name, ["wait", "hold"], location)
+    }
+
+    fn named(
+        name: &'static str,
+        [wait, hold]: [&'static str; 2],
+        location: &'static Location<'static>,
+    ) -> Sites {
         Sites {
-            wait: site(name, "wait", Pattern::Semaphore, location),
-            hold: site(name, "hold", Pattern::Semaphore, location),
+            wait: site(name, wait, Pattern::Semaphore, location),
+            hold: site(name, hold, Pattern::Semaphore, location),
         }
     }
 
@@ -271,6 +281,117 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.hold.end(Outcome::Ok, None);
+    }
+}
+
+/// A tokio [`RwLock`](tokio::sync::RwLock) whose readers and writers are measured apart:
+/// `name.read_wait` and `name.read_hold`, `name.write_wait` and `name.write_hold`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let config = taskscope::patterns::RwLock::new("config", 1u32);
+/// assert_eq!(*config.read().await, 1);
+/// *config.write().await = 2;
+/// let snap = taskscope::snapshot();
+/// assert_eq!(snap.function("config.read_hold").unwrap().ok.count, 1);
+/// assert_eq!(snap.function("config.write_wait").unwrap().ok.count, 1);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RwLock<T: ?Sized> {
+    read: Sites,
+    write: Sites,
+    inner: tokio::sync::RwLock<T>,
+}
+
+impl<T> RwLock<T> {
+    /// A new lock holding `value`, measured under `name`.
+    #[track_caller]
+    pub fn new(name: &'static str, value: T) -> RwLock<T> {
+        let location = Location::caller();
+        RwLock {
+            read: Sites::named(name, ["read_wait", "read_hold"], location),
+            write: Sites::named(name, ["write_wait", "write_hold"], location),
+            inner: tokio::sync::RwLock::new(value),
+        }
+    }
+
+    /// The value, the lock consumed.
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Waits to read, as [`tokio::sync::RwLock::read`].
+    pub async fn read(&self) -> RwLockReadGuard<'_, T> {
+        let wait = Phase::start(self.read.wait);
+        let guard = self.inner.read().await;
+        RwLockReadGuard {
+            hold: self.read.acquired(wait),
+            guard,
+        }
+    }
+
+    /// Waits to write, as [`tokio::sync::RwLock::write`].
+    pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
+        let wait = Phase::start(self.write.wait);
+        let guard = self.inner.write().await;
+        RwLockWriteGuard {
+            hold: self.write.acquired(wait),
+            guard,
+        }
+    }
+}
+
+/// A read lock of a measured [`RwLock`]; its hold ends when it is dropped.
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    hold: Phase,
+    guard: tokio::sync::RwLockReadGuard<'a, T>,
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        self.hold.end(Outcome::Ok, None);
+    }
+}
+
+/// A write lock of a measured [`RwLock`]; its hold ends when it is dropped.
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    hold: Phase,
+    guard: tokio::sync::RwLockWriteGuard<'a, T>,
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         self.hold.end(Outcome::Ok, None);
     }

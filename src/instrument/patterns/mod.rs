@@ -26,6 +26,13 @@ use crate::record::registry::{self, CallRecord, FunctionState};
 use crate::words::function::{FunctionMeta, Pattern, Source};
 use crate::words::outcome::Outcome;
 
+/// Whether the helpers record: recording is on, and the cargo feature `disabled` (which
+/// makes the macros expand to bare code) is off, so a disabled build records nothing.
+#[inline(always)]
+pub(crate) fn on() -> bool {
+    !cfg!(feature = "disabled") && crate::config::enabled()
+}
+
 /// The error kind of an operation on a closed semaphore or channel.
 pub(crate) const CLOSED_KIND: &str = "Closed";
 
@@ -90,7 +97,7 @@ impl Phase {
     /// Starts a phase of `function` now.
     #[inline]
     pub(crate) fn start(function: &'static FunctionState) -> Phase {
-        if !crate::config::enabled() {
+        if !on() {
             return Phase::OFF;
         }
         Phase::start_at(function, clock::now())
@@ -99,7 +106,7 @@ impl Phase {
     /// Starts a phase of `function` at `ticks` (the end of the phase before it).
     #[inline]
     pub(crate) fn start_at(function: &'static FunctionState, ticks: u64) -> Phase {
-        if !crate::config::enabled() {
+        if !on() {
             return Phase::OFF;
         }
         function.record_start();
@@ -115,7 +122,7 @@ impl Phase {
     /// [`counted`](Phase::counted) (an item counts as queued once it is in the queue).
     #[inline]
     pub(crate) fn uncounted_at(function: &'static FunctionState, ticks: u64) -> Phase {
-        if !crate::config::enabled() {
+        if !on() {
             return Phase::OFF;
         }
         Phase {
@@ -129,7 +136,7 @@ impl Phase {
     /// Counts an [`uncounted_at`](Phase::uncounted_at) phase as started.
     #[inline]
     pub(crate) fn counted(function: &'static FunctionState) {
-        if crate::config::enabled() {
+        if on() {
             function.record_start();
         }
     }

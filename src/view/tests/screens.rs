@@ -429,6 +429,13 @@ fn patterns_one_kind_at_a_time_with_the_columns_of_the_kind() {
         detail.contains("fetch_user · checkout ·  · retry"),
         "{detail}"
     );
+    let json: serde_json::Value = serde_json::from_str(&crate::view::summary::json(&m)).unwrap();
+    let op = &json["functions"][0];
+    assert_eq!(op["kind"], "retry");
+    assert!(
+        (op["attempts_per_call"].as_f64().unwrap() - 1.12).abs() < 1e-9,
+        "{op}"
+    );
     m.update(key(KeyCode::Esc));
     m.update(key(KeyCode::Char('p')));
     assert_eq!(m.kind, Some(Pattern::Semaphore));

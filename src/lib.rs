@@ -40,6 +40,11 @@
 //!   [`Sampler`] (per-interval deltas and rates), [`report`] (a table to print).
 //! - [`Outcome`] and [`PerOutcome`]: how a call ended, and a value for each way.
 //!
+//! The async patterns (cargo feature `patterns`):
+//! - [`patterns`]: retries (plain loops and backon), tokio's semaphore, mutex and rwlock,
+//!   mpsc channels, streams and intervals, and [`spawn_blocking!`], each recorded under a
+//!   [`Pattern`] in the same data model.
+//!
 //! From `tracing` (cargo feature `layer`):
 //! - [`layer()`]: a `tracing_subscriber` layer that records every `tracing` span the same
 //!   way, so existing `#[tracing::instrument]` code needs no change.

@@ -4,12 +4,21 @@
 //!
 //! - The OTLP receiver (cargo feature `receiver`): gRPC and HTTP listeners that take any
 //!   sender's metrics, taskscope's own or any OpenTelemetry SDK's or collector's.
+//! - Recordings (cargo feature `receiver`): what the receiver receives, kept as OTLP JSON
+//!   lines ([`Recorder`]), read back ([`Recording`]) and played on their own clock
+//!   ([`Replay`]).
 //! - The tokio-console client (cargo feature `tasks`): an app's tasks, by name.
 
 #[cfg(feature = "tasks")]
 mod console;
 #[cfg(feature = "receiver")]
+mod json;
+#[cfg(feature = "receiver")]
 pub(crate) mod otlp;
+#[cfg(feature = "receiver")]
+pub(crate) mod recording;
+#[cfg(feature = "receiver")]
+pub(crate) mod replay;
 
 #[cfg(feature = "tasks")]
 pub use console::{
@@ -23,3 +32,10 @@ pub use otlp::{
     MAX_WORKERS, ReceiveError, Receiver, ReceiverBuilder, ReceiverStats, STREAM_IDLE,
     STREAMS_PER_SERIES, UNKNOWN_SERVICE,
 };
+#[cfg(feature = "receiver")]
+pub use recording::{
+    DEFAULT_KEPT_FILES, DEFAULT_MAX_FILE_BYTES, Recorder, RecorderBuilder, RecorderStats,
+    Recording, RecordingError,
+};
+#[cfg(feature = "receiver")]
+pub use replay::{Replay, Speed};

@@ -1,14 +1,12 @@
 //! The dashboard without a terminal: the same model and screens, drawn into memory.
 
-use std::path::PathBuf;
-
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::model::{Effect, Model, Msg};
-use super::run::{Exit, export};
+use super::run::{Exit, RunOptions, export};
 use super::screens::draw;
 use super::summary;
 use crate::frame::Frame;
@@ -34,7 +32,7 @@ use crate::frame::Frame;
 pub struct Headless {
     model: Model,
     source: Box<dyn FnMut() -> Frame + Send>,
-    export_dir: PathBuf,
+    options: RunOptions,
     terminal: Terminal<TestBackend>,
 }
 
@@ -53,14 +51,14 @@ impl Headless {
     pub(crate) fn new(
         model: Model,
         source: Box<dyn FnMut() -> Frame + Send>,
-        export_dir: PathBuf,
+        options: RunOptions,
         width: u16,
         height: u16,
     ) -> Headless {
         let mut h = Headless {
             model,
             source,
-            export_dir,
+            options,
             terminal: Terminal::new(TestBackend::new(width, height))
                 .expect("a test backend needs no terminal"),
         };
@@ -89,10 +87,19 @@ impl Headless {
             Effect::Quit if ctrl_c => Some(Exit::Interrupted),
             Effect::Quit => Some(Exit::Quit),
             Effect::Export => {
-                let written = export(&self.model, &self.export_dir);
+                let written = export(&self.model, &self.options.export_dir);
                 self.model.update(Msg::Exported(written));
                 None
             }
+            #[cfg(feature = "receiver")]
+            Effect::Replay(command) => {
+                if let Some(frame) = super::run::replay_command(&self.options, command) {
+                    self.model.update(Msg::Frame(frame));
+                }
+                None
+            }
+            #[cfg(not(feature = "receiver"))]
+            Effect::Replay(_) => None,
             Effect::None | Effect::Redraw => None,
         }
     }

@@ -57,6 +57,16 @@ pub(crate) enum Action {
     CallGraph,
     /// Show the next kind only: functions, retries, semaphores, channels, ...
     Kind,
+    /// A replay: play faster.
+    Faster,
+    /// A replay: play slower.
+    Slower,
+    /// A replay: one step (also while paused).
+    Step,
+    /// A replay: jump forward.
+    JumpForward,
+    /// A replay: jump back.
+    JumpBack,
 }
 
 /// A key, with the modifiers it needs.
@@ -97,6 +107,8 @@ pub(crate) struct Binding {
     pub(crate) hint: Option<&'static str>,
     /// The action.
     pub(crate) action: Action,
+    /// Whether it acts on a replayed recording only (the help lists it then).
+    pub(crate) replay: bool,
 }
 
 /// What Ctrl-S writes, as the help says it.
@@ -113,6 +125,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "quit",
         hint: Some("quit"),
         action: Action::Quit,
+        replay: false,
     },
     Binding {
         keys: &[ch('?')],
@@ -120,6 +133,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "help (Esc closes)",
         hint: Some("help"),
         action: Action::Help,
+        replay: false,
     },
     Binding {
         keys: &[ch('/')],
@@ -127,6 +141,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "filter: Enter applies, Esc cancels, a second Esc clears",
         hint: Some("filter"),
         action: Action::Filter,
+        replay: false,
     },
     Binding {
         keys: &[ch('k'), code(KeyCode::Up)],
@@ -134,6 +149,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "select the row above",
         hint: None,
         action: Action::Up,
+        replay: false,
     },
     Binding {
         keys: &[ch('j'), code(KeyCode::Down)],
@@ -141,6 +157,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "select the row below",
         hint: None,
         action: Action::Down,
+        replay: false,
     },
     Binding {
         keys: &[code(KeyCode::PageUp)],
@@ -148,6 +165,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "one page up",
         hint: None,
         action: Action::PageUp,
+        replay: false,
     },
     Binding {
         keys: &[code(KeyCode::PageDown)],
@@ -155,6 +173,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "one page down",
         hint: None,
         action: Action::PageDown,
+        replay: false,
     },
     Binding {
         keys: &[ch('g'), code(KeyCode::Home)],
@@ -162,6 +181,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "first row",
         hint: None,
         action: Action::Top,
+        replay: false,
     },
     Binding {
         keys: &[ch('G'), code(KeyCode::End)],
@@ -169,6 +189,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "last row",
         hint: None,
         action: Action::Bottom,
+        replay: false,
     },
     Binding {
         keys: &[ch('h'), code(KeyCode::Left)],
@@ -176,6 +197,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "sort by the column to the left",
         hint: None,
         action: Action::SortLeft,
+        replay: false,
     },
     Binding {
         keys: &[ch('l'), code(KeyCode::Right)],
@@ -183,6 +205,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "sort by the column to the right",
         hint: Some("sort"),
         action: Action::SortRight,
+        replay: false,
     },
     Binding {
         keys: &[ch('i')],
@@ -190,6 +213,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "invert the sort order",
         hint: Some("invert"),
         action: Action::Invert,
+        replay: false,
     },
     Binding {
         keys: &[code(KeyCode::Enter)],
@@ -197,6 +221,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "detail of the selected function",
         hint: Some("detail"),
         action: Action::Detail,
+        replay: false,
     },
     Binding {
         keys: &[code(KeyCode::Esc)],
@@ -204,6 +229,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "back: close help or detail, clear the filter; never quits",
         hint: Some("back"),
         action: Action::Back,
+        replay: false,
     },
     Binding {
         keys: &[ch(' ')],
@@ -211,6 +237,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "pause or resume",
         hint: Some("pause"),
         action: Action::Pause,
+        replay: false,
     },
     Binding {
         keys: &[ch('+')],
@@ -218,6 +245,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "longer window (10s, 1m, 5m, 15m, 1h, all)",
         hint: Some("window"),
         action: Action::WindowLonger,
+        replay: false,
     },
     Binding {
         keys: &[ch('-')],
@@ -225,6 +253,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "shorter window",
         hint: None,
         action: Action::WindowShorter,
+        replay: false,
     },
     Binding {
         keys: &[ch('=')],
@@ -232,6 +261,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "default window",
         hint: None,
         action: Action::WindowReset,
+        replay: false,
     },
     Binding {
         keys: &[ctrl('s')],
@@ -239,6 +269,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: EXPORT_HELP,
         hint: Some("export"),
         action: Action::Export,
+        replay: false,
     },
     Binding {
         keys: &[ch('!')],
@@ -246,13 +277,55 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "only functions with a warning",
         hint: Some("problems"),
         action: Action::Problems,
+        replay: false,
     },
     Binding {
         keys: &[ch('p')],
         label: "p",
-        help: "show one kind (pattern) at a time: function, retry, semaphore, ...",
+        help: "one kind at a time: function, retry, semaphore, ...",
         hint: Some("kind"),
         action: Action::Kind,
+        replay: false,
+    },
+    Binding {
+        keys: &[ch('>')],
+        label: ">",
+        help: "replay: faster (1x, 10x, 100x, max)",
+        hint: None,
+        action: Action::Faster,
+        replay: true,
+    },
+    Binding {
+        keys: &[ch('<')],
+        label: "<",
+        help: "replay: slower",
+        hint: None,
+        action: Action::Slower,
+        replay: true,
+    },
+    Binding {
+        keys: &[ch('.')],
+        label: ".",
+        help: "replay: one step (paused too)",
+        hint: None,
+        action: Action::Step,
+        replay: true,
+    },
+    Binding {
+        keys: &[ch(']')],
+        label: "]",
+        help: "replay: jump 10 s forward",
+        hint: None,
+        action: Action::JumpForward,
+        replay: true,
+    },
+    Binding {
+        keys: &[ch('[')],
+        label: "[",
+        help: "replay: jump 10 s back",
+        hint: None,
+        action: Action::JumpBack,
+        replay: true,
     },
     Binding {
         keys: &[ch('t')],
@@ -260,6 +333,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "show or hide the console's tasks (with --console)",
         hint: None,
         action: Action::Tasks,
+        replay: false,
     },
     Binding {
         keys: &[ch('r')],
@@ -267,6 +341,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "the tokio runtimes (r again or Esc returns)",
         hint: None,
         action: Action::Runtime,
+        replay: false,
     },
     Binding {
         keys: &[ch('c')],
@@ -274,6 +349,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "call graph: Enter opens a line, h/l total or self",
         hint: None,
         action: Action::CallGraph,
+        replay: false,
     },
     Binding {
         keys: &[ctrl('l')],
@@ -281,6 +357,7 @@ pub(crate) const KEYS: &[Binding] = &[
         help: "redraw the screen",
         hint: None,
         action: Action::Redraw,
+        replay: false,
     },
 ];
 

@@ -42,7 +42,27 @@ pub(crate) enum Effect {
     Export,
     /// Clear the screen and draw it whole.
     Redraw,
+    /// Tell a replayed source (pause, speed, step, jump).
+    Replay(ReplayCommand),
 }
+
+/// What the dashboard asks of a replayed recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplayCommand {
+    /// Pause (true) or play.
+    Pause(bool),
+    /// Faster.
+    Faster,
+    /// Slower.
+    Slower,
+    /// One refresh's worth.
+    Step,
+    /// Seconds forward (negative: back).
+    Jump(i64),
+}
+
+/// How far a replay's jump keys move, in seconds.
+const JUMP_SECONDS: i64 = 10;
 
 /// A column of the function list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +195,8 @@ pub(crate) struct Settings {
     pub(crate) color: bool,
     /// The window `=` returns to.
     pub(crate) default_window: Window,
+    /// Whether the source is a replayed recording (its keys are in the help).
+    pub(crate) replay: bool,
 }
 
 impl Default for Settings {
@@ -184,6 +206,7 @@ impl Default for Settings {
             glyphs: Glyphs::UNICODE,
             color: true,
             default_window: Window::OneMinute,
+            replay: false,
         }
     }
 }
@@ -226,6 +249,8 @@ pub(crate) struct Model {
     pub(crate) editing: Option<String>,
     /// Whether the numbers are frozen.
     pub(crate) paused: bool,
+    /// Take the next frame even though paused (a replay's step or jump).
+    pub(crate) step_once: bool,
     /// The time window.
     pub(crate) window: Window,
     /// The screen.
@@ -274,6 +299,7 @@ impl Model {
             kind: None,
             editing: None,
             paused: false,
+            step_once: false,
             screen: Screen::List,
             help: false,
             only_problems: false,
@@ -334,7 +360,7 @@ impl Model {
                         self.flash = None;
                     }
                 }
-                if !self.paused {
+                if !self.paused || std::mem::take(&mut self.step_once) {
                     self.runtime_ticks.push(&frame);
                     self.history.push(Arc::new(frame));
                     self.refresh();
@@ -441,7 +467,28 @@ impl Model {
                     self.refresh();
                 }
             }
-            Action::Pause => self.paused = !self.paused,
+            Action::Pause => {
+                self.paused = !self.paused;
+                return Effect::Replay(ReplayCommand::Pause(self.paused));
+            }
+            Action::Faster => return Effect::Replay(ReplayCommand::Faster),
+            Action::Slower => return Effect::Replay(ReplayCommand::Slower),
+            Action::Step => {
+                self.step_once = true;
+                return Effect::Replay(ReplayCommand::Step);
+            }
+            Action::JumpForward => {
+                self.step_once = true;
+                return Effect::Replay(ReplayCommand::Jump(JUMP_SECONDS));
+            }
+            Action::JumpBack => {
+                // The counts start again from the recording's start: the window's frames
+                // before the jump would come after it.
+                self.history = History::default();
+                self.runtime_ticks = RuntimeTicks::default();
+                self.step_once = true;
+                return Effect::Replay(ReplayCommand::Jump(-JUMP_SECONDS));
+            }
             Action::WindowLonger => self.set_window(self.window.longer()),
             Action::WindowShorter => self.set_window(self.window.shorter()),
             Action::WindowReset => self.set_window(self.settings.default_window),

@@ -58,6 +58,10 @@ pub(crate) struct RunOptions {
     pub(crate) stop: Arc<AtomicBool>,
     /// End the run after this long.
     pub(crate) duration: Option<Duration>,
+    /// The replayed recording, when the source is one: the keys' pause, speed, step and
+    /// jumps go to it.
+    #[cfg(feature = "receiver")]
+    pub(crate) replay: Option<Arc<std::sync::Mutex<crate::receive::Replay>>>,
 }
 
 impl Default for RunOptions {
@@ -67,6 +71,8 @@ impl Default for RunOptions {
             export_dir: PathBuf::from("."),
             stop: Arc::new(AtomicBool::new(false)),
             duration: None,
+            #[cfg(feature = "receiver")]
+            replay: None,
         }
     }
 }
@@ -202,6 +208,12 @@ pub(crate) fn run_terminal(
                 model.update(Msg::Exported(result));
             }
             Effect::Redraw => DIRTY.store(true, Ordering::Release),
+            #[cfg(feature = "receiver")]
+            Effect::Replay(command) => {
+                if let Some(frame) = replay_command(options, command) {
+                    model.update(Msg::Frame(frame));
+                }
+            }
             _ => {}
         }
         if options.stop.load(Ordering::Acquire)
@@ -219,6 +231,100 @@ pub(crate) fn run_terminal(
     };
     drop(terminal);
     Ok((exit, model))
+}
+
+/// Passes a key's command to the replayed recording; the frame to show now, for a step or
+/// a jump.
+#[cfg(feature = "receiver")]
+pub(crate) fn replay_command(
+    options: &RunOptions,
+    command: super::model::ReplayCommand,
+) -> Option<Frame> {
+    use super::model::ReplayCommand;
+    let replay = options.replay.as_ref()?;
+    let mut r = replay.lock().unwrap_or_else(PoisonError::into_inner);
+    match command {
+        ReplayCommand::Pause(paused) => {
+            r.set_paused(paused);
+            None
+        }
+        ReplayCommand::Faster => {
+            let s = r.speed().faster();
+            r.set_speed(s);
+            None
+        }
+        ReplayCommand::Slower => {
+            let s = r.speed().slower();
+            r.set_speed(s);
+            None
+        }
+        ReplayCommand::Step => Some(r.step(options.refresh)),
+        ReplayCommand::Jump(seconds) => {
+            let by = Duration::from_secs(seconds.unsigned_abs());
+            let to = if seconds < 0 {
+                r.position().saturating_sub(by)
+            } else {
+                r.position().saturating_add(by)
+            };
+            r.seek(to);
+            Some(r.frame())
+        }
+    }
+}
+
+/// Runs a replay without a terminal, on the recording's clock: a frame every refresh of
+/// recording time (every export at `Speed::Max`, waiting for nothing), a summary every
+/// `interval` of recording time, and a last one at the end of the recording.
+#[cfg(feature = "receiver")]
+pub(crate) fn run_replay_plain(
+    mut model: Model,
+    replay: &std::sync::Mutex<crate::receive::Replay>,
+    options: &RunOptions,
+    interval: Duration,
+    json: bool,
+    out: &mut dyn Write,
+) -> io::Result<Model> {
+    use crate::receive::Speed;
+    let print = |model: &Model, out: &mut dyn Write| -> io::Result<()> {
+        if json {
+            writeln!(out, "{}", summary::json(model))?;
+        } else {
+            writeln!(out, "{}", summary::table(model))?;
+        }
+        out.flush()
+    };
+    let lock = || replay.lock().unwrap_or_else(PoisonError::into_inner);
+    let started = Instant::now();
+    let (first, mut next_print) = {
+        let r = lock();
+        (r.frame(), r.position() + interval)
+    };
+    model.update(Msg::Frame(first));
+    loop {
+        if options.stop.load(Ordering::Acquire)
+            || options.duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        let (frame, at, done, speed) = {
+            let mut r = lock();
+            let frame = r.step(options.refresh);
+            (frame, r.position(), r.at_end(), r.speed())
+        };
+        model.update(Msg::Frame(frame));
+        if at >= next_print {
+            print(&model, out)?;
+            next_print = at + interval;
+        }
+        if done {
+            break;
+        }
+        if let Speed::Times(_) = speed {
+            std::thread::sleep(options.refresh);
+        }
+    }
+    print(&model, out)?;
+    Ok(model)
 }
 
 /// Writes the visible table as CSV and the snapshot as JSON into `dir`; the file names.

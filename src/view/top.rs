@@ -40,6 +40,8 @@ pub fn top() -> TopBuilder {
         #[cfg(feature = "tasks")]
         console: None,
         last_summary: false,
+        #[cfg(all(feature = "otlp", feature = "receiver"))]
+        recording: None,
     }
 }
 
@@ -54,6 +56,9 @@ pub struct TopBuilder {
     #[cfg(feature = "tasks")]
     console: Option<crate::receive::ConsoleClient>,
     last_summary: bool,
+    /// Where this process's recorder's frames are recorded, as OTLP export requests.
+    #[cfg(all(feature = "otlp", feature = "receiver"))]
+    recording: Option<crate::receive::Recorder>,
 }
 
 /// Where the frames come from.
@@ -64,6 +69,9 @@ enum Source {
     /// What a receiver receives.
     #[cfg(feature = "receiver")]
     Receiver(crate::receive::Receiver),
+    /// A recording, replayed.
+    #[cfg(feature = "receiver")]
+    Replay(Arc<std::sync::Mutex<crate::receive::Replay>>),
 }
 
 /// Ends a dashboard that runs on another thread's behalf (from a signal handler, a timer,
@@ -158,6 +166,48 @@ impl TopBuilder {
         self
     }
 
+    /// Replays a recording (`taskscope top --replay`) instead of this process's recorder,
+    /// on the recording's own clock at the replay's speed; Space pauses, `.` steps, `>`
+    /// and `<` change the speed, `]` and `[` jump (cargo feature `receiver`). Without a
+    /// terminal, [`run_plain`](TopBuilder::run_plain) plays it to its end.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use taskscope::receive::{Recording, Replay, Speed};
+    /// let mut replay = Replay::new(Recording::open("incident.jsonl")?);
+    /// replay.set_speed(Speed::Times(10.0));
+    /// taskscope::top().with_replay(replay).run()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "receiver")]
+    pub fn with_replay(mut self, replay: crate::receive::Replay) -> Self {
+        let replay = Arc::new(std::sync::Mutex::new(replay));
+        self.options.replay = Some(replay.clone());
+        self.settings.replay = true;
+        self.source = Source::Replay(replay);
+        self
+    }
+
+    /// Records what the dashboard reads from this process's recorder, one OTLP export
+    /// request per refresh as the exporter would send it, into `recorder` (cargo features
+    /// `otlp` and `receiver`); `taskscope top --replay` plays it back. A source other than
+    /// the recorder records through its own means (a receiver's
+    /// [`with_recorder`](crate::receive::ReceiverBuilder::with_recorder)).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let recorder = taskscope::receive::Recorder::builder("app.jsonl").start()?;
+    /// let _top = taskscope::top().record(recorder).start()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(all(feature = "otlp", feature = "receiver"))]
+    pub fn record(mut self, recorder: crate::receive::Recorder) -> Self {
+        self.recording = Some(recorder);
+        self
+    }
+
     /// Shows an app's tokio-console tasks by name beside the functions (cargo feature
     /// `tasks`).
     #[cfg(feature = "tasks")]
@@ -189,15 +239,32 @@ impl TopBuilder {
     fn parts(self) -> (Model, impl FnMut() -> Frame + Send, RunOptions, bool) {
         let service = self.service.unwrap_or_else(service_name);
         let mut recorder = RecorderSource::new(&service);
+        #[cfg(feature = "receiver")]
+        let refresh = self.options.refresh;
         let source = self.source;
         #[cfg(feature = "tasks")]
         let console = self.console;
+        #[cfg(all(feature = "otlp", feature = "receiver"))]
+        let recording = self.recording;
         let frames = move || {
             #[allow(unused_mut)]
             let mut frame = match &source {
+                #[cfg(all(feature = "otlp", feature = "receiver"))]
+                Source::Recorder if recording.is_some() => {
+                    let snap = crate::record::snapshot::snapshot();
+                    if let Some(r) = &recording {
+                        r.record(&crate::export::otlp::snapshot_request(&snap, &service));
+                    }
+                    recorder.frame_from(&snap)
+                }
                 Source::Recorder => recorder.frame(),
                 #[cfg(feature = "receiver")]
                 Source::Receiver(r) => r.frame(),
+                #[cfg(feature = "receiver")]
+                Source::Replay(r) => r
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .tick(refresh),
             };
             #[cfg(feature = "tasks")]
             if let Some(c) = &console {
@@ -266,6 +333,14 @@ impl TopBuilder {
         every: Duration,
         format: Summary,
     ) -> io::Result<()> {
+        #[cfg(feature = "receiver")]
+        if let Source::Replay(replay) = &self.source {
+            let replay = replay.clone();
+            let (model, _, options, _) = self.parts();
+            let json = format == Summary::JsonLines;
+            super::run::run_replay_plain(model, &replay, &options, every, json, out)?;
+            return Ok(());
+        }
         let (model, source, options, _) = self.parts();
         run_plain(
             model,
@@ -284,7 +359,7 @@ impl TopBuilder {
     /// [`Headless::press`].
     pub fn headless(self, width: u16, height: u16) -> Headless {
         let (model, source, options, _) = self.parts();
-        Headless::new(model, Box::new(source), options.export_dir, width, height)
+        Headless::new(model, Box::new(source), options, width, height)
     }
 }
 

@@ -13,6 +13,7 @@ mod receiver_call_graph;
 mod receiver_connections;
 mod receiver_otel_sdk;
 mod receiver_patterns;
+mod receiver_recording;
 mod receiver_runtime;
 mod receiver_scheduling;
 mod receiver_taskscope;

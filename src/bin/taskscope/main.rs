@@ -114,6 +114,48 @@ struct Top {
     /// http://127.0.0.1:6669); reconnects when the app restarts.
     #[arg(long, value_name = "URL")]
     console: Option<String>,
+    /// Record every metrics request received into FILE, one OTLP JSON export request a
+    /// line (the OpenTelemetry file-exporter format; a name ending in .zst writes each line
+    /// as a zstd frame). Replay it with --replay.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// With --record: rotate the file at this size (FILE.1, FILE.2, ... keep the older ones).
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, value_parser = parse_positive_u64)]
+    record_max_bytes: u64,
+    /// With --record: rotated files kept.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    record_files: usize,
+    /// Replay a recording (from --record, or any OTLP JSON lines file, plain or zstd)
+    /// instead of receiving: the same screens on the recording's own clock. Keys: Space
+    /// pauses, `.` steps, `>` and `<` change the speed, `]` and `[` jump 10 s.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// With --replay: 1, 10, 100 (times real time) or max (as fast as possible; the
+    /// default without the dashboard).
+    #[arg(long, value_name = "SPEED", value_parser = parse_speed)]
+    speed: Option<taskscope::receive::Speed>,
+    /// With --replay: start this far into the recording.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    from: Option<Duration>,
+}
+
+/// `1`, `10`, `2.5` (times real time, an `x` allowed after it) or `max`.
+fn parse_speed(text: &str) -> Result<taskscope::receive::Speed, String> {
+    let t = text.trim().trim_end_matches('x');
+    if t == "max" {
+        return Ok(taskscope::receive::Speed::Max);
+    }
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(taskscope::receive::Speed::Times(x)),
+        _ => Err(format!("`{text}` is not a speed: write 1, 10, 100 or max")),
+    }
+}
+
+fn parse_positive_u64(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
 }
 
 /// `HOST:PORT` (a host name is resolved, IPv4 first), an IP address with a port, or a bare
@@ -209,7 +251,42 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The dashboard over a recording.
+fn replay_dashboard(
+    top: &Top,
+    path: &std::path::Path,
+    plain: bool,
+) -> Result<taskscope::view::TopBuilder> {
+    use taskscope::receive::{Recording, Replay, Speed};
+    let recording = Recording::open(path).context("taskscope top could not replay")?;
+    if let Some(damage) = recording.damage() {
+        eprintln!(
+            "taskscope: {} is read up to the damage ({damage}): {} export requests, {:?}",
+            path.display(),
+            recording.requests(),
+            recording.duration()
+        );
+    }
+    let mut replay = Replay::new(recording);
+    let default = if plain { Speed::Max } else { Speed::Times(1.0) };
+    replay.set_speed(top.speed.unwrap_or(default));
+    if let Some(from) = top.from {
+        replay.seek(from);
+    }
+    Ok(taskscope::top().with_replay(replay))
+}
+
 fn run_top(top: Top) -> Result<ExitCode> {
+    let plain = top.no_tui || top.json || !std::io::stdout().is_terminal();
+    let dashboard = match &top.replay {
+        Some(path) => replay_dashboard(&top, path, plain)?,
+        None => receiving_dashboard(&top)?,
+    };
+    show(top, dashboard, plain)
+}
+
+/// The dashboard over what a receiver receives (and records).
+fn receiving_dashboard(top: &Top) -> Result<taskscope::view::TopBuilder> {
     anyhow::ensure!(
         !(top.no_grpc && top.no_http),
         "--no-grpc and --no-http together leave nothing to listen on: drop one of them"
@@ -238,9 +315,23 @@ fn run_top(top: Top) -> Result<ExitCode> {
     } else {
         builder.with_http_addr(top.http)
     };
+    if let Some(path) = &top.record {
+        let zstd = path.extension().is_some_and(|e| e == "zst");
+        let recorder = taskscope::receive::Recorder::builder(path)
+            .with_max_file_bytes(top.record_max_bytes)
+            .with_kept_files(top.record_files)
+            .with_zstd(zstd)
+            .start()
+            .context("taskscope top could not record")?;
+        builder = builder.with_recorder(recorder);
+    }
     let receiver = builder.start().context("taskscope top could not start")?;
-    let mut dashboard = taskscope::top()
-        .with_receiver(receiver)
+    Ok(taskscope::top().with_receiver(receiver))
+}
+
+/// Runs the dashboard, or prints its summaries.
+fn show(top: Top, dashboard: taskscope::view::TopBuilder, plain: bool) -> Result<ExitCode> {
+    let mut dashboard = dashboard
         .with_window(top.window)
         .with_error_rate_limit(top.error_rate)
         .with_p99_budget(top.p99_budget)
@@ -261,7 +352,7 @@ fn run_top(top: Top) -> Result<ExitCode> {
         dashboard = dashboard.with_ascii(true);
     }
     watch_signals(dashboard.stop_handle());
-    if top.no_tui || top.json || !std::io::stdout().is_terminal() {
+    if plain {
         let format = if top.json {
             Summary::JsonLines
         } else {

@@ -51,6 +51,9 @@ fn attributes(f: &FunctionSnapshot, outcome: Option<Outcome>, kind: Option<&str>
         attr::FUNCTION,
         names::qualified(f.module, f.name),
     )];
+    if f.pattern != crate::words::function::Pattern::Function {
+        out.push(KeyValue::new(attr::KIND, f.pattern.as_str()));
+    }
     if let Some(o) = outcome {
         out.push(KeyValue::new(attr::OUTCOME, o.as_str()));
     }

@@ -359,6 +359,45 @@ pub fn gzip_for_bench(request: &[u8]) -> Vec<u8> {
     transport::gzip(request)
 }
 
+/// A snapshot as the OTLP request the exporter would send for it now (cumulative, the
+/// default exponential histograms, `service.name` and `service.instance.id` on the
+/// resource): what an in-process recording keeps (`top().record(..)`).
+#[cfg(all(feature = "receiver", feature = "tui"))]
+pub(crate) fn snapshot_request(
+    snap: &crate::record::snapshot::Snapshot,
+    service: &str,
+) -> opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // One start for every request: a cumulative stream is known by its start time, and a
+    // start that moved would read as a restart.
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start =
+        *START.get_or_init(|| now.saturating_sub(crate::clock::since_start().as_nanos() as u64));
+    let frame = encode::Frame {
+        start_unix_ns: start,
+        now_unix_ns: now,
+        temporality: Temporality::Cumulative,
+    };
+    let format = HistogramFormat::default();
+    let resource = [
+        ("service.name".to_owned(), service.to_owned()),
+        (
+            crate::words::names::attr::SERVICE_INSTANCE.to_owned(),
+            crate::export::resource::service_instance_id().to_owned(),
+        ),
+    ];
+    let envelope = encode::Envelope {
+        frame,
+        histograms: &format,
+        resource: &resource,
+    };
+    let mut request = encode::Request::default();
+    encode::Points::default().fill(&mut request, snap, frame, &format, snap.exports, &[]);
+    request.build(&envelope)
+}
+
 /// One export's work without the network: the snapshot as an OTLP request, encoded to
 /// protobuf bytes, as the exporter does or (`prost_only`) by building the whole
 /// `ExportMetricsServiceRequest` and encoding it with prost. For the benchmarks; not a

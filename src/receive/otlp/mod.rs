@@ -189,6 +189,7 @@ pub struct ReceiverBuilder {
     idle_timeout: Duration,
     body_timeout: Duration,
     token: Option<String>,
+    recorder: Option<Arc<crate::receive::recording::Recorder>>,
     #[cfg(feature = "tls")]
     tls: Option<(PathBuf, PathBuf)>,
     #[cfg(feature = "tls")]
@@ -207,6 +208,7 @@ impl Default for ReceiverBuilder {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             token: None,
+            recorder: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -301,6 +303,14 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Records every metrics request it accepts into `recorder` (`taskscope top --record`),
+    /// as the OpenTelemetry file exporter writes them; [`Recording`](crate::receive::Recording)
+    /// and [`Replay`](crate::receive::Replay) play them back.
+    pub fn with_recorder(mut self, recorder: crate::receive::Recorder) -> Self {
+        self.recorder = Some(Arc::new(recorder));
+        self
+    }
+
     /// Serves both listeners over TLS with this certificate chain and private key (PEM
     /// files), offering HTTP/2 and HTTP/1.1 (cargo feature `tls`).
     #[cfg(feature = "tls")]
@@ -344,6 +354,7 @@ impl ReceiverBuilder {
             ),
             body_timeout: self.body_timeout,
             token: self.token,
+            recorder: self.recorder,
             counters: server::Counters::default(),
             connections: Arc::clone(&connections),
         });
@@ -563,6 +574,11 @@ impl Receiver {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         frame
+    }
+
+    /// What its recorder ([`ReceiverBuilder::with_recorder`]) wrote so far, if it has one.
+    pub fn recorder_stats(&self) -> Option<crate::receive::RecorderStats> {
+        self.shared.recorder.as_ref().map(|r| r.stats())
     }
 
     /// Requests answered so far.

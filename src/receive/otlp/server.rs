@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub(super) body_timeout: Duration,
     /// A bearer token every request must carry, when set.
     pub(super) token: Option<String>,
+    /// Where accepted requests are recorded, when they are.
+    pub(super) recorder: Option<Arc<crate::receive::recording::Recorder>>,
     pub(super) counters: Counters,
     pub(super) connections: Arc<serve::Counters>,
 }
@@ -545,26 +547,7 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceReques
     match encoding {
         Encoding::Protobuf => ExportMetricsServiceRequest::decode(bytes)
             .map_err(|e| format!("malformed ExportMetricsServiceRequest: {e}")),
-        Encoding::Json => {
-            let request: ExportMetricsServiceRequest = serde_json::from_slice(bytes)
-                .map_err(|e| format!("malformed ExportMetricsServiceRequest in JSON: {e}"))?;
-            // The mapping reads a metric's data (its `sum`, `histogram`, ...) leniently: data
-            // that does not parse leaves the metric without any, and no error. Such a metric
-            // is refused whole, never dropped in silence.
-            let empty = request
-                .resource_metrics
-                .iter()
-                .flat_map(|r| &r.scope_metrics)
-                .flat_map(|s| &s.metrics)
-                .find(|m| m.data.is_none());
-            match empty {
-                Some(m) => Err(format!(
-                    "malformed ExportMetricsServiceRequest in JSON: metric {:?} has no data it can read (OTLP JSON writes trace and span ids in hex, 64-bit integers as strings, enums as numbers)",
-                    m.name
-                )),
-                None => Ok(request),
-            }
-        }
+        Encoding::Json => crate::receive::json::decode_request(bytes),
     }
 }
 
@@ -574,6 +557,9 @@ fn ingest(request: &ExportMetricsServiceRequest, shared: &Shared, encoding: Enco
     let now = shared.started.elapsed();
     let outcome = shared.store().ingest(request, now);
     shared.count(|c| &c.accepted);
+    if let Some(r) = &shared.recorder {
+        r.record(request);
+    }
     let refused = outcome.refused();
     if refused == 0 {
         return empty_response(encoding);

@@ -324,13 +324,22 @@ fn busy_lines(r: &Row, width: u16, g: &Glyphs, paint: &Paint) -> Vec<Line<'stati
             .max()
             .map_or_else(|| "-".into(), |m| format!("{m:.0}"));
         lines.push(Line::from(format!(
-            "attempts   {per_op:>6.2}/op  max {max}"
-        )));
-        lines.push(Line::from(format!(
-            "retried    {:>8}  ok {}  gave up {}",
-            format::percent(Some(retried as f64 * 100.0 / ops as f64)),
-            format::count(r.calls[Outcome::Ok]),
+            "attempts   {per_op:>6.2}/op  max {max}  gave up {}",
             format::count(r.calls[Outcome::Error]),
+        )));
+        // Operations by their attempts: at the first try, after one retry, after more.
+        let second: u64 = r
+            .attempts
+            .buckets()
+            .iter()
+            .filter(|b| b.high > 1.0 && b.high <= 2.0)
+            .map(|b| b.count)
+            .sum();
+        lines.push(Line::from(format!(
+            "tries      1: {}  2: {}  3+: {}",
+            format::count(first_try),
+            format::count(second),
+            format::count(retried.saturating_sub(second)),
         )));
     }
     lines

@@ -38,7 +38,11 @@ pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
     let width = 70.min(area.width);
     // Every key on a 24-row terminal: the bottom border goes when the lines need its row,
     // the top one (and the title: `?` says how to close) when they need that too.
-    let keys = KEYS.len() as u16;
+    let shown: Vec<_> = KEYS
+        .iter()
+        .filter(|b| !b.replay || model.settings.replay)
+        .collect();
+    let keys = shown.len() as u16;
     let borders = if keys + 2 <= area.height {
         Borders::ALL
     } else if keys < area.height {
@@ -56,7 +60,7 @@ pub(super) fn draw_help(screen: &mut Screen<'_>, area: Rect, model: &Model) {
         width,
         height,
     };
-    let lines: Vec<Line<'_>> = KEYS
+    let lines: Vec<Line<'_>> = shown
         .iter()
         .map(|b| Line::from(format!("{:>10}  {}", b.label, b.help)))
         .collect();

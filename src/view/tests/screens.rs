@@ -422,7 +422,7 @@ fn patterns_one_kind_at_a_time_with_the_columns_of_the_kind() {
     m.update(key(KeyCode::Enter));
     let detail = top::render(&m, 160, 48);
     assert!(
-        detail.contains("retried        10.0  ok 1862  gave up 38"),
+        detail.contains("attempts     1.12/op  max 3  gave up 38"),
         "{detail}"
     );
     assert!(

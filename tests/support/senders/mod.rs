@@ -88,3 +88,20 @@ pub fn run_node(url: &str, calls: u32, service: &str) -> Output {
     );
     out
 }
+
+/// Writes a file of OTLP JSON lines with the Python SDK's encoder (`python_file_writer.py`):
+/// `exports` requests of `per_export` more calls each of `charge_card` for `service`.
+pub fn write_python_file(path: &Path, exports: u32, per_export: u32, service: &str) {
+    let out = Command::new(python())
+        .arg(script("python_file_writer.py"))
+        .arg(path)
+        .args([&exports.to_string(), &per_export.to_string(), service])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the Python file writer failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

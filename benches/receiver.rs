@@ -265,5 +265,69 @@ fn receiver(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, receiver);
+/// Recordings (`taskscope top --record` and `--replay`): what the recorder does per export
+/// (the request as one OTLP JSON line, on the receiver's thread; its zstd frame, on the
+/// writer's thread), the size of a line, and a replay's frames per second at max speed
+/// over a recording of 60 exports of 1000 functions.
+fn recording(c: &mut Criterion) {
+    use taskscope::receive::{Recording, Replay, Speed};
+    let mut req = request();
+    let line = serde_json::to_vec(&req).unwrap();
+    let zstd =
+        ruzstd::encoding::compress_to_vec(&line[..], ruzstd::encoding::CompressionLevel::Fastest);
+    eprintln!(
+        "recording: one export of {FUNCTIONS} functions is {} bytes of OTLP JSON, {} as a zstd frame; \
+         10 minutes at one export a second: {:.0} MB plain, {:.0} MB zstd",
+        line.len(),
+        zstd.len(),
+        600.0 * line.len() as f64 / 1e6,
+        600.0 * zstd.len() as f64 / 1e6,
+    );
+    let mut g = c.benchmark_group("recording_1000_functions");
+    g.sample_size(10);
+    g.bench_function("json_line", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&req)).unwrap()))
+    });
+    g.bench_function("zstd_frame", |b| {
+        b.iter(|| {
+            black_box(ruzstd::encoding::compress_to_vec(
+                black_box(&line[..]),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            ))
+        })
+    });
+    // A recording of 60 exports, one a second, every count growing.
+    let path = std::env::temp_dir().join(format!("taskscope-bench-{}.jsonl", std::process::id()));
+    let mut file = Vec::new();
+    for e in 0..60u64 {
+        next_export(&mut req, 1_000_000_000 * (e + 1), true);
+        file.extend(serde_json::to_vec(&req).unwrap());
+        file.push(b'\n');
+    }
+    std::fs::write(&path, &file).unwrap();
+    g.bench_function("open_60_exports", |b| {
+        b.iter(|| black_box(Recording::open(&path).unwrap()))
+    });
+    g.bench_function("replay_frame_at_max_speed", |b| {
+        b.iter_custom(|n| {
+            let mut total = Duration::ZERO;
+            let mut left = n;
+            while left > 0 {
+                let mut replay = Replay::new(Recording::open(&path).unwrap());
+                replay.set_speed(Speed::Max);
+                let start = Instant::now();
+                while left > 0 && !replay.at_end() {
+                    black_box(replay.step(Duration::from_secs(1)));
+                    left -= 1;
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_file(&path);
+}
+
+criterion_group!(benches, receiver, recording);
 criterion_main!(benches);

@@ -3,9 +3,9 @@
 //! file exporter writes and its `otlpjsonfile` receiver reads), optionally each line a zstd
 //! frame of its own (a file `zstd -d` reads whole, and that a cut loses one line of).
 //!
-//! [`Recorder`] writes: lines go over a bounded channel to a thread of its own (which
-//! compresses them, with zstd), so the receiver never waits on the disk (a line that finds the channel full is dropped and
-//! counted); the file rotates at a size bound (`FILE`, then `FILE.1` up to `FILE.N`, the
+//! [`Recorder`] writes: requests go over a bounded channel to a thread of its own, which
+//! writes their JSON (and compresses it, with zstd), so the receiver never waits on the
+//! disk nor on the encoding (a request that finds the channel full is dropped and counted); the file rotates at a size bound (`FILE`, then `FILE.1` up to `FILE.N`, the
 //! oldest removed). [`Recording::open`] reads one file back, up to any damage.
 
 use std::fs::{File, OpenOptions};
@@ -23,8 +23,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 << 20;
 /// Rotated files kept beside the current one, by default.
 pub const DEFAULT_KEPT_FILES: usize = 3;
-/// Lines waiting for the writer thread, at most.
-const QUEUE: usize = 256;
+/// Requests waiting for the writer thread, at most (each can be megabytes).
+const QUEUE: usize = 16;
 /// The first bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
@@ -83,7 +83,7 @@ impl RecorderBuilder {
     pub fn start(self) -> Result<Recorder, RecordingError> {
         let file = create(&self.path)?;
         let stats = Arc::new(Counters::default());
-        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+        let (tx, rx) = sync_channel::<ExportMetricsServiceRequest>(QUEUE);
         let writer = Writer {
             file: BufWriter::new(file),
             written: 0,
@@ -132,7 +132,7 @@ fn create(path: &Path) -> Result<File, RecordingError> {
 /// ```
 #[derive(Debug)]
 pub struct Recorder {
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<SyncSender<ExportMetricsServiceRequest>>,
     thread: Option<JoinHandle<()>>,
     stats: Arc<Counters>,
     path: PathBuf,
@@ -194,18 +194,10 @@ impl Recorder {
         }
     }
 
-    /// Queues one request as a line; never waits.
-    pub(crate) fn record(&self, request: &ExportMetricsServiceRequest) {
+    /// Queues one request for the writer thread, which writes it as a line; never waits.
+    pub(crate) fn record(&self, request: ExportMetricsServiceRequest) {
         let Some(tx) = &self.tx else { return };
-        let mut line = match serde_json::to_vec(request) {
-            Ok(line) => line,
-            Err(_) => {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-        line.push(b'\n');
-        match tx.try_send(line) {
+        match tx.try_send(request) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -232,11 +224,17 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, rx: Receiver<Vec<u8>>) {
+    fn run(mut self, rx: Receiver<ExportMetricsServiceRequest>) {
         use std::sync::mpsc::TryRecvError;
         let mut next = rx.recv().ok();
-        while let Some(line) = next.take() {
-            if let Err(e) = self.write(&line) {
+        while let Some(request) = next.take() {
+            let written = serde_json::to_vec(&request)
+                .map_err(std::io::Error::other)
+                .and_then(|mut line| {
+                    line.push(b'\n');
+                    self.write(&line)
+                });
+            if let Err(e) = written {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 *self
                     .stats
@@ -247,7 +245,7 @@ impl Writer {
             }
             // What is queued goes out together; an idle recorder leaves nothing unwritten.
             next = match rx.try_recv() {
-                Ok(line) => Some(line),
+                Ok(request) => Some(request),
                 Err(TryRecvError::Empty) => {
                     let _ = self.file.flush();
                     rx.recv().ok()
@@ -487,7 +485,7 @@ mod tests {
             ));
             let recorder = Recorder::builder(&path).with_zstd(zstd).start().unwrap();
             for i in 0..3u64 {
-                recorder.record(&request(1_000_000_000 * (10 + i), i as i64));
+                recorder.record(request(1_000_000_000 * (10 + i), i as i64));
             }
             drop(recorder);
             let r = Recording::open(&path).unwrap();

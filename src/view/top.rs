@@ -253,7 +253,7 @@ impl TopBuilder {
                 Source::Recorder if recording.is_some() => {
                     let snap = crate::record::snapshot::snapshot();
                     if let Some(r) = &recording {
-                        r.record(&crate::export::otlp::snapshot_request(&snap, &service));
+                        r.record(crate::export::otlp::snapshot_request(&snap, &service));
                     }
                     recorder.frame_from(&snap)
                 }

@@ -330,7 +330,7 @@ async fn http(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
     if encoding == Encoding::Json {
         shared.count(|c| &c.json);
     }
-    answer(StatusCode::OK, encoding, ingest(&request, shared, encoding))
+    answer(StatusCode::OK, encoding, ingest(request, shared, encoding))
 }
 
 /// What the head of an OTLP/HTTP request says, or the refusal it gets before its body is
@@ -553,10 +553,11 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceReques
 
 /// Stores one metrics request; the encoded response, with a partial success when some of
 /// its points were refused.
-fn ingest(request: &ExportMetricsServiceRequest, shared: &Shared, encoding: Encoding) -> Vec<u8> {
+fn ingest(request: ExportMetricsServiceRequest, shared: &Shared, encoding: Encoding) -> Vec<u8> {
     let now = shared.started.elapsed();
-    let outcome = shared.store().ingest(request, now);
+    let outcome = shared.store().ingest(&request, now);
     shared.count(|c| &c.accepted);
+    // The request goes to the recorder's thread whole: its JSON is written there.
     if let Some(r) = &shared.recorder {
         r.record(request);
     }
@@ -760,7 +761,7 @@ async fn grpc(req: Request<Incoming>, shared: &Shared) -> Response<Reply> {
             grpc_reply(
                 Code::Ok,
                 "",
-                Some(&ingest(&request, shared, Encoding::Protobuf)),
+                Some(&ingest(request, shared, Encoding::Protobuf)),
             )
         }
         Err(message) => grpc_rejected(shared, Code::InvalidArgument, &message),

@@ -7,10 +7,14 @@
 //! - Recordings (cargo feature `receiver`): what the receiver receives, kept as OTLP JSON
 //!   lines ([`Recorder`]), read back ([`Recording`]) and played on their own clock
 //!   ([`Replay`]).
+//! - The fleet view (cargo feature `receiver`): taskscope's metrics read back from a
+//!   Prometheus-compatible server, summed per service ([`PrometheusSource`]).
 //! - The tokio-console client (cargo feature `tasks`): an app's tasks, by name.
 
 #[cfg(feature = "tasks")]
 mod console;
+#[cfg(feature = "receiver")]
+mod fleet;
 #[cfg(feature = "receiver")]
 mod json;
 #[cfg(feature = "receiver")]
@@ -24,6 +28,8 @@ pub(crate) mod replay;
 pub use console::{
     ConsoleClient, ConsoleClientError, DETAILS_REFRESH, DONE_RETENTION, MAX_TASK_NAMES, MAX_TASKS,
 };
+#[cfg(feature = "receiver")]
+pub use fleet::{DEFAULT_FLEET_SERIES, FleetError, PrometheusSource};
 #[cfg(feature = "receiver")]
 pub use otlp::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_IDLE_TIMEOUT,

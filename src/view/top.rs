@@ -72,6 +72,9 @@ enum Source {
     /// A recording, replayed.
     #[cfg(feature = "receiver")]
     Replay(Arc<std::sync::Mutex<crate::receive::Replay>>),
+    /// A Prometheus-compatible server's totals: the fleet view.
+    #[cfg(feature = "receiver")]
+    Prometheus(Box<std::sync::Mutex<crate::receive::PrometheusSource>>),
 }
 
 /// Ends a dashboard that runs on another thread's behalf (from a signal handler, a timer,
@@ -208,6 +211,23 @@ impl TopBuilder {
         self
     }
 
+    /// Shows a fleet: taskscope's metrics as a Prometheus-compatible server holds them,
+    /// summed across each service's instances (or per instance), refreshed every refresh
+    /// (cargo feature `receiver`). An unreachable server is a status line.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = taskscope::receive::PrometheusSource::new("http://prometheus:9090")?;
+    /// taskscope::top().with_prometheus(fleet).run()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "receiver")]
+    pub fn with_prometheus(mut self, source: crate::receive::PrometheusSource) -> Self {
+        self.source = Source::Prometheus(Box::new(std::sync::Mutex::new(source)));
+        self
+    }
+
     /// Shows an app's tokio-console tasks by name beside the functions (cargo feature
     /// `tasks`).
     #[cfg(feature = "tasks")]
@@ -260,6 +280,11 @@ impl TopBuilder {
                 Source::Recorder => recorder.frame(),
                 #[cfg(feature = "receiver")]
                 Source::Receiver(r) => r.frame(),
+                #[cfg(feature = "receiver")]
+                Source::Prometheus(p) => p
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .frame(),
                 #[cfg(feature = "receiver")]
                 Source::Replay(r) => r
                     .lock()

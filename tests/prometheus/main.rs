@@ -11,6 +11,7 @@ mod dashboards;
 mod prometheus_call_graph;
 mod prometheus_endpoint;
 mod prometheus_exemplars;
+mod prometheus_fleet;
 mod prometheus_native;
 mod prometheus_patterns;
 mod prometheus_scheduling;

@@ -314,18 +314,12 @@ fn a_file_the_python_sdk_wrote_replays_through_the_binary() {
         r.duration()
     );
 
-    let out = std::process::Command::new(cli::binary())
-        .args(["top", "--no-tui", "--json", "--replay"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let last = cli::last_json_line(
+        ["top", "--no-tui", "--json", "--replay"]
+            .map(std::ffi::OsStr::new)
+            .into_iter()
+            .chain([path.as_os_str()]),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     let f = last["functions"]
         .as_array()
         .unwrap()

@@ -204,3 +204,20 @@ impl Drop for Session {
             .status();
     }
 }
+
+/// Runs the binary with `args`, which must succeed, and parses the last line it printed as
+/// JSON (the last summary of `top --no-tui --json`).
+pub fn last_json_line<I, S>(args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(binary()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().expect("a summary")).unwrap()
+}

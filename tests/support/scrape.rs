@@ -73,6 +73,21 @@ impl Prometheus {
         rules: Option<&std::path::Path>,
         flags: &[&str],
     ) -> Self {
+        Self::scraping_all(name, &[target], rules, flags)
+    }
+
+    /// A real Prometheus scraping every one of `targets` (one job, `app`, an instance each).
+    pub fn scraping_all(
+        name: &str,
+        targets: &[SocketAddr],
+        rules: Option<&std::path::Path>,
+        flags: &[&str],
+    ) -> Self {
+        let targets = targets
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("prometheus-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -81,7 +96,7 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{}scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n",
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{}scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [{targets}]\n",
                 rules
                     .map(|r| format!("rule_files:\n  - {}\n", r.display()))
                     .unwrap_or_default()

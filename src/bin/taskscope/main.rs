@@ -114,6 +114,14 @@ struct Top {
     /// http://127.0.0.1:6669); reconnects when the app restarts.
     #[arg(long, value_name = "URL")]
     console: Option<String>,
+    /// Show a fleet instead of receiving: taskscope's metrics read from a Prometheus-compatible
+    /// server's HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) at this base URL,
+    /// summed across each service's instances (the `job` label).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["replay", "record"])]
+    prometheus: Option<String>,
+    /// With --prometheus: one row per instance instead of per service.
+    #[arg(long, requires = "prometheus")]
+    by_instance: bool,
     /// Record every metrics request received into FILE, one OTLP JSON export request a
     /// line (the OpenTelemetry file-exporter format; a name ending in .zst writes each line
     /// as a zstd frame). Replay it with --replay.
@@ -278,9 +286,16 @@ fn replay_dashboard(
 
 fn run_top(top: Top) -> Result<ExitCode> {
     let plain = top.no_tui || top.json || !std::io::stdout().is_terminal();
-    let dashboard = match &top.replay {
-        Some(path) => replay_dashboard(&top, path, plain)?,
-        None => receiving_dashboard(&top)?,
+    let dashboard = match (&top.replay, &top.prometheus) {
+        (Some(path), _) => replay_dashboard(&top, path, plain)?,
+        (None, Some(url)) => {
+            let fleet = taskscope::receive::PrometheusSource::new(url)
+                .context("taskscope top could not start")?
+                .by_instance(top.by_instance)
+                .with_max_series(top.max_series);
+            taskscope::top().with_prometheus(fleet)
+        }
+        (None, None) => receiving_dashboard(&top)?,
     };
     show(top, dashboard, plain)
 }

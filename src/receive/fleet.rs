@@ -6,7 +6,7 @@
 //! functions with the most calls.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -53,25 +53,47 @@ pub enum FleetError {
 /// # }
 /// ```
 pub struct PrometheusSource {
+    /// The queries' settings, until the first frame hands them to the querying thread.
+    querier: Option<Querier>,
+    started: Instant,
+    /// What the querying thread read last.
+    latest: Arc<Latest>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What asks the server: its settings, runtime and client.
+struct Querier {
     base: String,
     by_instance: bool,
     max_series: usize,
+    interval: Duration,
     runtime: tokio::runtime::Runtime,
     client: Client<HttpConnector, Empty<Bytes>>,
-    started: Instant,
-    last: Vec<Arc<Series>>,
-    status: SourceStatus,
-    /// Whether the first (empty) frame was given.
-    begun: bool,
+}
+
+/// The latest answer, shared with the querying thread.
+#[derive(Default)]
+struct Latest {
+    state: std::sync::Mutex<(Vec<Arc<Series>>, SourceStatus)>,
+    stop: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PrometheusSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusSource")
-            .field("base", &self.base)
-            .field("by_instance", &self.by_instance)
-            .field("max_series", &self.max_series)
+            .field("querying", &self.thread.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PrometheusSource {
+    fn drop(&mut self) {
+        self.latest
+            .stop
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -117,88 +139,164 @@ impl PrometheusSource {
             let _guard = runtime.enter();
             Client::builder(TokioExecutor::new()).build_http()
         };
+        let status = SourceStatus {
+            label: format!("Prometheus {base}"),
+            connection: "waiting for data".into(),
+            ..SourceStatus::default()
+        };
+        let latest = Latest::default();
+        *latest.state.lock().unwrap_or_else(PoisonError::into_inner) = (Vec::new(), status);
         Ok(PrometheusSource {
-            base: base.to_string(),
-            by_instance: false,
-            max_series: DEFAULT_FLEET_SERIES,
-            runtime,
-            client,
+            querier: Some(Querier {
+                base: base.to_string(),
+                by_instance: false,
+                max_series: DEFAULT_FLEET_SERIES,
+                interval: Duration::from_secs(1),
+                runtime,
+                client,
+            }),
             started: Instant::now(),
-            last: Vec::new(),
-            status: SourceStatus {
-                label: format!("Prometheus {base}"),
-                connection: "waiting for data".into(),
-                ..SourceStatus::default()
-            },
-            begun: false,
+            latest: Arc::new(latest),
+            thread: None,
         })
     }
 
     /// One row per instance (`job · instance`) instead of one per service: the drill-down.
     pub fn by_instance(mut self, by_instance: bool) -> Self {
-        self.by_instance = by_instance;
+        if let Some(q) = &mut self.querier {
+            q.by_instance = by_instance;
+        }
         self
     }
 
     /// Reads at most `n` functions, the ones with the most calls (default
     /// [`DEFAULT_FLEET_SERIES`]).
     pub fn with_max_series(mut self, n: usize) -> Self {
-        self.max_series = n.max(1);
+        if let Some(q) = &mut self.querier {
+            q.max_series = n.max(1);
+        }
         self
     }
 
-    /// Queries the server: the totals now. The first frame is empty and asks nothing: the
-    /// dashboard's windows then count every call the server holds, as a receiver counts a
-    /// sender's first export whole.
+    /// Asks the server this often (default every second; a refresh that takes longer
+    /// starts the next at once).
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        if let Some(q) = &mut self.querier {
+            q.interval = interval;
+        }
+        self
+    }
+
+    /// The totals the server gave last. The first frame is empty and starts the thread that
+    /// asks the server at every interval, so the dashboard never waits for a query and its
+    /// windows count every call the server holds, as a receiver counts a sender's first
+    /// export whole.
     pub fn frame(&mut self) -> Frame {
         let at = self.started.elapsed();
-        if std::mem::replace(&mut self.begun, true) {
-            let asked = Instant::now();
-            match self.read() {
-                Ok(series) => {
-                    let mut services: Vec<&str> = series.iter().map(|s| &*s.service).collect();
-                    services.sort_unstable();
-                    services.dedup();
-                    self.status.services = services.len();
-                    self.last = series;
-                    self.status.connection =
-                        format!("live, queried in {} ms", asked.elapsed().as_millis());
-                    self.status.last_rejection = None;
-                }
-                Err(why) => {
-                    self.status.connection = "unreachable".into();
-                    self.status.last_rejection = Some(why);
+        if let Some(querier) = self.querier.take() {
+            let latest = self.latest.clone();
+            match crate::background::spawn("taskscope-fleet", move || querier.run(&latest)) {
+                Ok(t) => self.thread = Some(t),
+                Err(e) => {
+                    let mut state = self
+                        .latest
+                        .state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state.1.connection = "not querying".into();
+                    state.1.last_rejection =
+                        Some(format!("the fleet view's thread did not start: {e}"));
                 }
             }
+            let state = self
+                .latest
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            return Frame {
+                at,
+                series: Vec::new(),
+                status: state.1.clone(),
+                tasks: None,
+                runtimes: Vec::new(),
+            };
         }
+        let state = self
+            .latest
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         Frame {
             at,
-            series: self.last.clone(),
-            status: self.status.clone(),
+            series: state.0.clone(),
+            status: state.1.clone(),
             tasks: None,
             runtimes: Vec::new(),
         }
     }
+}
 
-    /// The refresh's queries, in the order of [`Answers`]' fields, each bounded to the
-    /// functions with the most calls.
-    fn queries(&self) -> [String; 9] {
-        let g = if self.by_instance {
+impl Querier {
+    /// Asks the server at every interval until told to stop.
+    fn run(self, latest: &Latest) {
+        use std::sync::atomic::Ordering;
+        while !latest.stop.load(Ordering::Acquire) {
+            let asked = Instant::now();
+            let answer = self.read();
+            {
+                let mut state = latest.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let (series, status) = &mut *state;
+                match answer {
+                    Ok(read) => {
+                        let mut services: Vec<&str> = read.iter().map(|s| &*s.service).collect();
+                        services.sort_unstable();
+                        services.dedup();
+                        status.services = services.len();
+                        *series = read;
+                        status.connection =
+                            format!("live, queried in {} ms", asked.elapsed().as_millis());
+                        status.last_rejection = None;
+                    }
+                    Err(why) => {
+                        status.connection = "unreachable".into();
+                        status.last_rejection = Some(why);
+                    }
+                }
+            }
+            // Sleep out the interval in short steps, so that a drop ends the thread soon.
+            while asked.elapsed() < self.interval && !latest.stop.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(20).min(self.interval));
+            }
+        }
+    }
+
+    /// The label set of a row.
+    fn group(&self) -> &'static str {
+        if self.by_instance {
             "job, instance, code_function_name"
         } else {
             "job, code_function_name"
-        };
+        }
+    }
+
+    /// A query bounded to the functions with the most calls.
+    fn bounded(&self, q: &str) -> String {
+        let g = self.group();
+        let calls = metric::CALLS.prometheus;
+        format!(
+            "({q}) and on({g}) topk({}, sum by ({g}) ({calls}_total))",
+            self.max_series
+        )
+    }
+
+    /// The refresh's queries after the first (calls by outcome), in the order of
+    /// [`Answers`]' fields.
+    fn rest(&self) -> [String; 8] {
+        let g = self.group();
         let calls = metric::CALLS.prometheus;
         let duration = metric::DURATION.prometheus;
         let busy = metric::BUSY.prometheus;
-        let top = format!("topk({}, sum by ({g}) ({calls}_total))", self.max_series);
-        let bounded = |q: String| format!("({q}) and on({g}) {top}");
         [
-            format!(
-                "sum by ({g}, {}, {}) ({calls}_total)",
-                label::KIND,
-                label::OUTCOME
-            ),
             format!(
                 "sum by ({g}, {}) ({calls}_total{{{}=\"error\"}})",
                 label::ERROR_TYPE,
@@ -212,36 +310,66 @@ impl PrometheusSource {
             format!("sum by ({g}) ({}_total)", metric::POLLS.prometheus),
             format!("sum by ({g}) ({}_total)", metric::SLOW_POLLS.prometheus),
         ]
-        .map(bounded)
     }
 
+    /// Asks the calls by outcome first, bounded to the functions with the most calls; the
+    /// other queries then go together, bounded the same way only when the first answer
+    /// reached the bound (the bound's `topk` costs the server a pass over every series).
     fn read(&self) -> Result<Vec<Arc<Series>>, String> {
-        let queries = self.queries();
-        let answers = self.runtime.block_on(async {
+        let g = self.group();
+        let first = self.bounded(&format!(
+            "sum by ({g}, {}, {}) ({}_total)",
+            label::KIND,
+            label::OUTCOME,
+            metric::CALLS.prometheus
+        ));
+        let (outcomes, rest) = self.runtime.block_on(async {
             let all = async {
-                let mut out = Vec::with_capacity(queries.len());
-                for q in &queries {
-                    out.push(self.query(q).await?);
-                }
-                Ok::<_, String>(out)
+                let outcomes = self.query(&first).await?;
+                let functions = {
+                    let mut f: Vec<(Option<&String>, Option<&String>, Option<&String>)> = outcomes
+                        .iter()
+                        .map(|(l, _)| (l.get("job"), l.get("instance"), l.get(label::FUNCTION)))
+                        .collect();
+                    f.sort_unstable();
+                    f.dedup();
+                    f.len()
+                };
+                let rest = self.rest().map(|q| {
+                    if functions >= self.max_series {
+                        self.bounded(&q)
+                    } else {
+                        q
+                    }
+                });
+                let [a, b, c, d, e, f, h, i] = &rest;
+                let answers = tokio::join!(
+                    self.query(a),
+                    self.query(b),
+                    self.query(c),
+                    self.query(d),
+                    self.query(e),
+                    self.query(f),
+                    self.query(h),
+                    self.query(i)
+                );
+                Ok::<_, String>((outcomes, answers))
             };
             tokio::time::timeout(QUERY_TIMEOUT, all)
                 .await
                 .map_err(|_| format!("no answer from {} within {QUERY_TIMEOUT:?}", self.base))?
         })?;
-        // In the order of the queries.
-        let mut each = answers.into_iter();
-        let mut next = || each.next().unwrap_or_default();
+        let (kinds, in_flight, buckets, sums, native, busy, polls, slow_polls) = rest;
         let answers = Answers {
-            outcomes: next(),
-            kinds: next(),
-            in_flight: next(),
-            buckets: next(),
-            sums: next(),
-            native: next(),
-            busy: next(),
-            polls: next(),
-            slow_polls: next(),
+            outcomes,
+            kinds: kinds?,
+            in_flight: in_flight?,
+            buckets: buckets?,
+            sums: sums?,
+            native: native?,
+            busy: busy?,
+            polls: polls?,
+            slow_polls: slow_polls?,
         };
         Ok(rows_of(answers, self.by_instance))
     }

@@ -173,6 +173,22 @@ pub(crate) struct CallRecord {
 }
 
 impl CallRecord {
+    /// A call timed by its wall time only: no polls, no busy time (a pattern's wait, a tick,
+    /// a closure that never ran).
+    #[cfg(feature = "patterns")]
+    #[inline]
+    pub(crate) fn wall_only(wall_ns: u64, caller: Option<&'static FunctionState>) -> CallRecord {
+        CallRecord {
+            wall_ns,
+            busy_ns: 0,
+            callees_ns: 0,
+            polls: 0,
+            slow_polls: 0,
+            caller,
+            timed: false,
+        }
+    }
+
     /// The nanoseconds of `busy_ns` (`busy` clock ticks) spent in callees' `callees`
     /// ticks, rounded so that `busy_ns - callees_ns` is the self time in nanoseconds. A call
     /// that started no measured call (the usual case) pays a compare.

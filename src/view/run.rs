@@ -285,14 +285,7 @@ pub(crate) fn run_replay_plain(
     out: &mut dyn Write,
 ) -> io::Result<Model> {
     use crate::receive::Speed;
-    let print = |model: &Model, out: &mut dyn Write| -> io::Result<()> {
-        if json {
-            writeln!(out, "{}", summary::json(model))?;
-        } else {
-            writeln!(out, "{}", summary::table(model))?;
-        }
-        out.flush()
-    };
+    let print = |model: &Model, out: &mut dyn Write| print_summary(model, json, out);
     let lock = || replay.lock().unwrap_or_else(PoisonError::into_inner);
     let started = Instant::now();
     let (first, mut next_print) = {
@@ -379,6 +372,16 @@ fn interval_log(model: &Model) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Writes one summary: a JSON line, or a table.
+fn print_summary(model: &Model, json: bool, out: &mut dyn Write) -> io::Result<()> {
+    if json {
+        writeln!(out, "{}", summary::json(model))?;
+    } else {
+        writeln!(out, "{}", summary::table(model))?;
+    }
+    out.flush()
+}
+
 /// Runs without a terminal: a frame every `options.refresh`, a summary (table or JSON
 /// line) every `interval`, and a last one when the run ends.
 pub(crate) fn run_plain(
@@ -392,14 +395,7 @@ pub(crate) fn run_plain(
     let started = Instant::now();
     let mut next_print = started + interval;
     model.update(Msg::Frame(source()));
-    let print = |model: &Model, out: &mut dyn Write| -> io::Result<()> {
-        if json {
-            writeln!(out, "{}", summary::json(model))?;
-        } else {
-            writeln!(out, "{}", summary::table(model))?;
-        }
-        out.flush()
-    };
+    let print = |model: &Model, out: &mut dyn Write| print_summary(model, json, out);
     let mut next_frame = started + options.refresh;
     loop {
         if options.stop.load(Ordering::Acquire)

@@ -348,6 +348,9 @@ fn observe_puts_the_counts_on_the_users_meter() {
         for i in 0..10 {
             let _ = observed_call(i % 5 == 0).await;
         }
+        // A pattern's phases carry their kind on the user's meter too.
+        let pool = taskscope::patterns::Semaphore::new("observed_pool", 1);
+        drop(pool.acquire().await.unwrap());
         // One call in flight while the SDK collects.
         let pending = tokio::spawn(never_done());
         tokio::task::yield_now().await;
@@ -387,6 +390,22 @@ fn observe_puts_the_counts_on_the_users_meter() {
         &[("code.function.name", "otlp::otel_sdk::never_done")],
     );
     assert_eq!(in_flight[0].1, 1, "{in_flight:?}");
+    let waits = sums(
+        &exported,
+        "function.calls",
+        &[
+            ("code.function.name", "observed_pool.wait"),
+            ("taskscope.kind", "semaphore"),
+            ("taskscope.outcome", "ok"),
+        ],
+    );
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(waits[0].1, 1);
+    let plain = sums(&exported, "function.calls", &[function]);
+    assert!(
+        plain.iter().all(|(a, _)| !a.contains_key("taskscope.kind")),
+        "a function has no kind: {plain:?}"
+    );
     // The meter's scope is the user's.
     assert!(
         exported

@@ -135,6 +135,11 @@ fn a_replay_shows_export_by_export_what_the_live_receiver_showed() {
     drop(receiver);
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
+        senders::read_python_file(&path, "::recorded_call"),
+        (6, 120),
+        "protobuf's own JSON parser reads the recording"
+    );
+    assert_eq!(
         text.lines().count(),
         6,
         "one export request a line, the last at the exporter's drop"
@@ -401,6 +406,8 @@ fn the_dashboard_records_in_process_and_its_keys_drive_a_replay() {
     drop(top);
     let r = Recording::open(&path).unwrap();
     assert_eq!(r.requests(), 4, "one export request a refresh");
+    // A reader nobody on the team wrote reads the in-process recording as OTLP JSON too.
+    assert_eq!(senders::read_python_file(&path, "::inproc_call"), (4, 40));
     let mut check = Replay::new(Recording::open(&path).unwrap());
     check.seek(Duration::from_secs(3600));
     let s = series(&check.frame(), "inproc_call").unwrap();

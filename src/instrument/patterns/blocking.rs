@@ -74,18 +74,11 @@ impl Drop for BlockingCall {
     fn drop(&mut self) {
         if let Some(function) = self.function {
             let wall_ns = clock::nanos_between(self.queued, clock::now());
+            // It never ran: no busy time was measured.
             function.record_end(
                 Outcome::Cancelled,
                 None,
-                CallRecord {
-                    wall_ns,
-                    busy_ns: 0,
-                    callees_ns: 0,
-                    polls: 0,
-                    slow_polls: 0,
-                    caller: self.caller,
-                    timed: true,
-                },
+                CallRecord::wall_only(wall_ns, self.caller),
             );
         }
     }

@@ -173,6 +173,42 @@ impl<T> Sender<T> {
     }
 }
 
+/// The methods both receivers have, over tokio's receiver of the same name.
+macro_rules! receiver_methods {
+    ($receiver:ident, $tokio:literal) => {
+        impl<T> $receiver<T> {
+            #[doc = concat!("Waits for an item, as [`", $tokio, "::recv`]: the wait is a call of")]
+            /// `name.recv`, and ends the item's time in the queue.
+            pub async fn recv(&mut self) -> Option<T> {
+                let wait = Phase::start(self.sites.recv);
+                let item = self.inner.recv().await;
+                self.sites.received(wait, item)
+            }
+
+            #[doc = concat!("Takes an item if one is queued, as [`", $tokio, "::try_recv`].")]
+            pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+                let item = self.inner.try_recv()?;
+                Ok(Sites::dequeue(item, crate::clock::now()))
+            }
+
+            /// Items queued now.
+            pub fn len(&self) -> usize {
+                self.inner.len()
+            }
+
+            /// Whether nothing is queued.
+            pub fn is_empty(&self) -> bool {
+                self.inner.is_empty()
+            }
+
+            /// Closes the channel: senders fail, queued items can still be received.
+            pub fn close(&mut self) {
+                self.inner.close();
+            }
+        }
+    };
+}
+
 /// The receiving side of a measured bounded channel.
 #[derive(Debug)]
 pub struct Receiver<T> {
@@ -180,36 +216,7 @@ pub struct Receiver<T> {
     sites: Sites,
 }
 
-impl<T> Receiver<T> {
-    /// Waits for an item, as [`tokio::sync::mpsc::Receiver::recv`]: the wait is a call of
-    /// `name.recv`, and ends the item's time in the queue.
-    pub async fn recv(&mut self) -> Option<T> {
-        let wait = Phase::start(self.sites.recv);
-        let item = self.inner.recv().await;
-        self.sites.received(wait, item)
-    }
-
-    /// Takes an item if one is queued, as [`tokio::sync::mpsc::Receiver::try_recv`].
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let item = self.inner.try_recv()?;
-        Ok(Sites::dequeue(item, crate::clock::now()))
-    }
-
-    /// Items queued now.
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
-    /// Closes the channel: senders fail, queued items can still be received.
-    pub fn close(&mut self) {
-        self.inner.close();
-    }
-}
+receiver_methods!(Receiver, "tokio::sync::mpsc::Receiver");
 
 /// The sending side of a measured unbounded channel.
 #[derive(Debug)]
@@ -258,32 +265,4 @@ pub struct UnboundedReceiver<T> {
     sites: Sites,
 }
 
-impl<T> UnboundedReceiver<T> {
-    /// Waits for an item, as [`tokio::sync::mpsc::UnboundedReceiver::recv`].
-    pub async fn recv(&mut self) -> Option<T> {
-        let wait = Phase::start(self.sites.recv);
-        let item = self.inner.recv().await;
-        self.sites.received(wait, item)
-    }
-
-    /// Takes an item if one is queued.
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let item = self.inner.try_recv()?;
-        Ok(Sites::dequeue(item, crate::clock::now()))
-    }
-
-    /// Items queued now.
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
-    /// Closes the channel: senders fail, queued items can still be received.
-    pub fn close(&mut self) {
-        self.inner.close();
-    }
-}
+receiver_methods!(UnboundedReceiver, "tokio::sync::mpsc::UnboundedReceiver");

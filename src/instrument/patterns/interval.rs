@@ -96,19 +96,8 @@ impl Interval {
 
     fn tick_call(&self, outcome: Outcome, kind: Option<&'static str>, wall_ns: u64) {
         self.site.record_start();
-        self.site.record_end(
-            outcome,
-            kind,
-            CallRecord {
-                wall_ns,
-                busy_ns: 0,
-                callees_ns: 0,
-                polls: 0,
-                slow_polls: 0,
-                caller: None,
-                timed: false,
-            },
-        );
+        self.site
+            .record_end(outcome, kind, CallRecord::wall_only(wall_ns, None));
     }
 
     /// The period.

@@ -100,7 +100,7 @@ impl Phase {
         if !on() {
             return Phase::OFF;
         }
-        Phase::start_at(function, clock::now())
+        Phase::counted_from(function, clock::now())
     }
 
     /// Starts a phase of `function` at `ticks` (the end of the phase before it).
@@ -109,6 +109,12 @@ impl Phase {
         if !on() {
             return Phase::OFF;
         }
+        Phase::counted_from(function, ticks)
+    }
+
+    /// A phase of `function` started at `ticks`, recording being on.
+    #[inline]
+    fn counted_from(function: &'static FunctionState, ticks: u64) -> Phase {
         function.record_start();
         Phase {
             function: Some(function),
@@ -209,20 +215,13 @@ impl Phase {
             return;
         };
         let wall_ns = clock::nanos_between(self.start, ticks);
-        let (busy_ns, polls) = busy.unwrap_or((0, 0));
-        function.record_end_indexed(
-            outcome,
-            kind,
-            CallRecord {
-                wall_ns,
-                busy_ns: busy_ns.min(wall_ns),
-                callees_ns: 0,
-                polls,
-                slow_polls: 0,
-                caller: self.caller,
-                timed: busy.is_some(),
-            },
-        );
+        let mut record = CallRecord::wall_only(wall_ns, self.caller);
+        if let Some((busy_ns, polls)) = busy {
+            record.busy_ns = busy_ns.min(wall_ns);
+            record.polls = polls;
+            record.timed = true;
+        }
+        function.record_end_indexed(outcome, kind, record);
     }
 }
 

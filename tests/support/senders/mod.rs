@@ -105,3 +105,26 @@ pub fn write_python_file(path: &Path, exports: u32, per_export: u32, service: &s
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Reads a file of OTLP JSON lines with the Python packages' protobuf types and protobuf's
+/// JSON parser (`python_file_reader.py`): the requests it read, and the last one's
+/// `function.calls` of the function whose qualified name ends with `function`.
+pub fn read_python_file(path: &Path, function: &str) -> (usize, u64) {
+    let out = Command::new(python())
+        .arg(script("python_file_reader.py"))
+        .arg(path)
+        .arg(function)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the Python file reader failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let requests = words.next().and_then(|w| w.parse().ok()).expect("a count");
+    let calls = words.next().and_then(|w| w.parse().ok()).expect("a total");
+    (requests, calls)
+}
